@@ -1,0 +1,40 @@
+# The two commands a newcomer types (see README.md): `make run` and `make test`.
+# Each sets up what it needs: Debian packages, a virtualenv, the project.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: run test check deps venv bench lab-up lab-down clean
+
+deps:
+	@scripts/install-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# Static checks, then every test (the lab tests run a real multi-node swarm).
+test: deps venv check
+	$(VENV)/bin/pytest
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+run: deps venv
+	@scripts/run.sh
+
+lab-up: deps venv
+	$(PY) -m tests.lab up --managers 3 --workers 1
+
+lab-down: venv
+	$(PY) -m tests.lab down
+
+clean: lab-down
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,238 @@
+"""The read-only Engine API calls the exporter makes, counted per endpoint.
+
+A thin layer over aiodocker's raw query: aiodocker has no ``status=true`` on
+services, and its JSON helper crashes on a garbled error body. Every failure
+comes out as ``EngineError`` with one line of text, so the watcher has one
+thing to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
+
+import aiodocker
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter
+
+from exporter.parse import (
+    ParseError,
+    parse_event,
+    parse_info,
+    parse_list,
+    parse_node,
+    parse_service,
+    parse_task,
+)
+from exporter.types import Event, Node, Service, SwarmInfo, Task
+
+T = TypeVar("T")
+
+
+class EngineError(Exception):
+    """An Engine API call failed; ``str()`` is one line fit for a log event."""
+
+    def __init__(self, endpoint: str, message: str, status: int = 0) -> None:
+        super().__init__(f"{endpoint}: {message}")
+        self.endpoint = endpoint
+        self.status = status
+        self.message = message
+
+    @property
+    def no_leader(self) -> bool:
+        """The manager answered, but the swarm has lost its quorum."""
+        m = self.message
+        return (
+            "does not have a leader" in m
+            or "DeadlineExceeded" in m
+            or ("context deadline exceeded" in m)
+        )
+
+    @property
+    def not_manager(self) -> bool:
+        return "not a swarm manager" in self.message or "is not a manager" in self.message
+
+
+class EngineMetrics:
+    """The exporter's own counters of the load it puts on the engine."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "dockerswarm_exporter_api_requests",
+            "Docker Engine API requests made by the exporter, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "dockerswarm_exporter_api_errors",
+            "Docker Engine API requests that failed (transport, HTTP status or bad JSON).",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.bytes = Counter(
+            "dockerswarm_exporter_api_response_bytes",
+            "Bytes of Docker Engine API answers read by the exporter, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.parse_errors = Counter(
+            "dockerswarm_exporter_parse_errors",
+            "API objects that could not be understood and were left out, by kind.",
+            ["object"],
+            registry=registry,
+        )
+
+
+class Engine:
+    """Read calls against one engine. ``timeout`` bounds every non-streaming call."""
+
+    def __init__(
+        self,
+        url: str | None,
+        metrics: EngineMetrics,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        self._url = url
+        self._docker: aiodocker.Docker | None = None
+        self.metrics = metrics
+        self.timeout = timeout
+        self.problems: list[str] = []  # parse problems of the last list call
+
+    @property
+    def docker(self) -> aiodocker.Docker:
+        if self._docker is None:
+            try:
+                # api_version pinned: "auto" would cost a /version call that can
+                # fail in its own way; 1.41 is what Docker 20.10+ all speak.
+                self._docker = aiodocker.Docker(url=self._url, api_version="v1.41")
+            except (ValueError, OSError, aiodocker.DockerError) as exc:
+                raise EngineError("connect", f"cannot set up the client: {exc}") from exc
+        return self._docker
+
+    @property
+    def address(self) -> str:
+        try:
+            return str(self.docker.docker_host)
+        except EngineError:
+            return self._url or "(default)"
+
+    async def close(self) -> None:
+        if self._docker is not None:
+            await self._docker.close()
+            self._docker = None
+
+    async def get_json(
+        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        """GET ``path`` and decode it; ``endpoint`` names it in counters and errors."""
+        self.metrics.requests.labels(endpoint).inc()
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.docker._query(path, "GET", params=dict(params or {})) as resp:
+                    body = await resp.read()
+        except aiodocker.DockerError as exc:
+            self.metrics.errors.labels(endpoint).inc()
+            raise EngineError(endpoint, _one_line(exc.message), exc.status) from exc
+        except TimeoutError as exc:
+            self.metrics.errors.labels(endpoint).inc()
+            raise EngineError(endpoint, f"no answer within {self.timeout:g}s") from exc
+        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:
+            # aiodocker decodes error bodies itself and raises KeyError or
+            # ValueError on a garbled one.
+            self.metrics.errors.labels(endpoint).inc()
+            raise EngineError(endpoint, _one_line(f"{type(exc).__name__}: {exc}")) from exc
+        self.metrics.bytes.labels(endpoint).inc(len(body))
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            self.metrics.errors.labels(endpoint).inc()
+            raise EngineError(endpoint, f"answer is not JSON ({len(body)} bytes)") from exc
+
+    async def info(self) -> SwarmInfo:
+        raw = await self.get_json("info", "info")
+        try:
+            return parse_info(raw)
+        except ParseError as exc:
+            self.metrics.parse_errors.labels("info").inc()
+            raise EngineError("info", str(exc)) from exc
+
+    async def nodes(self, *, role: str | None = None) -> list[Node]:
+        """All nodes, or only those of ``role`` (``manager``: a cheap call at any scale)."""
+        if role is None:
+            return self._list("node", await self.get_json("nodes", "nodes"), parse_node)
+        raw = await self.get_json(
+            f"nodes_{role}", "nodes", {"filters": json.dumps({"role": [role]})}
+        )
+        return self._list("node", raw, parse_node)
+
+    async def node(self, node_id: str) -> Node:
+        return self._one("node", await self.get_json("node", f"nodes/{node_id}"), parse_node)
+
+    async def services(self) -> list[Service]:
+        # status=true adds Running/DesiredTasks per service in the same call
+        # (API 1.41): it is what tells the watcher whose tasks to fetch.
+        raw = await self.get_json("services", "services", {"status": "true"})
+        return self._list("service", raw, parse_service)
+
+    async def service(self, service_id: str) -> Service:
+        raw = await self.get_json("service", f"services/{service_id}")
+        return self._one("service", raw, parse_service)
+
+    async def tasks(self, service_ids: list[str] | None = None) -> list[Task]:
+        params: dict[str, str] = {}
+        endpoint = "tasks"
+        if service_ids is not None:
+            params["filters"] = json.dumps({"service": service_ids})
+            endpoint = "tasks_by_service"
+        return self._list("task", await self.get_json(endpoint, "tasks", params), parse_task)
+
+    async def events(self, since: float) -> AsyncIterator[Event]:
+        """Swarm-scope events from ``since`` (epoch seconds) on, until the stream ends."""
+        self.metrics.requests.labels("events").inc()
+        params = {
+            "since": f"{since:.9f}",
+            "filters": json.dumps({"scope": ["swarm"], "type": ["node", "service"]}),
+        }
+        try:
+            async with self.docker._query(
+                "events", "GET", params=params, timeout=aiohttp.ClientTimeout(total=None)
+            ) as resp:
+                async for line in resp.content:
+                    if not line.strip():
+                        continue
+                    self.metrics.bytes.labels("events").inc(len(line))
+                    try:
+                        yield parse_event(json.loads(line))
+                    except (ValueError, ParseError):
+                        self.metrics.parse_errors.labels("event").inc()
+        except aiodocker.DockerError as exc:
+            self.metrics.errors.labels("events").inc()
+            raise EngineError("events", _one_line(exc.message), exc.status) from exc
+        except (aiohttp.ClientError, OSError, KeyError) as exc:
+            self.metrics.errors.labels("events").inc()
+            raise EngineError("events", _one_line(f"{type(exc).__name__}: {exc}")) from exc
+
+    def _list(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> list[T]:
+        try:
+            good, problems = parse_list(raw, parse_one, kind)
+        except ParseError as exc:
+            self.metrics.parse_errors.labels(kind).inc()
+            raise EngineError(kind + "s", str(exc)) from exc
+        if problems:
+            self.metrics.parse_errors.labels(kind).inc(len(problems))
+        self.problems = problems
+        return good
+
+    def _one(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> T:
+        try:
+            return parse_one(raw)
+        except ParseError as exc:
+            self.metrics.parse_errors.labels(kind).inc()
+            raise EngineError(kind, str(exc)) from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]

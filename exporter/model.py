@@ -1,0 +1,305 @@
+"""The in-memory model of one swarm, as seen through one manager.
+
+The watcher feeds it parsed objects; it derives, per service, what the
+metrics and the healer need (latest task per slot, running vs desired, stuck
+tasks, failures) and remembers which objects changed so that only those are
+rendered again. It does no I/O and knows nothing of metrics text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from exporter.constraints import matches
+from exporter.reasons import classify
+from exporter.types import FAILED_STATES, PRE_RUN_STATES, Node, Service, SwarmInfo, Task
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """A service with what its current tasks say about it."""
+
+    service: Service
+    desired: int
+    running: int
+    task_states: Mapping[str, int]  # latest task per slot, by observed state
+    # (state, reason) -> since when the oldest current task has been in that
+    # pre-running state.
+    stuck: Mapping[tuple[str, str], float]
+    failures: Mapping[str, int]  # reason -> tasks seen entering failed/rejected
+    running_per_node: Mapping[str, int]
+    last_error: str  # newest error text among its current tasks, for people
+    tasks_known: bool  # False until its tasks were listed once
+
+    @property
+    def converged(self) -> bool:
+        return self.running >= self.desired
+
+    @property
+    def updating(self) -> bool:
+        return self.service.update_state in ("updating", "rollback_started")
+
+
+@dataclass
+class _ServiceTasks:
+    tasks: dict[str, Task] = field(default_factory=dict)
+    counted_failures: set[str] = field(default_factory=set)
+    failures: Counter[str] = field(default_factory=Counter)
+    known: bool = False
+
+
+class SwarmModel:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.info: SwarmInfo | None = None
+        self.nodes: dict[str, Node] = {}
+        self.services: dict[str, Service] = {}
+        self.views: dict[str, ServiceView] = {}
+        self._tasks: dict[str, _ServiceTasks] = {}
+        # node_id -> state -> count, summed over services' latest tasks.
+        self.node_tasks: dict[str, Counter[str]] = {}
+        self._node_share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
+        self._eligible: dict[tuple[str, ...], int] = {}
+        self.has_leader = False
+        self.up = False
+        self.synced = False  # a full relist succeeded at least once
+        self.last_refresh = 0.0
+        self.last_error = ""
+        # What changed since the last publish: ids, or the whole cluster.
+        self.dirty_nodes: set[str] = set()
+        self.dirty_services: set[str] = set()
+        self.removed_nodes: set[str] = set()
+        self.removed_services: dict[str, Service] = {}
+        self.cluster_dirty = True
+
+    # ---- feeding ---------------------------------------------------------
+    def set_info(self, info: SwarmInfo) -> None:
+        self.info = info
+        self.cluster_dirty = True
+
+    def set_health(self, *, up: bool, has_leader: bool, error: str = "") -> None:
+        if up:
+            self.last_refresh = self.clock()
+        if (up, has_leader, error) != (self.up, self.has_leader, self.last_error) or up:
+            self.cluster_dirty = True
+        self.up, self.has_leader, self.last_error = up, has_leader, error
+
+    def replace_nodes(self, nodes: Iterable[Node]) -> None:
+        fresh = {n.id: n for n in nodes}
+        for gone in set(self.nodes) - set(fresh):
+            self.remove_node(gone)
+        for node in fresh.values():
+            self.upsert_node(node)
+
+    def upsert_node(self, node: Node) -> None:
+        old = self.nodes.get(node.id)
+        if old == node:
+            return
+        self.nodes[node.id] = node
+        self.dirty_nodes.add(node.id)
+        self.removed_nodes.discard(node.id)
+        self.cluster_dirty = True
+        if old is None or _placement_changed(old, node):
+            self._node_changed(node.id)
+
+    def remove_node(self, node_id: str) -> None:
+        if self.nodes.pop(node_id, None) is None:
+            return
+        self.dirty_nodes.discard(node_id)
+        self.removed_nodes.add(node_id)
+        self.cluster_dirty = True
+        self._node_changed(node_id)
+
+    def replace_services(self, services: Iterable[Service]) -> None:
+        fresh = {s.id: s for s in services}
+        for gone in set(self.services) - set(fresh):
+            self.remove_service(gone)
+        for svc in fresh.values():
+            self.upsert_service(svc)
+
+    def upsert_service(self, service: Service) -> None:
+        old = self.services.get(service.id)
+        if old is not None and service.running_tasks is None:
+            # An inspect answer has no ServiceStatus: keep the last counts.
+            service = replace(
+                service, running_tasks=old.running_tasks, desired_tasks=old.desired_tasks
+            )
+        if old == service:
+            return
+        self.services[service.id] = service
+        self.removed_services.pop(service.id, None)
+        self._recompute(service.id)
+
+    def remove_service(self, service_id: str) -> None:
+        svc = self.services.pop(service_id, None)
+        if svc is None:
+            return
+        self.views.pop(service_id, None)
+        self._tasks.pop(service_id, None)
+        self._apply_node_share(service_id, {})
+        self.dirty_services.discard(service_id)
+        self.removed_services[service_id] = svc
+
+    def replace_tasks(self, tasks: Iterable[Task], service_ids: Iterable[str] | None) -> None:
+        """The complete task list of ``service_ids`` (None: of every service)."""
+        by_service: dict[str, dict[str, Task]] = {}
+        for t in tasks:
+            by_service.setdefault(t.service_id, {})[t.id] = t
+        targets = set(self.services) if service_ids is None else set(service_ids)
+        for sid in targets:
+            if sid not in self.services:
+                continue
+            st = self._tasks.setdefault(sid, _ServiceTasks())
+            fresh = by_service.get(sid, {})
+            if st.known and fresh == st.tasks:
+                continue
+            for t in fresh.values():
+                if t.state in FAILED_STATES and t.id not in st.counted_failures:
+                    st.counted_failures.add(t.id)
+                    st.failures[classify(t.err, t.exit_code)] += 1
+            # Tasks pruned from the engine's history can never come back.
+            st.counted_failures &= fresh.keys()
+            st.tasks = fresh
+            st.known = True
+            self._recompute(sid)
+
+    # ---- deriving ----------------------------------------------------------
+    def eligible_count(self, constraints: tuple[str, ...]) -> int:
+        """Ready, active nodes that ``constraints`` allow (cached until a node changes)."""
+        n = self._eligible.get(constraints)
+        if n is None:
+            n = sum(
+                1
+                for node in self.nodes.values()
+                if node.state == "ready"
+                and node.availability == "active"
+                and matches(node, constraints)
+            )
+            self._eligible[constraints] = n
+        return n
+
+    def _node_changed(self, node_id: str) -> None:
+        # Only global services (desired = eligible nodes) and services with a
+        # task on that node (running there or not) can see a difference.
+        self._eligible.clear()
+        for sid, svc in self.services.items():
+            if svc.is_global or node_id in self._node_share.get(sid, {}):
+                self._recompute(sid)
+
+    def _recompute(self, sid: str) -> None:
+        svc = self.services[sid]
+        st = self._tasks.get(sid) or _ServiceTasks()
+        latest: dict[tuple[str, int | str], Task] = {}
+        for t in st.tasks.values():
+            key = t.slot_key
+            cur = latest.get(key)
+            if cur is None or (t.created_at, t.version) > (cur.created_at, cur.version):
+                latest[key] = t
+        states: Counter[str] = Counter()
+        stuck: dict[tuple[str, str], float] = {}
+        per_node: dict[str, Counter[str]] = {}
+        running_per_node: Counter[str] = Counter()
+        running = 0
+        last_error, last_error_ts = "", 0.0
+        for t in latest.values():
+            states[t.state] += 1
+            if t.node_id:
+                per_node.setdefault(t.node_id, Counter())[t.state] += 1
+            node = self.nodes.get(t.node_id)
+            if t.state == "running" and (node is None or node.state != "down"):
+                # A task on a down node is not running, whatever its last report.
+                running += 1
+                running_per_node[t.node_id] += 1
+            if t.state in PRE_RUN_STATES:
+                key2 = (t.state, classify(t.err, None))
+                since = t.timestamp or t.created_at
+                if key2 not in stuck or since < stuck[key2]:
+                    stuck[key2] = since
+            if t.err and t.timestamp >= last_error_ts:
+                last_error, last_error_ts = t.err, t.timestamp
+        if svc.mode == "global":
+            desired = self.eligible_count(svc.constraints)
+        elif svc.mode == "replicated" and svc.replicas is not None:
+            desired = svc.replicas
+        else:
+            desired = svc.desired_tasks if svc.desired_tasks is not None else (svc.replicas or 0)
+        if not st.known and svc.running_tasks is not None:
+            running = svc.running_tasks
+        view = ServiceView(
+            service=svc,
+            desired=desired,
+            running=running,
+            task_states=dict(states),
+            stuck=stuck,
+            failures=dict(st.failures),
+            running_per_node=dict(running_per_node),
+            last_error=last_error,
+            tasks_known=st.known,
+        )
+        if self.views.get(sid) != view:
+            self.views[sid] = view
+            self.dirty_services.add(sid)
+        self._apply_node_share(sid, per_node)
+
+    def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:
+        old = self._node_share.get(sid, {})
+        if old == per_node:
+            return
+        for node_id in set(old) | set(per_node):
+            total = self.node_tasks.setdefault(node_id, Counter())
+            total.subtract(old.get(node_id, Counter()))
+            total.update(per_node.get(node_id, Counter()))
+            for state in [s for s, c in total.items() if c <= 0]:
+                del total[state]
+            if node_id in self.nodes:
+                self.dirty_nodes.add(node_id)
+        if per_node:
+            self._node_share[sid] = per_node
+        else:
+            self._node_share.pop(sid, None)
+
+    # ---- reading -----------------------------------------------------------
+    @property
+    def managers(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.is_manager]
+
+    @property
+    def leader(self) -> Node | None:
+        return next((n for n in self.nodes.values() if n.leader), None)
+
+    def services_needing_tasks(self, status: Mapping[str, Service]) -> list[str]:
+        """Services whose tasks must be listed again, given a fresh status answer.
+
+        Those whose counts, version or update state moved, those not converged
+        (a crash loop can keep the same counts while tasks fail), and those
+        never listed.
+        """
+        out: list[str] = []
+        for sid, fresh in status.items():
+            old = self.services.get(sid)
+            st = self._tasks.get(sid)
+            view = self.views.get(sid)
+            if (
+                old is None
+                or st is None
+                or not st.known
+                or (old.running_tasks, old.desired_tasks, old.version, old.update_state)
+                != (fresh.running_tasks, fresh.desired_tasks, fresh.version, fresh.update_state)
+                or (fresh.running_tasks or 0) < (fresh.desired_tasks or 0)
+                or (view is not None and (not view.converged or view.stuck))
+            ):
+                out.append(sid)
+        return out
+
+
+def _placement_changed(old: Node, new: Node) -> bool:
+    return (old.state, old.availability, old.labels, old.engine_labels, old.role) != (
+        new.state,
+        new.availability,
+        new.labels,
+        new.engine_labels,
+        new.role,
+    )

@@ -1,0 +1,79 @@
+"""The HTTP side: /metrics, /healthz, /ready and a landing page.
+
+A scrape never calls the engine: it joins pre-rendered text (see
+``metrics_text``) and appends the exporter's own few counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client import exposition as text_exposition
+from prometheus_client.openmetrics import exposition as om_exposition
+
+from exporter import __version__
+from exporter.metrics_text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
+from exporter.webconfig import WebConfig, basic_auth_middleware
+
+LANDING = """<!doctype html>
+<html><head><title>swarm-sentinel</title></head>
+<body><h1>swarm-sentinel {version}</h1>
+<p>Prometheus exporter and auto-healer for Docker Swarm.</p>
+<ul><li><a href="metrics">metrics</a></li><li><a href="healthz">healthz</a></li>
+<li><a href="ready">ready</a></li></ul></body></html>
+"""
+
+
+def wants_openmetrics(accept: str) -> bool:
+    return "application/openmetrics-text" in accept
+
+
+def render_metrics(
+    stores: Sequence[TextStore], registry: CollectorRegistry, openmetrics: bool
+) -> tuple[bytes, str]:
+    parts = [s.render(openmetrics) for s in stores]
+    if openmetrics:
+        # Ends with "# EOF", which must be the very last line.
+        parts.append(om_exposition.generate_latest(registry))  # type: ignore[no-untyped-call]
+        return b"".join(parts), CONTENT_TYPE_OPENMETRICS
+    parts.append(text_exposition.generate_latest(registry))
+    return b"".join(parts), CONTENT_TYPE_TEXT
+
+
+def make_app(
+    stores: Sequence[TextStore],
+    registry: CollectorRegistry,
+    ready: Callable[[], tuple[bool, str]],
+    web_config: WebConfig,
+) -> web.Application:
+    async def metrics(request: web.Request) -> web.Response:
+        body, ctype = render_metrics(
+            stores, registry, wants_openmetrics(request.headers.get("Accept", ""))
+        )
+        return web.Response(body=body, headers={"Content-Type": ctype})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok, why = ready()
+        return web.Response(text=why + "\n", status=200 if ok else 503)
+
+    async def landing(_: web.Request) -> web.Response:
+        return web.Response(text=LANDING.format(version=__version__), content_type="text/html")
+
+    app = web.Application(middlewares=[basic_auth_middleware(web_config)])
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ready", readyz)
+    app.router.add_get("/", landing)
+
+    if web_config.headers:
+
+        async def add_headers(_: web.Request, resp: web.StreamResponse) -> None:
+            resp.headers.update(web_config.headers)
+
+        app.on_response_prepare.append(add_headers)
+    return app

@@ -1,0 +1,180 @@
+"""Frozen, typed views of the Engine API objects the exporter uses.
+
+The API answers are parsed once, at the edge (``exporter.parse``); everything
+past that point (model, metrics, healer policy) sees only these objects.
+Unknown enum strings are kept as they came, lower-cased: a newer engine may
+add a task state, and we would rather export it than crash or drop it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Task states in the engine's lifecycle order (swarmkit api/types.proto).
+TASK_STATES: tuple[str, ...] = (
+    "new",
+    "allocated",
+    "pending",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+    "running",
+    "complete",
+    "shutdown",
+    "failed",
+    "rejected",
+    "remove",
+    "orphaned",
+)
+# States a task passes through before it runs; a task that stays in one of
+# these is "stuck" (image pull, no suitable node, ...).
+PRE_RUN_STATES: frozenset[str] = frozenset(
+    {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
+)
+FAILED_STATES: frozenset[str] = frozenset({"failed", "rejected"})
+
+NODE_STATES: tuple[str, ...] = ("unknown", "down", "ready", "disconnected")
+NODE_AVAILABILITIES: tuple[str, ...] = ("active", "pause", "drain")
+REACHABILITIES: tuple[str, ...] = ("reachable", "unreachable", "unknown")
+SERVICE_MODES: tuple[str, ...] = ("replicated", "global", "replicated-job", "global-job")
+UPDATE_STATES: tuple[str, ...] = (
+    "updating",
+    "paused",
+    "completed",
+    "rollback_started",
+    "rollback_paused",
+    "rollback_completed",
+)
+
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    hostname: str
+    role: str  # "manager" | "worker"
+    availability: str
+    state: str
+    address: str
+    engine_version: str
+    os: str
+    arch: str
+    labels: tuple[tuple[str, str], ...]  # Spec.Labels, sorted
+    engine_labels: tuple[tuple[str, str], ...]  # Description.Engine.Labels, sorted
+    message: str = ""
+    # Manager-only fields: workers have no ManagerStatus at all.
+    is_manager: bool = False
+    leader: bool = False
+    reachability: str = ""
+    manager_addr: str = ""
+    version: int = 0
+
+    def label(self, key: str) -> str | None:
+        for k, v in self.labels:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: str
+    mode: str  # one of SERVICE_MODES
+    image: str
+    labels: tuple[tuple[str, str], ...]
+    replicas: int | None  # replicated: Spec.Mode.Replicated.Replicas; jobs: TotalCompletions
+    constraints: tuple[str, ...]
+    force_update: int
+    version: int
+    update_state: str = ""  # "" when the service was never updated
+    update_started_at: float = 0.0
+    update_message: str = ""
+    # From /services?status=true; None when the answer did not carry it.
+    running_tasks: int | None = None
+    desired_tasks: int | None = None
+    restart_condition: str = "any"
+    restart_max_attempts: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def stack(self) -> str:
+        return self.label(STACK_LABEL) or ""
+
+    @property
+    def is_global(self) -> bool:
+        return self.mode in ("global", "global-job")
+
+    @property
+    def is_job(self) -> bool:
+        return self.mode.endswith("-job")
+
+    def label(self, key: str) -> str | None:
+        for k, v in self.labels:
+            if k == key:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    service_id: str
+    node_id: str  # "" until the task is assigned
+    slot: int  # 0 for global services
+    state: str  # observed Status.State
+    desired_state: str
+    err: str
+    message: str
+    timestamp: float  # Status.Timestamp: when it entered its current state
+    created_at: float
+    exit_code: int | None = None
+    version: int = 0
+
+    @property
+    def slot_key(self) -> tuple[str, int | str]:
+        """Tasks of one slot replace each other; global tasks have one slot per node."""
+        return (self.service_id, self.slot if self.slot else self.node_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmInfo:
+    """What ``GET /info`` says about the swarm, as seen from this engine."""
+
+    node_id: str
+    node_addr: str
+    local_node_state: str  # inactive | pending | active | error | locked
+    control_available: bool  # True on managers
+    cluster_id: str
+    error: str
+    managers: int | None
+    nodes: int | None
+    server_version: str = ""
+    hostname: str = ""
+
+    @property
+    def is_manager(self) -> bool:
+        return self.local_node_state == "active" and self.control_available
+
+    @property
+    def has_leader_error(self) -> bool:
+        return "does not have a leader" in self.error
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    action: str
+    actor_id: str
+    attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    time_nano: int = 0
+
+    def attribute(self, key: str) -> str | None:
+        for k, v in self.attributes:
+            if k == key:
+                return v
+        return None

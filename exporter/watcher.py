@@ -1,0 +1,292 @@
+"""Keeps the model in step with the engine: events, polling and relists.
+
+- Node and service events update the model at once (the object is
+  inspected again, so a replayed or duplicated event is harmless).
+- The engine emits no task events: each poll asks ``/services?status=true``
+  (one call) and lists tasks only of the services whose counts moved or
+  that are not converged; every ``resync_interval`` everything is listed.
+- The engine replays only its last 256 events, so every (re)connect of the
+  stream is followed by a full relist.
+- When the manager says the swarm has no leader, the model keeps its last
+  known state, ``up`` and ``has_leader`` drop to 0, and polling goes on
+  until the leader is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter
+
+from exporter.engine import Engine, EngineError
+from exporter.metrics_text import TextStore
+from exporter.model import SwarmModel
+from exporter.render import publish
+from exporter.types import Event, Node
+
+log = structlog.get_logger("exporter.watcher")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    poll_interval: float = 5.0
+    """Seconds between task polls (``/services?status=true`` + changed services' tasks)."""
+    resync_interval: float = 300.0
+    """Seconds between full relists of nodes, services and every task."""
+    backoff_initial: float = 0.5
+    """First wait before reconnecting the event stream; doubles up to ``backoff_max``."""
+    backoff_max: float = 30.0
+
+
+class WatcherMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "dockerswarm_exporter_events",
+            "Swarm events received from the engine, by event type.",
+            ["event_type"],
+            registry=registry,
+        )
+        self.reconnects = Counter(
+            "dockerswarm_exporter_stream_reconnects",
+            "Times the event stream was lost and opened again.",
+            registry=registry,
+        )
+        self.relists = Counter(
+            "dockerswarm_exporter_relists",
+            "Full relists of nodes, services and tasks.",
+            registry=registry,
+        )
+
+
+class Watcher:
+    def __init__(
+        self,
+        engine: Engine,
+        model: SwarmModel,
+        store: TextStore,
+        metrics: WatcherMetrics,
+        settings: WatchSettings,
+        *,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.model = model
+        self.store = store
+        self.metrics = metrics
+        self.settings = settings
+        self._on_change = on_change
+        self._wake = asyncio.Event()
+        self._need_resync = True
+        self._tasks_due: set[str] = set()
+        self._last_resync = 0.0
+        self._last_error = ""
+        self._stream_up = False
+
+    # ---- the two loops ---------------------------------------------------
+    async def run(self) -> None:
+        events = asyncio.create_task(self._event_loop(), name="swarm-events")
+        try:
+            await self._poll_loop()
+        finally:
+            events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
+
+    async def _poll_loop(self) -> None:
+        while True:
+            due = self._need_resync or (
+                time.monotonic() - self._last_resync >= self.settings.resync_interval
+            )
+            try:
+                if due:
+                    await self.resync()
+                else:
+                    await self.poll()
+            except EngineError as exc:
+                self._failed(exc)
+            self._publish()
+            self._wake.clear()
+            # Woken early by an event that wants a service's tasks listed.
+            try:
+                async with asyncio.timeout(self.settings.poll_interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _event_loop(self) -> None:
+        backoff = self.settings.backoff_initial
+        first = True
+        while True:
+            since = time.time()
+            if not first:
+                # Events lost while disconnected are beyond replay: relist.
+                self._need_resync = True
+                self._wake.set()
+            try:
+                async for event in self.engine.events(since):
+                    if not self._stream_up:
+                        self._stream_up = True
+                        backoff = self.settings.backoff_initial
+                    await self._apply_event(event)
+                raise EngineError("events", "the engine closed the event stream")
+            except EngineError as exc:
+                self._stream_up = False
+                self.metrics.reconnects.inc()
+                log.warning("event_stream_lost", error=str(exc), retry_in_seconds=round(backoff, 2))
+            first = False
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.backoff_max)
+
+    # ---- refreshing ---------------------------------------------------------
+    async def resync(self) -> None:
+        """List everything: info, nodes, services (with status) and all tasks."""
+        info = await self.engine.info()
+        self.model.set_info(info)
+        if info.local_node_state != "active":
+            raise EngineError(
+                "info",
+                f"the engine at {self.engine.address} is not part of an active swarm "
+                f"(state {info.local_node_state or 'unknown'})",
+            )
+        if not info.control_available:
+            raise EngineError(
+                "info",
+                f"the engine at {self.engine.address} is a swarm worker: point swarm-sentinel "
+                "at a manager (--docker.host)",
+            )
+        if info.has_leader_error:
+            raise EngineError("info", info.error)
+        nodes = await self.engine.nodes()
+        services = await self.engine.services()
+        tasks = await self.engine.tasks()
+        self._note_nodes(nodes)
+        self.model.replace_nodes(nodes)
+        self.model.replace_services(services)
+        self.model.replace_tasks(tasks, None)
+        self.metrics.relists.inc()
+        self._need_resync = False
+        self._last_resync = time.monotonic()
+        self._tasks_due.clear()
+        first = not self.model.synced
+        self.model.synced = True
+        self._succeeded()
+        if first:
+            log.info(
+                "model_synced",
+                engine=self.engine.address,
+                nodes=len(nodes),
+                services=len(services),
+                tasks=len(tasks),
+            )
+
+    async def poll(self) -> None:
+        """Cheap refresh: managers, service counts, and tasks of services that moved."""
+        managers = await self.engine.nodes(role="manager")
+        services = await self.engine.services()
+        fresh = {s.id: s for s in services}
+        wanted = set(self.model.services_needing_tasks(fresh)) | (self._tasks_due & fresh.keys())
+        self._note_nodes(managers)
+        for node in managers:
+            self.model.upsert_node(node)
+        self.model.replace_services(services)
+        if wanted:
+            ids = sorted(wanted)
+            tasks = await self.engine.tasks(ids)
+            self.model.replace_tasks(tasks, ids)
+        self._tasks_due -= wanted
+        self._succeeded()
+
+    async def _apply_event(self, event: Event) -> None:
+        self.metrics.events.labels(event.type or "unknown").inc()
+        try:
+            if event.type == "node":
+                if event.action == "remove":
+                    self.model.remove_node(event.actor_id)
+                else:
+                    node = await self.engine.node(event.actor_id)
+                    self._note_nodes([node])
+                    self.model.upsert_node(node)
+            elif event.type == "service":
+                if event.action == "remove":
+                    self.model.remove_service(event.actor_id)
+                else:
+                    svc = await self.engine.service(event.actor_id)
+                    self.model.upsert_service(svc)
+                    # An update replaces tasks: list them at the next poll, now.
+                    self._tasks_due.add(svc.id)
+                    self._wake.set()
+            else:
+                return
+        except EngineError as exc:
+            if exc.status == 404:
+                # Gone before we looked: the remove event follows, or a relist fixes it.
+                return
+            log.info("event_refresh_failed", event_type=event.type, error=str(exc))
+            self._need_resync = True
+            return
+        self._publish()
+
+    # ---- bookkeeping -------------------------------------------------------
+    def _publish(self) -> None:
+        if publish(self.model, self.store) and self._on_change is not None:
+            self._on_change()
+
+    def _succeeded(self) -> None:
+        if self._last_error:
+            log.info("engine_recovered", engine=self.engine.address)
+        leader = self.model.leader
+        self.model.set_health(up=True, has_leader=leader is not None)
+        self._last_error = ""
+
+    def _failed(self, exc: EngineError) -> None:
+        self._need_resync = True
+        has_leader = self.model.has_leader
+        if exc.no_leader:
+            has_leader = False
+        if str(exc) != self._last_error:
+            # One event per distinct problem, not one per poll.
+            event = "quorum_lost" if exc.no_leader and self.model.has_leader else "engine_error"
+            log.error(event, engine=self.engine.address, error=str(exc))
+        self._last_error = str(exc)
+        self.model.set_health(up=False, has_leader=has_leader, error=str(exc))
+
+    def _note_nodes(self, nodes: list[Node]) -> None:
+        """Log the node changes an operator wants to hear about."""
+        old_leader = self.model.leader
+        for new in nodes:
+            old = self.model.nodes.get(new.id)
+            if old is None:
+                if self.model.synced:
+                    log.info("node_joined", node=new.hostname, role=new.role)
+                continue
+            if old.state != new.state:
+                log.warning(
+                    "node_state_changed",
+                    node=new.hostname,
+                    old=old.state,
+                    new=new.state,
+                    message=new.message,
+                )
+            if old.availability != new.availability:
+                log.info(
+                    "node_availability_changed",
+                    node=new.hostname,
+                    old=old.availability,
+                    new=new.availability,
+                )
+            if old.is_manager and old.reachability != new.reachability:
+                log.warning(
+                    "manager_reachability_changed",
+                    node=new.hostname,
+                    old=old.reachability,
+                    new=new.reachability,
+                )
+            if new.leader and (old_leader is None or old_leader.id != new.id):
+                log.warning(
+                    "leader_changed",
+                    new=new.hostname,
+                    old=old_leader.hostname if old_leader else "",
+                )

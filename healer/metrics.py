@@ -1,0 +1,76 @@
+"""The healer's metric families, rendered from its own bookkeeping on change."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from exporter.metrics_text import Family, TextStore, sample
+
+_S = ("service_name", "stack")
+ACTIONS = Family(
+    "dockerswarm_healer_actions",
+    "counter",
+    "Healer decisions about broken services, by reason and result.",
+    (*_S, "reason", "result"),
+)
+NEXT_ACTION = Family(
+    "dockerswarm_healer_next_action_timestamp_seconds",
+    "gauge",
+    "Earliest time the healer may force the service again (cooldown end).",
+    _S,
+)
+GAVE_UP = Family(
+    "dockerswarm_healer_gave_up",
+    "gauge",
+    "1 while the healer has given up on the service (max attempts reached).",
+    _S,
+)
+ACTING = Family(
+    "dockerswarm_healer_acting",
+    "gauge",
+    "1 on the healer instance that acts (its engine is the raft leader), 0 elsewhere.",
+)
+DRY_RUN = Family("dockerswarm_healer_dry_run", "gauge", "1 when the healer runs in dry run.")
+LABEL_ERRORS = Family(
+    "dockerswarm_healer_label_errors",
+    "counter",
+    "Malformed swarm-sentinel.heal* service labels seen (the default was used).",
+    (*_S, "label"),
+)
+HEALER_FAMILIES = (ACTIONS, NEXT_ACTION, GAVE_UP, ACTING, DRY_RUN, LABEL_ERRORS)
+
+ServiceKey = tuple[str, str]  # (service_name, stack)
+
+
+class HealerMetrics:
+    def __init__(self, dry_run: bool) -> None:
+        self.store = TextStore(HEALER_FAMILIES)
+        self.actions: Counter[tuple[str, str, str, str]] = Counter()
+        self.label_errors: Counter[tuple[str, str, str]] = Counter()
+        self.next_action: dict[ServiceKey, float] = {}
+        self.gave_up: set[ServiceKey] = set()
+        self.acting = False
+        self.dry_run = dry_run
+
+    def render(self) -> None:
+        def ident(key: ServiceKey) -> tuple[tuple[str, str], tuple[str, str]]:
+            return (("service_name", key[0]), ("stack", key[1]))
+
+        chunks = {
+            ACTING.name: sample(ACTING, (), int(self.acting)),
+            DRY_RUN.name: sample(DRY_RUN, (), int(self.dry_run)),
+            ACTIONS.name: "".join(
+                sample(ACTIONS, (*ident((n, s)), ("reason", r), ("result", res)), c)
+                for (n, s, r, res), c in sorted(self.actions.items())
+            ),
+            NEXT_ACTION.name: "".join(
+                sample(NEXT_ACTION, ident(k), round(t, 3))
+                for k, t in sorted(self.next_action.items())
+            ),
+            GAVE_UP.name: "".join(sample(GAVE_UP, ident(k), 1) for k in sorted(self.gave_up)),
+            LABEL_ERRORS.name: "".join(
+                sample(LABEL_ERRORS, (*ident((n, s)), ("label", lb)), c)
+                for (n, s, lb), c in sorted(self.label_errors.items())
+            ),
+        }
+        self.store.put("healer", chunks)

@@ -1,0 +1,133 @@
+"""What the healer should do about one service: pure functions, no I/O.
+
+Everything here takes the time as an argument, so tests drive it with a fake
+clock. ``observe`` keeps per-service memory (since when broken, since when
+healthy); ``decide`` turns a service, its policy, its persisted back-off
+state and the cluster's condition into one ``Decision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from exporter.model import ServiceView
+from healer.settings import HealerSettings, ServicePolicy
+from healer.state import HealState
+
+
+class Result(StrEnum):
+    FORCED = "forced"
+    DRY_RUN = "dry_run"
+    SKIPPED_COOLDOWN = "skipped_cooldown"
+    SKIPPED_RATE_LIMIT = "skipped_rate_limit"
+    SKIPPED_NO_QUORUM = "skipped_no_quorum"
+    SKIPPED_NO_ELIGIBLE_NODE = "skipped_no_eligible_node"
+    GAVE_UP = "gave_up"
+    ERROR = "error"
+    WAITING = "waiting"  # broken, but not yet for ``threshold``: not counted
+
+
+class Reason(StrEnum):
+    REPLICAS_MISSING = "replicas_missing"
+    TASKS_STUCK = "tasks_stuck"
+    UPDATE_PAUSED = "update_paused"
+    UNEVEN_SPREAD = "uneven_spread"
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What the healer remembers of a service between evaluations (not persisted:
+    after a restart each service must be seen broken for ``threshold`` again)."""
+
+    broken_since: float | None = None
+    healthy_since: float | None = None
+    reset_at: float = 0.0
+    """Forces before this time no longer count: the service was healthy long enough."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    result: Result
+    reason: Reason
+    next_allowed: float = 0.0
+    state: HealState | None = None
+    """The state to write with the force (forced and dry_run only)."""
+    attempts: int = 0
+
+
+def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -> Reason | None:
+    """Why the service needs help, or None when it is fine.
+
+    ``running_per_eligible``: running tasks per eligible node, only when the
+    service opted in to rebalancing.
+    """
+    svc = view.service
+    if svc.is_job or view.desired <= 0:
+        return None
+    if view.running < view.desired:
+        if svc.update_state == "paused":
+            return Reason.UPDATE_PAUSED
+        if any(state in ("pending", "assigned", "preparing") for state, _ in view.stuck):
+            return Reason.TASKS_STUCK
+        return Reason.REPLICAS_MISSING
+    if (
+        running_per_eligible
+        and svc.mode == "replicated"
+        and len(running_per_eligible) > 1
+        and max(running_per_eligible.values()) - min(running_per_eligible.values()) > 1
+    ):
+        return Reason.UNEVEN_SPREAD
+    return None
+
+
+def observe(memory: Memory, broken: bool, now: float, settings: HealerSettings) -> Memory:
+    if broken:
+        return replace(
+            memory,
+            broken_since=memory.broken_since if memory.broken_since is not None else now,
+            healthy_since=None,
+        )
+    healthy_since = memory.healthy_since if memory.healthy_since is not None else now
+    reset_at = memory.reset_at
+    if now - healthy_since >= settings.healthy_reset:
+        reset_at = max(reset_at, healthy_since)
+    return Memory(broken_since=None, healthy_since=healthy_since, reset_at=reset_at)
+
+
+def decide(
+    view: ServiceView,
+    reason: Reason,
+    policy: ServicePolicy,
+    state: HealState,
+    memory: Memory,
+    *,
+    now: float,
+    settings: HealerSettings,
+    has_leader: bool,
+    eligible_nodes: int,
+    recent_forces: Sequence[float],
+) -> Decision:
+    """The decision for a service that ``problem`` found broken (and ``observe`` saw)."""
+    forces = tuple(t for t in state.recent(now, settings.attempts_window) if t >= memory.reset_at)
+    attempts = len(forces)
+    if memory.broken_since is None or now - memory.broken_since < policy.threshold:
+        return Decision(Result.WAITING, reason, state.next_allowed, attempts=attempts)
+    if not has_leader:
+        return Decision(Result.SKIPPED_NO_QUORUM, reason, state.next_allowed, attempts=attempts)
+    if eligible_nodes < 1:
+        return Decision(
+            Result.SKIPPED_NO_ELIGIBLE_NODE, reason, state.next_allowed, attempts=attempts
+        )
+    if attempts >= policy.max_attempts:
+        return Decision(Result.GAVE_UP, reason, 0.0, attempts=attempts)
+    if now < state.next_allowed and forces:
+        return Decision(Result.SKIPPED_COOLDOWN, reason, state.next_allowed, attempts=attempts)
+    if sum(1 for t in recent_forces if now - t < 60.0) >= settings.rate_limit:
+        return Decision(Result.SKIPPED_RATE_LIMIT, reason, now, attempts=attempts)
+    # Each further force of a still-broken service waits twice as long.
+    cooldown = min(policy.cooldown * (2**attempts), settings.max_cooldown)
+    new_state = HealState(forces=(*forces, now), next_allowed=now + cooldown)
+    result = Result.DRY_RUN if settings.dry_run else Result.FORCED
+    return Decision(result, reason, new_state.next_allowed, new_state, attempts + 1)

@@ -1,0 +1,125 @@
+"""The healer's settings and the per-service labels that override them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from exporter.durations import parse_duration
+from exporter.types import Service
+
+LABEL_HEAL = "swarm-sentinel.heal"
+LABEL_THRESHOLD = "swarm-sentinel.heal.threshold"
+LABEL_COOLDOWN = "swarm-sentinel.heal.cooldown"
+LABEL_MAX_ATTEMPTS = "swarm-sentinel.heal.max-attempts"
+LABEL_REBALANCE = "swarm-sentinel.heal.rebalance"
+# Written by the healer itself, in the same versioned update as the force.
+LABEL_STATE = "swarm-sentinel.heal.state"
+
+T = TypeVar("T")
+
+
+class Scope(StrEnum):
+    LABELLED = "labelled"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class HealerSettings:
+    enabled: bool = True
+    dry_run: bool = False
+    """Decide and report everything, write nothing."""
+    scope: Scope = Scope.LABELLED
+    """labelled: only services labelled heal=true; all: all but those labelled heal=false."""
+    threshold: float = 120.0
+    """Seconds a service must stay broken, continuously, before it is forced."""
+    cooldown: float = 300.0
+    """Seconds after a force before the next; doubles per further force."""
+    max_cooldown: float = 3600.0
+    """Cap of the doubling cooldown."""
+    max_attempts: int = 5
+    """Forces within ``attempts_window`` after which the healer gives up."""
+    rate_limit: int = 3
+    """Forces per minute across the swarm at most."""
+    healthy_reset: float = 600.0
+    """Seconds of health after which back-off and attempts start again from zero."""
+    attempts_window: float = 86400.0
+    interval: float = 5.0
+    """Seconds between two evaluations of every service."""
+    force_timeout: float = 15.0
+    """Seconds one force (inspect + update) may take."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePolicy:
+    """The settings that apply to one service, after its labels."""
+
+    heal: bool
+    threshold: float
+    cooldown: float
+    max_attempts: int
+    rebalance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LabelProblem:
+    label: str
+    value: str
+    problem: str
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on"):
+        return True
+    if v in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def _count(value: str) -> int:
+    n = int(value.strip())
+    if n < 1:
+        raise ValueError(f"{value!r} must be 1 or more")
+    return n
+
+
+def _seconds(value: str) -> float:
+    s = parse_duration(value)
+    if s <= 0:
+        raise ValueError(f"{value!r} must be longer than 0s")
+    return s
+
+
+def _read(
+    service: Service,
+    label: str,
+    parse: Callable[[str], T],
+    default: T,
+    problems: list[LabelProblem],
+) -> T:
+    raw = service.label(label)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        problems.append(LabelProblem(label, raw, str(exc)))
+        return default
+
+
+def service_policy(
+    service: Service, settings: HealerSettings
+) -> tuple[ServicePolicy, list[LabelProblem]]:
+    """The policy of ``service``; a malformed label is reported and its default used."""
+    p: list[LabelProblem] = []
+    policy = ServicePolicy(
+        heal=_read(service, LABEL_HEAL, _bool, settings.scope == Scope.ALL, p),
+        threshold=_read(service, LABEL_THRESHOLD, _seconds, settings.threshold, p),
+        cooldown=_read(service, LABEL_COOLDOWN, _seconds, settings.cooldown, p),
+        max_attempts=_read(service, LABEL_MAX_ATTEMPTS, _count, settings.max_attempts, p),
+        rebalance=_read(service, LABEL_REBALANCE, _bool, False, p),
+    )
+    return policy, p

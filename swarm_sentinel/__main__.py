@@ -1,0 +1,3 @@
+from swarm_sentinel.cli import main
+
+raise SystemExit(main())

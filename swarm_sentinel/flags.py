@@ -1,0 +1,226 @@
+"""Command-line flags, Prometheus style, each also an environment variable.
+
+``--web.listen-address`` can be given as ``SWARM_SENTINEL_WEB_LISTEN_ADDRESS``;
+a flag on the command line wins over the environment. Bad values (flag or
+environment) end the process with one line naming the flag, before anything
+starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exporter import __version__
+from exporter.durations import parse_duration
+
+ENV_PREFIX = "SWARM_SENTINEL_"
+DEFAULT_PORT = 9675  # "Docker Swarm Exporter" in Prometheus' default port allocations
+
+
+def env_name(flag: str) -> str:
+    return ENV_PREFIX + flag.lstrip("-").replace(".", "_").replace("-", "_").upper()
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return n
+
+
+def _bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Adds flags whose default comes from their environment variable."""
+
+    def flag(
+        self,
+        name: str,
+        *,
+        default: Any,
+        help: str,
+        type: Callable[[str], Any] = str,
+        choices: Sequence[str] | None = None,
+        metavar: str | None = None,
+    ) -> None:
+        env = env_name(name)
+        raw = os.environ.get(env)
+        # Defaults are written as an operator would type them ("5m"), then parsed.
+        value = type(default) if isinstance(default, str) and default else default
+        if raw is not None:
+            try:
+                value = type(raw)
+            except argparse.ArgumentTypeError as exc:
+                self.error(f"environment {env}: {exc}")
+            if choices is not None and value not in choices:
+                self.error(f"environment {env}: {raw!r} is not one of {', '.join(choices)}")
+        shown = f" (default: {default})" if default not in (None, "") else ""
+        self.add_argument(
+            name,
+            default=value,
+            type=type,
+            choices=choices,
+            metavar=metavar,
+            help=f"{help}{shown} [env {env}]",
+        )
+
+    def switch(self, name: str, *, default: bool, help: str) -> None:
+        """``--x`` / ``--no-x`` pair, as Prometheus' kingpin flags have."""
+        env = env_name(name)
+        raw = os.environ.get(env)
+        value = default
+        if raw is not None:
+            try:
+                value = _bool(raw)
+            except argparse.ArgumentTypeError as exc:
+                self.error(f"environment {env}: {exc}")
+        self.add_argument(
+            name,
+            default=value,
+            action=argparse.BooleanOptionalAction,
+            help=f"{help} (default: {'on' if default else 'off'}) [env {env}]",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="swarm-sentinel",
+        description=(
+            "Prometheus exporter and careful auto-healer for Docker Swarm. "
+            "Run it on a manager; it serves /metrics, /healthz, /ready."
+        ),
+    )
+    p.add_argument("--version", action="version", version=f"swarm-sentinel {__version__}")
+    p.flag(
+        "--docker.host",
+        default=os.environ.get("DOCKER_HOST", ""),
+        help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port "
+        "(TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH); empty: the local socket, or DOCKER_HOST",
+    )
+    p.flag(
+        "--docker.timeout",
+        default="10s",
+        type=_duration,
+        metavar="DURATION",
+        help="timeout of each Engine API call",
+    )
+    p.flag(
+        "--web.listen-address",
+        default=f":{DEFAULT_PORT}",
+        help="address to serve metrics on, host:port",
+    )
+    p.flag(
+        "--web.config.file",
+        default="",
+        help="exporter-toolkit web config file (TLS, basic auth), as node_exporter takes",
+    )
+    p.flag(
+        "--log.level",
+        default="info",
+        choices=("debug", "info", "warn", "error"),
+        help="log level",
+    )
+    p.flag(
+        "--log.format",
+        default="auto",
+        choices=("auto", "json", "console"),
+        help="log format: auto is console on a terminal, JSON otherwise",
+    )
+    p.flag(
+        "--watch.poll-interval",
+        default="5s",
+        type=_duration,
+        metavar="DURATION",
+        help="how often task states are polled (the engine emits no task events)",
+    )
+    p.flag(
+        "--watch.resync-interval",
+        default="5m",
+        type=_duration,
+        metavar="DURATION",
+        help="how often nodes, services and all tasks are listed again in full",
+    )
+    add_healer_flags(p)
+    return p
+
+
+def add_healer_flags(p: _Parser) -> None:
+    p.switch("--healer.enabled", default=True, help="run the healer")
+    p.switch(
+        "--healer.dry-run",
+        default=False,
+        help="decide and report, but never update a service",
+    )
+    p.flag(
+        "--healer.scope",
+        default="labelled",
+        choices=("labelled", "all"),
+        help="labelled: only services labelled swarm-sentinel.heal=true; "
+        "all: every service except those labelled swarm-sentinel.heal=false",
+    )
+    p.flag(
+        "--healer.threshold",
+        default="2m",
+        type=_duration,
+        metavar="DURATION",
+        help="how long a service must stay broken before it is forced",
+    )
+    p.flag(
+        "--healer.cooldown",
+        default="5m",
+        type=_duration,
+        metavar="DURATION",
+        help="wait after a force before the next one; doubles per further force",
+    )
+    p.flag(
+        "--healer.max-cooldown",
+        default="1h",
+        type=_duration,
+        metavar="DURATION",
+        help="cap of the doubling cooldown",
+    )
+    p.flag(
+        "--healer.max-attempts",
+        default=5,
+        type=_positive_int,
+        metavar="N",
+        help="forces within 24h after which the healer gives up on a service",
+    )
+    p.flag(
+        "--healer.interval",
+        default="5s",
+        type=_duration,
+        metavar="DURATION",
+        help="how often every service is evaluated",
+    )
+    p.flag(
+        "--healer.rate-limit",
+        default=3,
+        type=_positive_int,
+        metavar="N",
+        help="forces per minute across the whole swarm at most",
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)

@@ -1,0 +1,95 @@
+"""Creating and removing real services on the lab swarm (docker-py, low level)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
+from typing import Any
+
+import docker
+import docker.types
+
+from tests.lab import IMAGE, Lab
+
+
+class Services:
+    """Services a test makes; all removed when the test ends, pass or fail."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.ids: list[str] = []
+
+    def create(
+        self,
+        name: str,
+        command: Sequence[str] = ("sleep", "3600"),
+        *,
+        replicas: int | None = 1,
+        mode: str = "replicated",
+        constraints: Sequence[str] = (),
+        labels: dict[str, str] | None = None,
+        restart_condition: str = "any",
+        restart_max_attempts: int = 0,
+        restart_delay: float = 1.0,
+        binds: Sequence[str] = (),
+    ) -> str:
+        """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files."""
+        template = docker.types.TaskTemplate(
+            container_spec=docker.types.ContainerSpec(
+                IMAGE,
+                command=list(command),
+                mounts=[
+                    docker.types.Mount(target, source, type="bind")
+                    for source, target in (m.split(":", 1) for m in binds)
+                ],
+            ),
+            restart_policy=docker.types.RestartPolicy(
+                condition=restart_condition,
+                delay=int(restart_delay * 1e9),
+                max_attempts=restart_max_attempts,
+            ),
+            placement=docker.types.Placement(constraints=list(constraints))
+            if constraints
+            else None,
+        )
+        service_mode = docker.types.ServiceMode(
+            mode, replicas=replicas if mode == "replicated" else None
+        )
+        with closing(self.lab.manager_client()) as api:
+            resp: dict[str, Any] = api.create_service(
+                template, name=name, mode=service_mode, labels=labels or {}
+            )
+        self.ids.append(resp["ID"])
+        return str(resp["ID"])
+
+    def inspect(self, service_id: str) -> dict[str, Any]:
+        with closing(self.lab.manager_client()) as api:
+            data: dict[str, Any] = api.inspect_service(service_id)
+            return data
+
+    def force_update_counter(self, service_id: str) -> int:
+        return int(self.inspect(service_id)["Spec"]["TaskTemplate"].get("ForceUpdate") or 0)
+
+    def tasks(self, service_id: str) -> list[dict[str, Any]]:
+        with closing(self.lab.manager_client()) as api:
+            found: list[dict[str, Any]] = api.tasks(filters={"service": service_id})
+            return found
+
+    def labels(self, service_id: str) -> dict[str, str]:
+        return dict(self.inspect(service_id)["Spec"].get("Labels") or {})
+
+    def remove_all(self) -> None:
+        with closing(self.lab.manager_client()) as api:
+            for sid in self.ids:
+                with suppress(docker.errors.NotFound):
+                    api.remove_service(sid)
+        self.ids.clear()
+
+
+@contextmanager
+def services(lab: Lab) -> Iterator[Services]:
+    made = Services(lab)
+    try:
+        yield made
+    finally:
+        made.remove_all()

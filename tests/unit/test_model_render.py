@@ -1,0 +1,178 @@
+"""The model and its exposition text, fed with the real engine samples."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.families import MODEL_FAMILIES
+from exporter.metrics_text import TextStore
+from exporter.model import SwarmModel
+from exporter.parse import parse_list, parse_node, parse_service, parse_task
+from exporter.render import publish
+from tests.unit.samples import load
+
+
+def build() -> tuple[SwarmModel, TextStore]:
+    model = SwarmModel(clock=lambda: 1795713100.0)
+    store = TextStore(MODEL_FAMILIES)
+    model.replace_nodes(parse_list(load("nodes.json"), parse_node, "n")[0])
+    model.replace_services(parse_list(load("services-status.json"), parse_service, "s")[0])
+    model.replace_tasks(parse_list(load("tasks.json"), parse_task, "t")[0], None)
+    model.synced = True
+    model.set_health(up=True, has_leader=True)
+    publish(model, store)
+    return model, store
+
+
+def samples(store: TextStore) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for fam in text_string_to_metric_families(store.render().decode()):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(store: TextStore, name: str, **labels: str) -> float | None:
+    return samples(store).get((name, frozenset(labels.items())))
+
+
+def test_cluster_quorum_figures() -> None:
+    _, store = build()
+    assert value(store, "dockerswarm_managers") == 3
+    assert value(store, "dockerswarm_managers_reachable") == 3
+    assert value(store, "dockerswarm_manager_quorum") == 2
+    assert value(store, "dockerswarm_manager_fault_tolerance") == 1
+    assert value(store, "dockerswarm_cluster_has_leader") == 1
+    assert value(store, "dockerswarm_up") == 1
+
+
+def test_nodes() -> None:
+    model, store = build()
+    m2 = next(n for n in model.nodes.values() if n.hostname == "lab-m2")
+    ident = {"node_id": m2.id, "hostname": "lab-m2"}
+    assert value(store, "dockerswarm_node_availability", **ident, availability="drain") == 1
+    assert value(store, "dockerswarm_node_availability", **ident, availability="active") == 0
+    assert value(store, "dockerswarm_node_state", **ident, state="ready") == 1
+    w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
+    wid = {"node_id": w1.id, "hostname": "lab-w1"}
+    assert value(store, "dockerswarm_node_labels", **wid, label_gpu="true") == 1
+    # Workers have no reachability or leader series.
+    assert not any(
+        k[0] in ("dockerswarm_node_manager_reachability", "dockerswarm_node_leader")
+        and ("node_id", w1.id) in k[1]
+        for k in samples(store)
+    )
+    leaders = [k for k, v in samples(store).items() if k[0] == "dockerswarm_node_leader" and v]
+    assert len(leaders) == 1
+
+
+def test_services() -> None:
+    _, store = build()
+    s = {"stack": ""}
+    # agent is global with a gpu==true constraint: one eligible node.
+    assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", **s) == 1
+    assert value(store, "dockerswarm_service_replicas_running", service_name="agent", **s) == 1
+    assert value(store, "dockerswarm_service_replicas_desired", service_name="crashy", **s) == 2
+    assert (
+        value(
+            store,
+            "dockerswarm_service_task_failures_total",
+            service_name="crashy",
+            reason="nonzero_exit",
+            **s,
+        )
+        or 0
+    ) >= 1
+    assert (
+        value(
+            store,
+            "dockerswarm_service_task_failures_total",
+            service_name="badimage",
+            reason="image",
+            **s,
+        )
+        or 0
+    ) >= 1
+    since = value(
+        store,
+        "dockerswarm_service_task_state_since_timestamp_seconds",
+        service_name="pinned",
+        state="pending",
+        reason="no_suitable_node",
+        **s,
+    )
+    assert since is not None and since > 1.7e9
+    assert (
+        value(
+            store,
+            "dockerswarm_service_task_state_since_timestamp_seconds",
+            service_name="hungry",
+            state="pending",
+            reason="insufficient_resources",
+            **s,
+        )
+        is not None
+    )
+    web = {"service_name": "web", "stack": "shop"}
+    assert value(store, "dockerswarm_service_update_state", **web, state="updating") == 1
+    assert value(store, "dockerswarm_service_replicas_desired", **web) == 3
+
+
+def test_latest_task_per_slot_not_history() -> None:
+    model, _ = build()
+    crashy = next(v for v in model.views.values() if v.service.name == "crashy")
+    # Two slots: the history of failed tasks must not be counted as current.
+    assert sum(crashy.task_states.values()) == 2
+
+
+def test_failures_counted_once_per_task() -> None:
+    model, store = build()
+    before = samples(store)
+    tasks = parse_list(load("tasks.json"), parse_task, "t")[0]
+    model.replace_tasks(tasks, None)
+    publish(model, store)
+    assert samples(store) == before
+
+
+def test_removed_service_and_node_vanish() -> None:
+    model, store = build()
+    sid = next(s.id for s in model.services.values() if s.name == "crashy")
+    model.remove_service(sid)
+    nid = next(n.id for n in model.nodes.values() if n.hostname == "lab-w1")
+    model.remove_node(nid)
+    publish(model, store)
+    text = store.render().decode()
+    assert 'service_name="crashy"' not in text
+    assert nid not in text
+
+
+def test_drain_changes_global_desired() -> None:
+    model, store = build()
+    from dataclasses import replace
+
+    w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
+    model.upsert_node(replace(w1, availability="drain"))
+    publish(model, store)
+    assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", stack="") == 0
+
+
+def test_openmetrics_headers() -> None:
+    _, store = build()
+    om = store.render(openmetrics=True).decode()
+    assert "# TYPE dockerswarm_service_task_failures counter" in om
+    text = store.render().decode()
+    assert "# TYPE dockerswarm_service_task_failures_total counter" in text
+
+
+def test_promtool_check_metrics_is_clean() -> None:
+    assert shutil.which("promtool"), "promtool missing: make test installs package prometheus"
+    _, store = build()
+    proc = subprocess.run(
+        ["promtool", "check", "metrics"], input=store.render(), capture_output=True, check=False
+    )
+    assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), (
+        proc.stdout.decode() + proc.stderr.decode()
+    )

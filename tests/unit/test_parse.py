@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exporter.parse import (
+    ParseError,
+    parse_event,
+    parse_info,
+    parse_list,
+    parse_node,
+    parse_service,
+    parse_task,
+    parse_time,
+)
+from exporter.reasons import classify
+from tests.unit.samples import SAMPLES, load
+
+
+def test_nodes_sample_parses_workers_without_manager_status() -> None:
+    nodes, problems = parse_list(load("nodes.json"), parse_node, "node")
+    assert problems == []
+    by_host = {n.hostname: n for n in nodes}
+    assert sorted(by_host) == ["lab-m1", "lab-m2", "lab-m3", "lab-w1"]
+    assert by_host["lab-m1"].leader and by_host["lab-m1"].reachability == "reachable"
+    assert by_host["lab-m2"].availability == "drain"
+    w = by_host["lab-w1"]
+    assert (w.role, w.is_manager, w.leader, w.reachability) == ("worker", False, False, "")
+    assert w.label("gpu") == "true"
+
+
+def test_one_manager_down_sample() -> None:
+    nodes, _ = parse_list(load("nodes-one-manager-down.json"), parse_node, "node")
+    down = [n for n in nodes if n.state == "down"]
+    assert len(down) == 1
+    assert down[0].reachability == "unreachable"
+    assert down[0].message == "heartbeat failure"
+
+
+def test_services_sample_modes_status_and_stack() -> None:
+    services, problems = parse_list(load("services-status.json"), parse_service, "service")
+    assert problems == []
+    by_name = {s.name: s for s in services}
+    assert by_name["agent"].mode == "global"
+    assert by_name["agent"].constraints == ("node.labels.gpu==true",)
+    assert by_name["oneshot"].mode == "replicated-job"
+    assert by_name["web"].stack == "shop"
+    assert by_name["web"].update_state == "updating"
+    assert by_name["crashy"].running_tasks == 1 and by_name["crashy"].desired_tasks == 2
+    assert by_name["crashy"].stack == ""
+
+
+def test_tasks_sample_error_reasons() -> None:
+    tasks, problems = parse_list(load("tasks.json"), parse_task, "task")
+    assert problems == []
+    reasons = {classify(t.err, t.exit_code) for t in tasks if t.err}
+    assert reasons == {"nonzero_exit", "image", "no_suitable_node", "insufficient_resources"}
+    assert all(t.timestamp > 1.7e9 for t in tasks)
+
+
+def test_info_quorum_lost() -> None:
+    info = parse_info(load("info-quorum-lost.json"))
+    assert info.is_manager
+    assert info.has_leader_error
+    assert info.managers is None and info.nodes is None
+    healthy = parse_info(load("info.json"))
+    assert healthy.is_manager and not healthy.has_leader_error and healthy.managers == 3
+
+
+def test_events_sample() -> None:
+    lines = (SAMPLES / "events-swarm.jsonl").read_text().splitlines()
+
+    events = [parse_event(json.loads(line)) for line in lines if line.strip()]
+    assert {e.type for e in events} >= {"node", "service"}
+    assert all(e.actor_id for e in events)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, [], "x", {"ID": ""}, {"Spec": {}}],
+)
+def test_unusable_objects_raise_parse_error(raw: object) -> None:
+    with pytest.raises(ParseError):
+        parse_node(raw)
+
+
+def test_garbled_fields_get_defaults_not_crashes() -> None:
+    node = parse_node(
+        {
+            "ID": "n1",
+            "Spec": {"Role": 7, "Labels": "nope", "Availability": None},
+            "Status": {"State": "Exploding"},
+            "ManagerStatus": None,
+            "Description": [],
+        }
+    )
+    assert node.state == "exploding"  # kept, lower-cased: exported, not dropped
+    assert node.role == "worker" and node.labels == () and node.availability == "active"
+    svc = parse_service({"ID": "s1", "Spec": {"Name": "x", "Mode": {"Weird": {}}}})
+    assert svc.mode == "replicated" and svc.replicas is None
+    task = parse_task({"ID": "t1", "ServiceID": "s1", "Status": {"State": "Hibernating"}})
+    assert task.state == "hibernating" and task.timestamp == 0.0
+    with pytest.raises(ParseError):
+        parse_service({"ID": "s1", "Spec": {}})
+    with pytest.raises(ParseError):
+        parse_task({"ID": "t1"})
+
+
+def test_parse_list_keeps_good_objects() -> None:
+    good, problems = parse_list([{"ID": "a"}, 5, {"nope": 1}], parse_node, "node")
+    assert [n.id for n in good] == ["a"]
+    assert len(problems) == 2
+    with pytest.raises(ParseError):
+        parse_list({"message": "x"}, parse_node, "node")
+
+
+def test_parse_time() -> None:
+    want = pytest.approx(1795713006.771732, abs=1e-6)
+    assert parse_time("2026-11-26T17:10:06.771732018Z") == want
+    assert parse_time("0001-01-01T00:00:00Z") == 0.0
+    assert parse_time("garbage") == 0.0
+    assert parse_time(None) == 0.0
+    assert parse_time("2026-11-26T17:10:06Z") == 1795713006.0
+    assert parse_time("2026-11-26T17:10:06.5Z") == 1795713006.5
+
+
+def test_classify() -> None:
+    assert classify("") == "none"
+    assert classify("", exit_code=3) == "nonzero_exit"
+    assert classify("task: non-zero exit (137): OOMKilled") == "oom"
+    assert classify("task: unhealthy container") == "healthcheck"
+    assert classify("No such image: nosuch/image:1") == "image"
+    assert classify("something new") == "other"

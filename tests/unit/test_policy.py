@@ -1,0 +1,259 @@
+"""The healer's pure policy, driven by a fake clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from exporter.model import ServiceView
+from exporter.types import Service
+from healer.policy import Decision, Memory, Reason, Result, decide, observe, problem
+from healer.settings import (
+    LABEL_COOLDOWN,
+    LABEL_HEAL,
+    LABEL_MAX_ATTEMPTS,
+    LABEL_THRESHOLD,
+    HealerSettings,
+    Scope,
+    service_policy,
+)
+from healer.state import HealState, StateError
+
+S = HealerSettings(threshold=120, cooldown=300, max_cooldown=3600, max_attempts=5, rate_limit=3)
+
+
+def service(labels: dict[str, str] | None = None, **kw: object) -> Service:
+    base = Service(
+        id="s1",
+        name="web",
+        mode="replicated",
+        image="lab/busybox:1",
+        labels=tuple(sorted((labels if labels is not None else {LABEL_HEAL: "true"}).items())),
+        replicas=2,
+        constraints=(),
+        force_update=0,
+        version=1,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def view(running: int = 0, desired: int = 2, **kw: object) -> ServiceView:
+    return ServiceView(
+        service=service(None, **kw),
+        desired=desired,
+        running=running,
+        task_states={"failed": desired - running, "running": running},
+        stuck={},
+        failures={},
+        running_per_node={},
+        last_error="task: non-zero exit (1)",
+        tasks_known=True,
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def tick(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+def run(
+    v: ServiceView,
+    clock: Clock,
+    memory: Memory,
+    state: HealState,
+    *,
+    settings: HealerSettings = S,
+    has_leader: bool = True,
+    eligible: int = 3,
+    recent: tuple[float, ...] = (),
+) -> tuple[Memory, Decision]:
+    policy, _ = service_policy(v.service, settings)
+    reason = problem(v, None)
+    memory = observe(memory, reason is not None, clock.now, settings)
+    assert reason is not None
+    d = decide(
+        v,
+        reason,
+        policy,
+        state,
+        memory,
+        now=clock.now,
+        settings=settings,
+        has_leader=has_leader,
+        eligible_nodes=eligible,
+        recent_forces=recent,
+    )
+    return memory, d
+
+
+def test_healthy_service_is_no_problem() -> None:
+    assert problem(view(running=2), None) is None
+    assert problem(view(running=0, desired=0), None) is None
+    assert problem(view(running=0, mode="replicated-job"), None) is None
+
+
+def test_threshold_then_force_then_cooldown_doubling() -> None:
+    clock, mem, state = Clock(), Memory(), HealState()
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.WAITING
+    clock.tick(119)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.WAITING
+    clock.tick(1)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.FORCED and d.state is not None
+    assert d.next_allowed == clock.now + 300
+    state = d.state
+    clock.tick(299)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.SKIPPED_COOLDOWN
+    clock.tick(1)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.FORCED and d.state is not None
+    assert d.next_allowed == clock.now + 600  # doubled
+    state = d.state
+    # Doubling stops at the cap.
+    for _ in range(2):
+        clock.tick(d.next_allowed - clock.now)
+        mem, d = run(view(), clock, mem, state)
+        assert d.state is not None
+        state = d.state
+    assert d.next_allowed - clock.now == 2400
+    clock.tick(2400)
+    mem, d = run(view(), clock, mem, state)
+    assert d.next_allowed - clock.now == 3600 and d.state is not None
+
+
+def test_gives_up_after_max_attempts_within_window() -> None:
+    clock = Clock()
+    forces = tuple(clock.now - 3600 * i for i in range(5))
+    state = HealState(forces=forces, next_allowed=clock.now - 1)
+    mem = Memory(broken_since=clock.now - 1000)
+    _, d = run(view(), clock, mem, state)
+    assert d.result == Result.GAVE_UP
+    # Forces older than 24 h no longer count.
+    clock.tick(86400)
+    _, d = run(view(), clock, mem, state)
+    assert d.result == Result.FORCED
+
+
+def test_back_off_and_attempts_reset_after_ten_healthy_minutes() -> None:
+    clock = Clock()
+    state = HealState(forces=(clock.now - 10,) * 5, next_allowed=clock.now + 1000)
+    mem = observe(Memory(), False, clock.now, S)
+    clock.tick(599)
+    mem = observe(mem, False, clock.now, S)
+    assert mem.reset_at == 0.0
+    clock.tick(1)
+    mem = observe(mem, False, clock.now, S)
+    assert mem.reset_at > 0
+    # Broken again: a fresh threshold, then a force with the base cooldown.
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.WAITING
+    clock.tick(120)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.FORCED and d.next_allowed == clock.now + 300
+    assert d.attempts == 1
+
+
+def test_broken_must_be_continuous() -> None:
+    clock, mem = Clock(), Memory()
+    mem, _ = run(view(), clock, mem, HealState())
+    clock.tick(100)
+    mem = observe(mem, False, clock.now, S)  # recovered briefly
+    clock.tick(1)
+    mem, d = run(view(), clock, mem, HealState())
+    clock.tick(100)
+    mem, d = run(view(), clock, mem, HealState())
+    assert d.result == Result.WAITING
+
+
+def test_no_quorum_no_eligible_node_rate_limit_dry_run() -> None:
+    clock = Clock()
+    mem = Memory(broken_since=clock.now - 500)
+    _, d = run(view(), clock, mem, HealState(), has_leader=False)
+    assert d.result == Result.SKIPPED_NO_QUORUM
+    _, d = run(view(), clock, mem, HealState(), eligible=0)
+    assert d.result == Result.SKIPPED_NO_ELIGIBLE_NODE
+    _, d = run(view(), clock, mem, HealState(), recent=(clock.now - 10,) * 3)
+    assert d.result == Result.SKIPPED_RATE_LIMIT
+    _, d = run(view(), clock, mem, HealState(), recent=(clock.now - 61,) * 3)
+    assert d.result == Result.FORCED
+    _, d = run(view(), clock, mem, HealState(), settings=replace(S, dry_run=True))
+    assert d.result == Result.DRY_RUN and d.state is not None
+
+
+def test_reasons() -> None:
+    assert problem(view(), None) == Reason.REPLICAS_MISSING
+    assert problem(view(update_state="paused"), None) == Reason.UPDATE_PAUSED
+    stuck = replace(view(), stuck={("pending", "no_suitable_node"): 1.0})
+    assert problem(stuck, None) == Reason.TASKS_STUCK
+    even = view(running=6, desired=6)
+    assert problem(even, {"a": 3, "b": 3, "c": 0}) == Reason.UNEVEN_SPREAD
+    assert problem(even, {"a": 2, "b": 2, "c": 2}) is None
+    assert problem(even, {"a": 3, "b": 2, "c": 1}) == Reason.UNEVEN_SPREAD  # 3 - 1 > 1
+    assert problem(even, {"a": 3, "b": 2, "c": 2}) is None  # one apart is even enough
+    # Global services and services not opted in (None) are never rebalanced.
+    assert problem(view(running=6, desired=6, mode="global"), {"a": 6, "b": 0}) is None
+    assert problem(even, None) is None
+
+
+def test_labels_and_scope() -> None:
+    svc = service(
+        {
+            LABEL_HEAL: "true",
+            LABEL_THRESHOLD: "30s",
+            LABEL_COOLDOWN: "1m",
+            LABEL_MAX_ATTEMPTS: "2",
+        }
+    )
+    policy, problems = service_policy(svc, S)
+    assert problems == []
+    assert (policy.heal, policy.threshold, policy.cooldown, policy.max_attempts) == (
+        True,
+        30,
+        60,
+        2,
+    )
+    unlabelled = service({})
+    assert not service_policy(unlabelled, S)[0].heal
+    assert service_policy(unlabelled, replace(S, scope=Scope.ALL))[0].heal
+    opted_out = service({LABEL_HEAL: "false"})
+    assert not service_policy(opted_out, replace(S, scope=Scope.ALL))[0].heal
+
+
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [
+        (LABEL_HEAL, "maybe"),
+        (LABEL_THRESHOLD, "soon"),
+        (LABEL_THRESHOLD, "0s"),
+        (LABEL_COOLDOWN, "5 minutes"),
+        (LABEL_MAX_ATTEMPTS, "zero"),
+        (LABEL_MAX_ATTEMPTS, "0"),
+    ],
+)
+def test_malformed_label_reported_default_used(label: str, value: str) -> None:
+    labels = {LABEL_HEAL: "true", label: value}
+    policy, problems = service_policy(service(labels), S)
+    assert [p.label for p in problems] == [label]
+    defaults = service_policy(service({LABEL_HEAL: "true"}), S)[0]
+    if label == LABEL_HEAL:
+        assert policy.heal is False  # default for scope=labelled
+    else:
+        assert policy == defaults
+
+
+def test_state_round_trip_and_garbage() -> None:
+    st = HealState(forces=(100.0, 200.0), next_allowed=500.0)
+    assert HealState.decode(st.encode()) == st
+    assert HealState.decode(None) == HealState()
+    assert HealState.decode("") == HealState()
+    for bad in ("v2;x", "v1;forces=a,b;next=1", "v1;nonsense"):
+        with pytest.raises(StateError):
+            HealState.decode(bad)
