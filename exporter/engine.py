@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -114,10 +115,8 @@ class Engine:
 
     @property
     def address(self) -> str:
-        try:
-            return str(self.docker.docker_host)
-        except EngineError:
-            return self._url or "(default)"
+        """The engine's address as the operator gave it, for logs."""
+        return self._url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
     async def close(self) -> None:
         if self._docker is not None:
@@ -189,8 +188,14 @@ class Engine:
             endpoint = "tasks_by_service"
         return self._list("task", await self.get_json(endpoint, "tasks", params), parse_task)
 
-    async def events(self, since: float) -> AsyncIterator[Event]:
-        """Swarm-scope events from ``since`` (epoch seconds) on, until the stream ends."""
+    async def events(
+        self, since: float, on_connect: Callable[[], None] | None = None
+    ) -> AsyncIterator[Event]:
+        """Swarm-scope events from ``since`` (epoch seconds) on, until the stream ends.
+
+        ``on_connect`` is called once the engine has accepted the stream, before
+        any event: from then on nothing is missed, so a relist can start.
+        """
         self.metrics.requests.labels("events").inc()
         params = {
             "since": f"{since:.9f}",
@@ -200,6 +205,8 @@ class Engine:
             async with self.docker._query(
                 "events", "GET", params=params, timeout=aiohttp.ClientTimeout(total=None)
             ) as resp:
+                if on_connect is not None:
+                    on_connect()
                 async for line in resp.content:
                     if not line.strip():
                         continue

@@ -85,6 +85,8 @@ class Watcher:
         self._last_resync = 0.0
         self._last_error = ""
         self._stream_up = False
+        self._stream_was_up = False
+        self._backoff = settings.backoff_initial
 
     # ---- the two loops ---------------------------------------------------
     async def run(self) -> None:
@@ -117,28 +119,32 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        backoff = self.settings.backoff_initial
-        first = True
+        self._backoff = self.settings.backoff_initial
         while True:
-            since = time.time()
-            if not first:
-                # Events lost while disconnected are beyond replay: relist.
-                self._need_resync = True
-                self._wake.set()
             try:
-                async for event in self.engine.events(since):
-                    if not self._stream_up:
-                        self._stream_up = True
-                        backoff = self.settings.backoff_initial
+                async for event in self.engine.events(time.time(), self._stream_connected):
                     await self._apply_event(event)
                 raise EngineError("events", "the engine closed the event stream")
             except EngineError as exc:
+                if self._stream_up:
+                    # One event per loss, not one per failed retry.
+                    self.metrics.reconnects.inc()
+                    log.warning("event_stream_lost", engine=self.engine.address, error=str(exc))
+                else:
+                    log.debug("event_stream_retry", error=str(exc), retry_in=self._backoff)
                 self._stream_up = False
-                self.metrics.reconnects.inc()
-                log.warning("event_stream_lost", error=str(exc), retry_in_seconds=round(backoff, 2))
-            first = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.settings.backoff_max)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, self.settings.backoff_max)
+
+    def _stream_connected(self) -> None:
+        self._backoff = self.settings.backoff_initial
+        self._stream_up = True
+        if self._stream_was_up:
+            # Events lost while disconnected are beyond replay: relist.
+            log.info("event_stream_reconnected", engine=self.engine.address)
+            self._need_resync = True
+            self._wake.set()
+        self._stream_was_up = True
 
     # ---- refreshing ---------------------------------------------------------
     async def resync(self) -> None:

@@ -1,0 +1,67 @@
+"""The command line and the process's behaviour on bad input (no swarm needed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.sentinel import Sentinel, wait_for
+
+EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, timeout=30, check=False, env=env
+    )
+
+
+def test_help_and_version() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for flag in ("--web.listen-address", "--healer.dry-run", "--no-healer.enabled",
+                 "--healer.rate-limit", "--watch.resync-interval"):  # fmt: skip
+        assert flag in out.stdout
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("swarm-sentinel ")
+
+
+def test_bad_flags_give_one_line_and_exit_2() -> None:
+    for args, needle in [
+        (["--healer.threshold", "soon"], "is not a duration"),
+        (["--healer.scope", "some"], "invalid choice"),
+        (["--web.listen-address", "nowhere"], "expected host:port"),
+        (["--web.config.file", "/nonexistent/web.yml"], "/nonexistent/web.yml"),
+    ]:
+        out = run(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert needle in out.stderr, (args, out.stderr)
+        assert out.stdout == ""
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    out = run(env={**os.environ, "SWARM_SENTINEL_HEALER_MAX_ATTEMPTS": "many"})
+    assert out.returncode == 2
+    assert "SWARM_SENTINEL_HEALER_MAX_ATTEMPTS" in out.stderr
+
+
+def test_unreachable_engine_keeps_serving_and_retrying(tmp_path: Path) -> None:
+    proc = Sentinel(f"unix://{tmp_path}/no-engine.sock").start(wait_ready=False)
+    try:
+        wait_for(lambda: proc.get("/healthz")[0] == 200, 20, "/healthz")
+        status, body = proc.get("/ready")
+        assert status == 503 and "not synced" in body
+        wait_for(lambda: proc.value("dockerswarm_up") == 0, 10, "dockerswarm_up 0")
+        wait_for(
+            lambda: sum(proc.series("dockerswarm_exporter_api_errors_total").values()) >= 2,
+            15,
+            "at least two failed attempts (it keeps retrying)",
+        )
+        status, page = proc.get("/")
+        assert status == 200 and "swarm-sentinel" in page
+        errors = [line for line in proc.logs().splitlines() if '"engine_error"' in line]
+        assert len(errors) == 1, "one log event per distinct problem, not one per retry"
+    finally:
+        proc.stop()
