@@ -7,6 +7,7 @@ brought up by hand with `python -m tests.lab up` (name "default", sslab0,
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -15,12 +16,13 @@ import pytest
 
 from tests.lab import Lab, LabConfig, LabError
 
+# SSLAB_NAME / SSLAB_BRIDGE / SSLAB_SUBNET let two test sessions run side by side.
 LAB_CONFIG = LabConfig(
-    name="pytest",
+    name=os.environ.get("SSLAB_NAME", "pytest"),
     managers=3,
     workers=1,
-    bridge="sslab1",
-    subnet="10.123.1.0/24",
+    bridge=os.environ.get("SSLAB_BRIDGE", "sslab1"),
+    subnet=os.environ.get("SSLAB_SUBNET", "10.123.1.0/24"),
     # A dead node is declared down after a few missed heartbeats: 1 s instead of
     # the default 5 s brings that from ~15 s to ~3-5 s.
     heartbeat=1.0,
