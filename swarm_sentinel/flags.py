@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Prometheus exporter and careful auto-healer for Docker Swarm. "
             "Run it on a manager; it serves /metrics, /healthz, /ready."
         ),
+        epilog=(
+            "Subcommand: 'swarm-sentinel status' prints a one-shot view of the swarm for "
+            "the person on call (nodes, quorum, services not converged, stuck tasks, the "
+            "healer's forces) and exits 0 healthy, 1 unhealthy, 2 engine unreachable; "
+            "see 'swarm-sentinel status --help'."
+        ),
     )
     p.add_argument("--version", action="version", version=f"swarm-sentinel {__version__}")
     p.flag(

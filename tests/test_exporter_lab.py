@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -45,6 +46,14 @@ def test_healthy_swarm_figures(lab: Lab, sentinel: Sentinel) -> None:
     assert s[("dockerswarm_up", frozenset())] == 1
     status, om = sentinel.get("/metrics", accept="application/openmetrics-text; version=1.0.0")
     assert status == 200 and om.rstrip().endswith("# EOF")
+    # The whole output, the process's own series included, is lint-clean.
+    _, text = sentinel.get("/metrics")
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), (
+        lint.stdout + lint.stderr
+    )
 
 
 def test_drain_and_reactivate_node(lab: Lab, sentinel: Sentinel) -> None:

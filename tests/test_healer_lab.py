@@ -47,6 +47,11 @@ def sentinels() -> Iterator[list[Sentinel]]:
             s.stop()
 
 
+def leader(lab: Lab) -> str:
+    """Only the healer whose engine is the leader acts; earlier tests may have moved it."""
+    return lab.wait_leader().name
+
+
 def start(lab: Lab, sentinels: list[Sentinel], node: str, *args: str) -> Sentinel:
     proc = Sentinel(lab.node(node).url, [*FAST, *args]).start()
     sentinels.append(proc)
@@ -128,7 +133,7 @@ def test_heals_a_service_whose_restart_policy_gave_up(
     stays(lambda: running(made, sid) == 0, 8, "flaky staying at 0/1 without the healer")
     before = made.force_update_counter(sid)
     steady_before = made.force_update_counter(healthy)
-    proc = start(lab, sentinels, "m1")
+    proc = start(lab, sentinels, leader(lab))
     wait_for(lambda: running(made, sid) == 1, 60, "flaky to run after the healer forced it")
     assert made.force_update_counter(sid) == before + 1
     assert actions(proc, "flaky", "forced") == 1
@@ -143,7 +148,7 @@ def test_dry_run_reports_and_writes_nothing(
 ) -> None:
     sid = broken_service(made, tmp_path, "dry")
     before = made.force_update_counter(sid)
-    proc = start(lab, sentinels, "m1", "--healer.dry-run")
+    proc = start(lab, sentinels, leader(lab), "--healer.dry-run")
     wait_for(lambda: actions(proc, "dry", "dry_run") >= 1, 30, "a dry_run decision")
     stays(lambda: made.force_update_counter(sid) == before, 5, "no write in dry run")
     assert LABEL_STATE not in made.labels(sid)
@@ -156,7 +161,7 @@ def test_rate_limit_across_the_swarm(
     for sid in sids:
         wait_given_up(made, sid)
     before = {sid: made.force_update_counter(sid) for sid in sids}
-    start(lab, sentinels, "m1", "--healer.rate-limit", "2")
+    start(lab, sentinels, leader(lab), "--healer.rate-limit", "2")
 
     def forced() -> int:
         return sum(1 for sid in sids if made.force_update_counter(sid) > before[sid])
@@ -170,8 +175,10 @@ def test_two_instances_force_once(
 ) -> None:
     sid = broken_service(made, tmp_path, "twice")
     before = made.force_update_counter(sid)
-    a = start(lab, sentinels, "m1")
-    b = start(lab, sentinels, "m2")
+    first = leader(lab)
+    other = next(m.name for m in lab.managers if m.name != first)
+    a = start(lab, sentinels, first)
+    b = start(lab, sentinels, other)
     wait_for(lambda: made.force_update_counter(sid) == before + 1, 30, "one force")
     stays(lambda: made.force_update_counter(sid) == before + 1, 10, "exactly one force")
     acting = [a.value("dockerswarm_healer_acting"), b.value("dockerswarm_healer_acting")]
@@ -183,13 +190,13 @@ def test_back_off_survives_a_restart(
 ) -> None:
     sid = broken_service(made, tmp_path, "again")
     cooldown = ["--healer.cooldown", "10s"]
-    first = start(lab, sentinels, "m1", *cooldown)
+    first = start(lab, sentinels, leader(lab), *cooldown)
     wait_for(lambda: LABEL_STATE in made.labels(sid), 30, "the first force")
     s1 = HealState.decode(made.labels(sid)[LABEL_STATE])
     first.stop()
     # Forced, still broken (the cause is not fixed): a new healer process must
     # wait out the stored cooldown, then double it.
-    start(lab, sentinels, "m1", *cooldown)
+    start(lab, sentinels, leader(lab), *cooldown)
     wait_for(
         lambda: len(HealState.decode(made.labels(sid).get(LABEL_STATE)).forces) == 2,
         60,
@@ -206,10 +213,12 @@ def test_no_force_without_quorum(
     sid = broken_service(made, tmp_path, "noquorum")
     before = made.force_update_counter(sid)
     # A long threshold: the service is not due before quorum is gone.
-    proc = start(lab, sentinels, "m1", "--healer.threshold", "45s")
+    keep = leader(lab)
+    proc = start(lab, sentinels, keep, "--healer.threshold", "45s")
     try:
-        lab.stop_engine("m2")
-        lab.stop_engine("m3")
+        for m in lab.managers:
+            if m.name != keep:
+                lab.stop_engine(m.name)
         proc.wait_value("dockerswarm_cluster_has_leader", 0, timeout=90)
         wait_for(
             lambda: actions(proc, "noquorum", "skipped_no_quorum") >= 1,
@@ -240,7 +249,7 @@ def test_rebalance_after_node_returns(lab: Lab, made: Services, sentinels: list[
         lab.start_engine("w1")
         lab.wait_ready(["w1"], timeout=60)
         before_off = made.force_update_counter(off)
-        start(lab, sentinels, "m1")
+        start(lab, sentinels, leader(lab))
         wait_for(
             lambda: sorted(per_node(lab, made, on, nodes)) == [2, 2, 2],
             120,
