@@ -30,6 +30,8 @@ from exporter.types import Event, Node
 
 log = structlog.get_logger("exporter.watcher")
 
+MAX_FILTERED_SERVICES = 200
+
 
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
@@ -198,7 +200,11 @@ class Watcher:
         for node in managers:
             self.model.upsert_node(node)
         self.model.replace_services(services)
-        if wanted:
+        if len(wanted) > MAX_FILTERED_SERVICES:
+            # A filter naming thousands of services makes an absurd URL; one
+            # unfiltered list is cheaper for the engine at that point.
+            self.model.replace_tasks(await self.engine.tasks(), None)
+        elif wanted:
             ids = sorted(wanted)
             tasks = await self.engine.tasks(ids)
             self.model.replace_tasks(tasks, ids)

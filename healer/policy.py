@@ -64,7 +64,8 @@ def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -
     service opted in to rebalancing.
     """
     svc = view.service
-    if svc.is_job or view.desired <= 0:
+    if svc.is_job or view.desired <= 0 or view.updating:
+        # An update or rollback in progress is Swarm's own work: leave it be.
         return None
     if view.running < view.desired:
         if svc.update_state == "paused":

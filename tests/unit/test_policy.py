@@ -93,6 +93,8 @@ def run(
 
 def test_healthy_service_is_no_problem() -> None:
     assert problem(view(running=2), None) is None
+    assert problem(view(running=0, update_state="updating"), None) is None
+    assert problem(view(running=0, update_state="rollback_started"), None) is None
     assert problem(view(running=0, desired=0), None) is None
     assert problem(view(running=0, mode="replicated-job"), None) is None
 
