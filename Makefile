@@ -30,11 +30,19 @@ check: venv
 run: deps venv
 	@scripts/run.sh
 
+# swarm-sentinel against a naive exporter on a simulated engine; writes docs/benchmarks.md.
+# BENCH_ARGS=--quick for a short run, BENCH_ARGS="--sizes 1000" for one size.
+bench: deps venv
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The demo swarm `make run` starts when there is no swarm on this machine.
+DEMO := --name demo --bridge ssdemo0 --subnet 10.124.0.0/24
+
 lab-up: deps venv
-	$(PY) -m tests.lab up --managers 3 --workers 1
+	$(PY) -m tests.lab up $(DEMO) --managers 3 --workers 1
 
 lab-down: venv
-	$(PY) -m tests.lab down
+	$(PY) -m tests.lab down $(DEMO)
 
 clean: lab-down
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
