@@ -117,19 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--version", action="version", version=f"swarm-sentinel {__version__}")
-    p.flag(
-        "--docker.host",
-        default=os.environ.get("DOCKER_HOST", ""),
-        help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port "
-        "(TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH); empty: the local socket, or DOCKER_HOST",
-    )
-    p.flag(
-        "--docker.timeout",
-        default="10s",
-        type=_duration,
-        metavar="DURATION",
-        help="timeout of each Engine API call",
-    )
+    add_docker_flags(p)
     p.flag(
         "--web.listen-address",
         default=f":{DEFAULT_PORT}",
@@ -168,6 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_healer_flags(p)
     return p
+
+
+def add_docker_flags(p: _Parser) -> None:
+    """Where the engine is: shared by the exporter and ``status``."""
+    p.flag(
+        "--docker.host",
+        default=os.environ.get("DOCKER_HOST", ""),
+        help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port "
+        "(TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH); empty: the local socket, or DOCKER_HOST",
+    )
+    p.flag(
+        "--docker.timeout",
+        default="10s",
+        type=_duration,
+        metavar="DURATION",
+        help="timeout of each Engine API call",
+    )
 
 
 def add_healer_flags(p: _Parser) -> None:

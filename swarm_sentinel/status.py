@@ -45,7 +45,7 @@ from exporter.types import Node, SwarmInfo, Task
 from exporter.watcher import Watcher, WatcherMetrics, WatchSettings
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError
-from swarm_sentinel.flags import _duration, _Parser, _positive_int
+from swarm_sentinel.flags import _Parser, _positive_int, add_docker_flags
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
@@ -735,19 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit code: 0 healthy, 1 unhealthy (incl. no leader), 2 no view of the swarm "
         "(engine unreachable, not a manager, bad flags).",
     )
-    p.flag(
-        "--docker.host",
-        default=os.environ.get("DOCKER_HOST", ""),
-        help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port; "
-        "empty: the local socket, or DOCKER_HOST",
-    )
-    p.flag(
-        "--docker.timeout",
-        default="10s",
-        type=_duration,
-        metavar="DURATION",
-        help="timeout of each Engine API call",
-    )
+    add_docker_flags(p)
     p.flag("--output", default="text", choices=("text", "json"), help="text for people, json")
     p.flag(
         "--color",
