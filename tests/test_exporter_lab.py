@@ -198,3 +198,14 @@ def test_events_and_engine_restart_under_the_exporter(lab: Lab, made: Services) 
         )
     finally:
         proc.stop()
+
+
+def test_pointed_at_a_worker_it_says_so(lab: Lab) -> None:
+    proc = Sentinel(lab.node("w1").url, ["--no-healer.enabled"]).start(wait_ready=False)
+    try:
+        wait_for(lambda: "swarm worker" in proc.get("/ready")[1], 20, "/ready naming the worker")
+        assert proc.get("/ready")[0] == 503
+        assert proc.value("dockerswarm_up") == 0
+        assert "point swarm-sentinel at a manager" in proc.logs()
+    finally:
+        proc.stop()
