@@ -45,7 +45,10 @@ class ServiceView:
 
 @dataclass
 class _ServiceTasks:
-    tasks: dict[str, Task] = field(default_factory=dict)
+    # Only the latest task of each slot is kept: history (5 tasks per slot by
+    # default) would be most of the memory, and nothing derived needs it.
+    latest: dict[tuple[str, int | str], Task] = field(default_factory=dict)
+    # Failed tasks already counted, among those the engine still lists.
     counted_failures: set[str] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)
     known: bool = False
@@ -154,15 +157,17 @@ class SwarmModel:
                 continue
             st = self._tasks.setdefault(sid, _ServiceTasks())
             fresh = by_service.get(sid, {})
-            if st.known and fresh == st.tasks:
-                continue
-            for t in fresh.values():
-                if t.state in FAILED_STATES and t.id not in st.counted_failures:
-                    st.counted_failures.add(t.id)
-                    st.failures[classify(t.err, t.exit_code)] += 1
+            failed = {tid for tid, t in fresh.items() if t.state in FAILED_STATES}
+            for tid in failed - st.counted_failures:
+                t = fresh[tid]
+                st.failures[classify(t.err, t.exit_code)] += 1
             # Tasks pruned from the engine's history can never come back.
-            st.counted_failures &= fresh.keys()
-            st.tasks = fresh
+            new_failures = bool(failed - st.counted_failures)
+            st.counted_failures = failed
+            latest = latest_per_slot(fresh.values())
+            if st.known and latest == st.latest and not new_failures:
+                continue
+            st.latest = latest
             st.known = True
             self._recompute(sid)
 
@@ -192,12 +197,7 @@ class SwarmModel:
     def _recompute(self, sid: str) -> None:
         svc = self.services[sid]
         st = self._tasks.get(sid) or _ServiceTasks()
-        latest: dict[tuple[str, int | str], Task] = {}
-        for t in st.tasks.values():
-            key = t.slot_key
-            cur = latest.get(key)
-            if cur is None or (t.created_at, t.version) > (cur.created_at, cur.version):
-                latest[key] = t
+        latest = st.latest
         states: Counter[str] = Counter()
         stuck: dict[tuple[str, str], float] = {}
         per_node: dict[str, Counter[str]] = {}
@@ -293,6 +293,17 @@ class SwarmModel:
             ):
                 out.append(sid)
         return out
+
+
+def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:
+    """The newest task of each slot (of each node, for global services)."""
+    latest: dict[tuple[str, int | str], Task] = {}
+    for t in tasks:
+        key = t.slot_key
+        cur = latest.get(key)
+        if cur is None or (t.created_at, t.version) > (cur.created_at, cur.version):
+            latest[key] = t
+    return latest
 
 
 def _placement_changed(old: Node, new: Node) -> bool:

@@ -30,14 +30,17 @@ from exporter.types import Event, Node
 
 log = structlog.get_logger("exporter.watcher")
 
-MAX_FILTERED_SERVICES = 200
+TASK_BATCH = 25
+"""Services whose tasks are listed in one call (~50 tasks each with history)."""
+EVENT_COALESCE = 0.2
+"""Seconds to let a burst of service events gather before listing their tasks."""
 
 
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
-    poll_interval: float = 5.0
+    poll_interval: float = 15.0
     """Seconds between task polls (``/services?status=true`` + changed services' tasks)."""
-    resync_interval: float = 300.0
+    resync_interval: float = 1800.0
     """Seconds between full relists of nodes, services and every task."""
     backoff_initial: float = 0.5
     """First wait before reconnecting the event stream; doubles up to ``backoff_max``."""
@@ -100,23 +103,29 @@ class Watcher:
             await asyncio.gather(events, return_exceptions=True)
 
     async def _poll_loop(self) -> None:
+        next_poll = 0.0
         while True:
-            due = self._need_resync or (
-                time.monotonic() - self._last_resync >= self.settings.resync_interval
-            )
+            now = time.monotonic()
             try:
-                if due:
+                if self._need_resync or now - self._last_resync >= self.settings.resync_interval:
                     await self.resync()
-                else:
+                    next_poll = time.monotonic() + self.settings.poll_interval
+                elif now >= next_poll:
                     await self.poll()
+                    next_poll = time.monotonic() + self.settings.poll_interval
+                elif self._tasks_due:
+                    # Woken by service events: list just their tasks, not the world.
+                    await self._list_due_tasks()
             except EngineError as exc:
                 self._failed(exc)
+                next_poll = time.monotonic() + self.settings.poll_interval
             self._publish()
             self._wake.clear()
-            # Woken early by an event that wants a service's tasks listed.
             try:
-                async with asyncio.timeout(self.settings.poll_interval):
+                async with asyncio.timeout(max(0.0, next_poll - time.monotonic())):
                     await self._wake.wait()
+                # Let a burst of events gather before listing their tasks.
+                await asyncio.sleep(EVENT_COALESCE)
             except TimeoutError:
                 pass
 
@@ -169,11 +178,10 @@ class Watcher:
             raise EngineError("info", info.error)
         nodes = await self.engine.nodes()
         services = await self.engine.services()
-        tasks = await self.engine.tasks()
         self._note_nodes(nodes)
         self.model.replace_nodes(nodes)
         self.model.replace_services(services)
-        self.model.replace_tasks(tasks, None)
+        tasks = await self._list_tasks([s.id for s in services])
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
@@ -187,7 +195,7 @@ class Watcher:
                 engine=self.engine.address,
                 nodes=len(nodes),
                 services=len(services),
-                tasks=len(tasks),
+                tasks=tasks,
             )
 
     async def poll(self) -> None:
@@ -200,16 +208,31 @@ class Watcher:
         for node in managers:
             self.model.upsert_node(node)
         self.model.replace_services(services)
-        if len(wanted) > MAX_FILTERED_SERVICES:
-            # A filter naming thousands of services makes an absurd URL; one
-            # unfiltered list is cheaper for the engine at that point.
-            self.model.replace_tasks(await self.engine.tasks(), None)
-        elif wanted:
-            ids = sorted(wanted)
-            tasks = await self.engine.tasks(ids)
-            self.model.replace_tasks(tasks, ids)
+        await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self._succeeded()
+
+    async def _list_due_tasks(self) -> None:
+        due = sorted(self._tasks_due & self.model.services.keys())
+        self._tasks_due.clear()
+        await self._list_tasks(due)
+
+    async def _list_tasks(self, service_ids: list[str]) -> int:
+        """Tasks of ``service_ids``, a batch of services per call.
+
+        Batches keep each answer, and the event-loop time spent decoding it,
+        small: one unfiltered list of a large swarm is hundreds of MB of JSON
+        that would stall scrapes and events for seconds.
+        """
+        count = 0
+        for i in range(0, len(service_ids), TASK_BATCH):
+            batch = service_ids[i : i + TASK_BATCH]
+            tasks = await self.engine.tasks(batch)
+            self.model.replace_tasks(tasks, batch)
+            count += len(tasks)
+            self._publish()
+            await asyncio.sleep(0)  # let scrapes and events in between batches
+        return count
 
     async def _apply_event(self, event: Event) -> None:
         self.metrics.events.labels(event.type or "unknown").inc()

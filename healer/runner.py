@@ -18,10 +18,17 @@ import structlog
 from exporter.constraints import matches
 from exporter.durations import format_duration
 from exporter.model import ServiceView, SwarmModel
+from exporter.types import Service
 from healer.forcer import Forcer, Outcome
 from healer.metrics import HealerMetrics
 from healer.policy import Decision, Memory, Reason, Result, decide, observe, problem
-from healer.settings import LABEL_STATE, HealerSettings, service_policy
+from healer.settings import (
+    LABEL_STATE,
+    HealerSettings,
+    LabelProblem,
+    ServicePolicy,
+    service_policy,
+)
 from healer.state import HealState, StateError
 
 log = structlog.get_logger("healer")
@@ -52,6 +59,7 @@ class Healer:
         self._label_problems_seen: set[tuple[str, str, str]] = set()
         self.decisions: deque[dict[str, object]] = deque(maxlen=100)
         self._keys: dict[str, tuple[str, str]] = {}  # service id -> (name, stack)
+        self._policies: dict[str, tuple[Service, ServicePolicy]] = {}
 
     @property
     def acting(self) -> bool:
@@ -88,6 +96,8 @@ class Healer:
         out: list[tuple[str, Decision]] = []
         for sid in [s for s in self.memory if s not in self.model.views]:
             self._forget(sid)
+        if len(self._policies) > len(self.model.views):
+            self._policies = {k: v for k, v in self._policies.items() if k in self.model.views}
         for sid, view in list(self.model.views.items()):
             decision = self._evaluate_one(sid, view, now)
             if decision is None or decision.result == Result.WAITING:
@@ -103,9 +113,18 @@ class Healer:
         self.metrics.render()
         return out
 
+    def _policy(self, sid: str, svc: Service) -> tuple[ServicePolicy, list[LabelProblem]]:
+        # Labels change only with the service object: parse them once per version.
+        cached = self._policies.get(sid)
+        if cached is not None and cached[0] is svc:
+            return cached[1], []
+        policy, problems = service_policy(svc, self.settings)
+        self._policies[sid] = (svc, policy)
+        return policy, problems
+
     def _evaluate_one(self, sid: str, view: ServiceView, now: float) -> Decision | None:
         svc = view.service
-        policy, problems = service_policy(svc, self.settings)
+        policy, problems = self._policy(sid, svc)
         key = (svc.name, svc.stack)
         self._keys[sid] = key
         for p in problems:
@@ -125,6 +144,8 @@ class Healer:
             return None
         spread = self._spread(view) if policy.rebalance else None
         reason = problem(view, spread)
+        if reason is None and sid not in self.memory and svc.label(LABEL_STATE) is None:
+            return None  # healthy and never forced: nothing to remember
         mem = observe(self.memory.get(sid, Memory()), reason is not None, now, self.settings)
         self.memory[sid] = mem
         if reason is None:
@@ -219,6 +240,8 @@ class Healer:
         level("healer_decision", **event)
 
     def _forget(self, sid: str) -> None:
+        if sid not in self.model.services:
+            self._policies.pop(sid, None)
         self.memory.pop(sid, None)
         self.last.pop(sid, None)
         self.written.pop(sid, None)

@@ -142,14 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.flag(
         "--watch.poll-interval",
-        default="5s",
+        default="15s",
         type=_duration,
         metavar="DURATION",
         help="how often task states are polled (the engine emits no task events)",
     )
     p.flag(
         "--watch.resync-interval",
-        default="5m",
+        default="30m",
         type=_duration,
         metavar="DURATION",
         help="how often nodes, services and all tasks are listed again in full",
