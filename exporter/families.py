@@ -70,7 +70,8 @@ MANAGER_FAULT_TOLERANCE = Family(
 CLUSTER_HAS_LEADER = Family(
     "dockerswarm_cluster_has_leader",
     "gauge",
-    "1 when the swarm has a raft leader as seen from this manager, 0 when quorum is lost.",
+    "1 when this manager confirms the swarm has a raft leader; 0 when quorum is lost "
+    "or the engine cannot be asked (then dockerswarm_up is 0 too).",
 )
 SERVICE_INFO = Family(
     "dockerswarm_service_info",

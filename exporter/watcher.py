@@ -278,9 +278,10 @@ class Watcher:
 
     def _failed(self, exc: EngineError) -> None:
         self._need_resync = True
-        has_leader = self.model.has_leader
-        if exc.no_leader:
-            has_leader = False
+        # A leader counts only while this exporter can confirm it: an exporter
+        # whose engine is gone must not keep saying "leader" and mask a quorum
+        # loss seen by the others (alerts take the max over all exporters).
+        has_leader = False
         if str(exc) != self._last_error:
             # One event per distinct problem, not one per poll.
             event = "quorum_lost" if exc.no_leader and self.model.has_leader else "engine_error"
