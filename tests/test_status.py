@@ -24,7 +24,8 @@ from exporter.parse import parse_info, parse_list, parse_node, parse_service, pa
 from exporter.types import Node, Task
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE
 from healer.state import HealState
-from swarm_sentinel.status import (
+from swarm_sentinel.status import to_json
+from swarm_sentinel.status_report import (
     EXIT_HEALTHY,
     EXIT_NO_VIEW,
     EXIT_UNHEALTHY,
@@ -33,11 +34,8 @@ from swarm_sentinel.status import (
     build_report,
     no_leader_report,
     quorum_of,
-    render_text,
-    short_duration,
-    to_json,
-    use_color,
 )
+from swarm_sentinel.status_text import render_text, short_duration, use_color
 from tests.unit.samples import SAMPLES, load
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
