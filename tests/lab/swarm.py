@@ -497,7 +497,19 @@ class Lab:
                 self.heal(node)
         self.start_engines([n for n in self.nodes if not n.running()])
         self.wait_leader(timeout)
-        self.wait_ready(timeout=timeout)
+        try:
+            self.wait_ready(timeout=timeout / 2)
+        except LabError:
+            # Seen in CI: a manager that stayed up through a quorum loss can go on
+            # reporting to the old dispatcher and stay "down" in the new leader's
+            # view for minutes. Restarting its engine makes it report afresh.
+            stuck = [n for n in self.nodes if self._readiness_problems([n])]
+            log.warning("restarting engines of %s, still not ready", [n.name for n in stuck])
+            for node in stuck:
+                self.stop_engine(node, grace=10.0)
+            self.start_engines(stuck)
+            self.wait_leader(timeout)
+            self.wait_ready(timeout=timeout)
         view = self.swarm_nodes()
         if view is None:
             raise LabError("no manager answers after restore")
