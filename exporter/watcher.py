@@ -32,8 +32,6 @@ log = structlog.get_logger("exporter.watcher")
 
 TASK_BATCH = 25
 """Services whose tasks are listed in one call (~50 tasks each with history)."""
-EVENT_COALESCE = 0.2
-"""Seconds to let a burst of service events gather before listing their tasks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +111,6 @@ class Watcher:
                 elif now >= next_poll:
                     await self.poll()
                     next_poll = time.monotonic() + self.settings.poll_interval
-                elif self._tasks_due:
-                    # Woken by service events: list just their tasks, not the world.
-                    await self._list_due_tasks()
             except EngineError as exc:
                 self._failed(exc)
                 next_poll = time.monotonic() + self.settings.poll_interval
@@ -123,9 +118,7 @@ class Watcher:
             self._wake.clear()
             try:
                 async with asyncio.timeout(max(0.0, next_poll - time.monotonic())):
-                    await self._wake.wait()
-                # Let a burst of events gather before listing their tasks.
-                await asyncio.sleep(EVENT_COALESCE)
+                    await self._wake.wait()  # a reconnect wants a relist now
             except TimeoutError:
                 pass
 
@@ -212,11 +205,6 @@ class Watcher:
         self._tasks_due -= wanted
         self._succeeded()
 
-    async def _list_due_tasks(self) -> None:
-        due = sorted(self._tasks_due & self.model.services.keys())
-        self._tasks_due.clear()
-        await self._list_tasks(due)
-
     async def _list_tasks(self, service_ids: list[str]) -> int:
         """Tasks of ``service_ids``, a batch of services per call.
 
@@ -250,9 +238,10 @@ class Watcher:
                 else:
                     svc = await self.engine.service(event.actor_id)
                     self.model.upsert_service(svc)
-                    # An update replaces tasks: list them at the next poll, now.
+                    # An update replaces tasks: list them at the next poll even if
+                    # the counts look the same then. Not now: under a stream of
+                    # updates that would list the same tasks many times a second.
                     self._tasks_due.add(svc.id)
-                    self._wake.set()
             else:
                 return
         except EngineError as exc:
