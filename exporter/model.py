@@ -106,15 +106,16 @@ class SwarmModel:
         self.removed_nodes.discard(node.id)
         self.cluster_dirty = True
         if old is None or _placement_changed(old, node):
-            self._node_changed(node.id)
+            self._node_changed(node.id, old, node)
 
     def remove_node(self, node_id: str) -> None:
-        if self.nodes.pop(node_id, None) is None:
+        old = self.nodes.pop(node_id, None)
+        if old is None:
             return
         self.dirty_nodes.discard(node_id)
         self.removed_nodes.add(node_id)
         self.cluster_dirty = True
-        self._node_changed(node_id)
+        self._node_changed(node_id, old, None)
 
     def replace_services(self, services: Iterable[Service]) -> None:
         fresh = {s.id: s for s in services}
@@ -173,25 +174,31 @@ class SwarmModel:
 
     # ---- deriving ----------------------------------------------------------
     def eligible_count(self, constraints: tuple[str, ...]) -> int:
-        """Ready, active nodes that ``constraints`` allow (cached until a node changes)."""
+        """Ready, active nodes that ``constraints`` allow (cached per constraint set)."""
         n = self._eligible.get(constraints)
         if n is None:
-            n = sum(
-                1
-                for node in self.nodes.values()
-                if node.state == "ready"
-                and node.availability == "active"
-                and matches(node, constraints)
-            )
+            n = sum(1 for node in self.nodes.values() if _eligible(node, constraints))
             self._eligible[constraints] = n
         return n
 
-    def _node_changed(self, node_id: str) -> None:
-        # Only global services (desired = eligible nodes) and services with a
-        # task on that node (running there or not) can see a difference.
-        self._eligible.clear()
+    def _node_changed(self, node_id: str, old: Node | None, new: Node | None) -> None:
+        # One node moves each cached count by at most one: adjusting them costs
+        # O(constraint sets), where counting again would cost O(sets x nodes)
+        # per node event, which at 1,000 nodes stalled the event loop ~130 ms.
+        moved: set[tuple[str, ...]] = set()
+        for constraints, count in self._eligible.items():
+            delta = int(new is not None and _eligible(new, constraints)) - int(
+                old is not None and _eligible(old, constraints)
+            )
+            if delta:
+                self._eligible[constraints] = count + delta
+                moved.add(constraints)
+        # Only global services whose eligible count moved, and services with a
+        # task on that node (running there or not), can see a difference.
         for sid, svc in self.services.items():
-            if svc.is_global or node_id in self._node_share.get(sid, {}):
+            if (svc.is_global and svc.constraints in moved) or node_id in self._node_share.get(
+                sid, {}
+            ):
                 self._recompute(sid)
 
     def _recompute(self, sid: str) -> None:
@@ -293,6 +300,10 @@ class SwarmModel:
             ):
                 out.append(sid)
         return out
+
+
+def _eligible(node: Node, constraints: tuple[str, ...]) -> bool:
+    return node.state == "ready" and node.availability == "active" and matches(node, constraints)
 
 
 def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:

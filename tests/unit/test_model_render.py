@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -151,8 +152,6 @@ def test_removed_service_and_node_vanish() -> None:
 
 def test_drain_changes_global_desired() -> None:
     model, store = build()
-    from dataclasses import replace
-
     w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
     model.upsert_node(replace(w1, availability="drain"))
     publish(model, store)
@@ -176,3 +175,30 @@ def test_promtool_check_metrics_is_clean() -> None:
     assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), (
         proc.stdout.decode() + proc.stderr.decode()
     )
+
+
+def test_incremental_eligible_counts_match_a_recount() -> None:
+    import random
+
+    model, _ = build()
+    rng = random.Random(7)
+    nodes = list(model.nodes.values())
+    constraint_sets = [(), ("node.labels.gpu==true",), ("node.role==manager",)]
+    for c in constraint_sets:
+        model.eligible_count(c)
+    for _ in range(200):
+        node = rng.choice(nodes)
+        changed = replace(
+            node,
+            state=rng.choice(["ready", "down"]),
+            availability=rng.choice(["active", "drain", "pause"]),
+            labels=rng.choice([(), (("gpu", "true"),)]),
+        )
+        if rng.random() < 0.1:
+            model.remove_node(node.id)
+        else:
+            model.upsert_node(changed)
+        fresh = SwarmModel()
+        fresh.nodes = dict(model.nodes)
+        for c in constraint_sets:
+            assert model.eligible_count(c) == fresh.eligible_count(c), c
