@@ -26,7 +26,7 @@ from exporter.engine import Engine, EngineError
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
 from exporter.render import publish
-from exporter.types import Event, Node
+from exporter.types import Event, Node, Service
 
 log = structlog.get_logger("exporter.watcher")
 
@@ -236,12 +236,14 @@ class Watcher:
                 if event.action == "remove":
                     self.model.remove_service(event.actor_id)
                 else:
+                    old = self.model.services.get(event.actor_id)
                     svc = await self.engine.service(event.actor_id)
                     self.model.upsert_service(svc)
-                    # An update replaces tasks: list them at the next poll even if
-                    # the counts look the same then. Not now: under a stream of
-                    # updates that would list the same tasks many times a second.
-                    self._tasks_due.add(svc.id)
+                    if old is None or _tasks_affected(old, svc):
+                        # Its tasks are being replaced: list them at the next poll even
+                        # if the counts look the same then. Not now: under a stream of
+                        # updates that would list the same tasks many times a second.
+                        self._tasks_due.add(svc.id)
             else:
                 return
         except EngineError as exc:
@@ -315,3 +317,17 @@ class Watcher:
                     new=new.hostname,
                     old=old_leader.hostname if old_leader else "",
                 )
+
+
+def _tasks_affected(old: Service, new: Service) -> bool:
+    """Whether a service update replaces tasks (a label change does not).
+
+    Any change to the task template starts a rolling update, which sets a new
+    UpdateStatus (state and start time); scaling changes the replicas.
+    """
+
+    def key(s: Service) -> tuple[object, ...]:
+        return (s.replicas, s.force_update, s.image, s.constraints, s.update_state,
+                s.update_started_at)  # fmt: skip
+
+    return key(old) != key(new)
