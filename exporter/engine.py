@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiodocker
 import aiohttp
+import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter.parse import (
@@ -30,6 +31,7 @@ from exporter.parse import (
 from exporter.types import Event, Node, Service, SwarmInfo, Task
 
 T = TypeVar("T")
+log = structlog.get_logger("exporter.engine")
 
 
 class EngineError(Exception):
@@ -100,7 +102,7 @@ class Engine:
         self._docker: aiodocker.Docker | None = None
         self.metrics = metrics
         self.timeout = timeout
-        self.problems: list[str] = []  # parse problems of the last list call
+        self._problems_logged: set[str] = set()
 
     @property
     def docker(self) -> aiodocker.Docker:
@@ -230,8 +232,15 @@ class Engine:
             raise EngineError(kind + "s", str(exc)) from exc
         if problems:
             self.metrics.parse_errors.labels(kind).inc(len(problems))
-        self.problems = problems
+            for problem in problems:
+                self._log_once(problem)
         return good
+
+    def _log_once(self, problem: str) -> None:
+        # Counted every time, logged once: the same bad object comes back each poll.
+        if problem not in self._problems_logged and len(self._problems_logged) < 1000:
+            self._problems_logged.add(problem)
+            log.warning("api_object_skipped", problem=problem)
 
     def _one(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> T:
         try:
