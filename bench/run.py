@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import platform
@@ -90,7 +91,7 @@ def managers_for(nodes: int) -> int:
 class Plan:
     """How long each part runs at one size (shorter with --quick and at 5,000 nodes)."""
 
-    bg_seconds: float = 20.0  # background window (no scrapes)
+    bg_seconds: float = 1.0  # background window (no scrapes): at least this, whole poll periods
     seq_scrapes: int = 10  # sequential scrapes for the per-scrape cost
     conc_seconds: float = 10.0  # 4 concurrent scrapers
     warmup: float = 8.0  # churn on, before measuring
@@ -99,6 +100,7 @@ class Plan:
     baseline_batches: int = 2  # baseline: all probe kinds at once, per batch
     baseline_conc: bool = True
     baseline_steady_probes: bool = True
+    baseline_task_probes: bool = True  # off at 5,000: its listings are ~40 s apart
     relist: bool = True
 
 
@@ -106,7 +108,6 @@ def plan_for(nodes: int, quick: bool) -> Plan:
     """Sized so that the default run (100, 1,000, 5,000 nodes) takes about 15 minutes."""
     if quick:
         return Plan(
-            bg_seconds=10,
             seq_scrapes=5,
             conc_seconds=5,
             warmup=6,
@@ -118,19 +119,19 @@ def plan_for(nodes: int, quick: bool) -> Plan:
         )
     if nodes >= 5000:
         return Plan(
-            bg_seconds=15,
             seq_scrapes=5,
             conc_seconds=6,
             warmup=6,
-            event_probes=8,
+            event_probes=4,
             task_probes=4,
             baseline_batches=1,
             baseline_conc=False,
             baseline_steady_probes=False,
+            baseline_task_probes=False,
         )
     if nodes <= 100:
-        return Plan(bg_seconds=15, conc_seconds=6, warmup=6, event_probes=12, task_probes=5)
-    return Plan(bg_seconds=15, conc_seconds=8, warmup=6, event_probes=16, task_probes=6)
+        return Plan(conc_seconds=6, warmup=6, event_probes=12, task_probes=5)
+    return Plan(conc_seconds=8, warmup=6, event_probes=16, task_probes=6)
 
 
 # ---- results ----------------------------------------------------------------------------
@@ -403,8 +404,8 @@ async def probes(
     # The baseline sees a change at its next scrape that starts after it, or never (a
     # task restarted between two of its listings).
     one_scrape = max(res.detail.get("sequential_ms", [1000.0])) / 1000
-    ev_timeout = 10.0 if sentinel else 10.0 + 3 * one_scrape
-    task_timeout = POLL_INTERVAL + 10.0 if sentinel else 10.0 + 3 * one_scrape
+    ev_timeout = 10.0 if sentinel else 10.0 + 2 * one_scrape
+    task_timeout = POLL_INTERVAL + 3.0 if sentinel else 10.0 + 2 * one_scrape
 
     def node_probe(node: dict[str, str], state: str) -> Probe:
         kind = "node_down" if state == "down" else "node_up"
@@ -465,7 +466,8 @@ async def probes(
         batches: list[list[Probe]] = []
         for b in range(plan.baseline_batches):
             batch = [events[0][b % 2], events[1][b % 2]] if len(events) > 1 else [events[0][b % 2]]
-            batch += tasks[2 * b : 2 * b + 2]
+            if plan.baseline_task_probes:
+                batch += tasks[2 * b : 2 * b + 2]
             batches.append(batch)
         scrapes = await run_probes(exp.url, batches, (0.0, 0.0))
     used_events = [p for pair in events for p in pair if not math.isnan(p.t0)]
@@ -481,6 +483,19 @@ async def probes(
 
 
 # ---- one exporter, one mode --------------------------------------------------------------
+
+
+async def next_poll(sim: SimClient, within: float) -> None:
+    """Returns when swarm-sentinel's next poll has read /services?status=true."""
+
+    def polls(st: dict[str, Any]) -> int:
+        return int(st["endpoints"].get("GET /services?status=true", {"requests": 0})["requests"])
+
+    n0 = polls(await sim.stats())
+    for _ in range(int(within * 10)):
+        await asyncio.sleep(0.1)
+        if polls(await sim.stats()) != n0:
+            return
 
 
 async def measure_mode(
@@ -501,12 +516,20 @@ async def measure_mode(
         rss_seen.append(proc.memory()[0])
 
     sentinel = exp.kind == "swarm-sentinel"
-    # 1. Background: what the exporter costs with nobody scraping.
-    bg = plan.bg_seconds if sentinel else 5.0
+    # 1. Background: what the exporter costs with nobody scraping. swarm-sentinel's is
+    # measured over whole poll periods, from the start of one poll to the start of the
+    # next (a poll is the big cost: a window of fixed length would catch 0 or 2).
+    if sentinel:
+        await next_poll(sim, POLL_INTERVAL + 30)
     c0, a0, t0 = proc.cpu_seconds(), await sim.stats(), time.monotonic()
-    for _ in range(int(bg)):
-        await asyncio.sleep(1.0)
-        sample()
+    if sentinel:
+        while time.monotonic() - t0 < plan.bg_seconds:
+            await next_poll(sim, POLL_INTERVAL + 30)
+            sample()
+    else:
+        for _ in range(5):
+            await asyncio.sleep(1.0)
+            sample()
     c1, a1, t1 = proc.cpu_seconds(), await sim.stats(), time.monotonic()
     bg_api: ApiDelta = api_delta(a0, a1)
     bg_cpu_rate = (c1 - c0) / (t1 - t0)
@@ -599,7 +622,7 @@ async def relist_stall(exp: Exporter, sim: SimClient, nodes: int) -> dict[str, f
     await sim.post("/_sim/drop_streams")
     scrapes: list[Scrape] = []
     relisted_at = math.nan
-    limit = 40.0 if nodes <= 1000 else 45.0
+    limit = 40.0 if nodes <= 1000 else 30.0
     async with new_session(1) as s:
         while time.monotonic() - t0 < limit:
             sc, body = await scrape_once(s, exp.url)
@@ -1053,10 +1076,13 @@ def extras_tables(results: Results) -> str:
         parts.append(
             "### Cost curve (in-process: SwarmModel + TextStore + render_metrics)\n\n"
             + "\n".join(rows)
-            + "\n\nLinear fits over the points: scrape after a change "
-            f"{a1 * 1e6:.0f} ns/series (+{b1:.2f} ms), R² {r1:.3f}; memory "
-            f"{a2 * 1024 * 1024:.0f} bytes/series (+{b2:.0f} MiB), R² {r2:.3f}; full publish "
-            f"{a3 * 1e6:.2f} µs/series, R² {r3:.3f}.\n"
+            + "\n\nLeast-squares lines through the points: scrape after a change "
+            f"{a1 * 1e6:.0f} ns/series ({b1:+.2f} ms), R² {r1:.3f}; memory "
+            f"{a2 * 1024 * 1024:.0f} bytes/series ({b2:+.0f} MiB), R² {r2:.3f}; full publish "
+            f"{a3 * 1e6:.2f} µs/series, R² {r3:.3f}. Per series, the scrape after a change "
+            "costs "
+            + ", ".join(f"{p['render_ms'] * 1e6 / p['series']:.0f}" for p in results.cost_curve)
+            + " ns from the smallest point to the largest.\n"
         )
     if results.load:
         L = results.load
@@ -1227,6 +1253,17 @@ async def run(args: argparse.Namespace) -> Results:
     return results
 
 
+def load_results(path: Path) -> Results:
+    """Results saved with --json, to write the tables and the doc again."""
+    raw = json.loads(path.read_text())
+    sizes = []
+    for s in raw.pop("sizes"):
+        modes = [ModeResult(**m) for m in s.pop("modes")]
+        healer = [healerbench.HealerTiming(**h) for h in s.pop("healer")]
+        sizes.append(SizeResult(**s, modes=modes, healer=healer))
+    return Results(sizes=sizes, **raw)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="100 and 1,000 nodes, shorter windows")
@@ -1235,6 +1272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-curve", action="store_true", help="skip the cost curve")
     p.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     p.add_argument("--json", type=Path, help="also write the raw results here")
+    p.add_argument("--from-json", type=Path, help="measure nothing: report results saved by --json")
     a = p.parse_args(argv)
     if a.sizes:
         a.sizes = [int(x.replace("_", "")) for x in a.sizes.split(",") if x.strip()]
@@ -1245,7 +1283,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    results = asyncio.run(run(args))
+    results = load_results(args.from_json) if args.from_json else asyncio.run(run(args))
     print(main_table(results))
     print(targets_table(results))
     print(extras_tables(results))
