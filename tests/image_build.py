@@ -19,7 +19,6 @@ one would: same paths, same user, same healthcheck command.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import re
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from typing import Any
 import docker
 from packaging.requirements import Requirement
 
-from tests.lab.image import rootfs_tar
+from tests.lab.image import import_error, rootfs_tar
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -414,14 +413,9 @@ def import_image(client: docker.APIClient, tar: bytes, image: str, changes: Sequ
     """`docker import` the tar as `image` with `changes`; returns the image ID."""
     repository, tag = image.rsplit(":", 1)
     answer = client.import_image_from_data(tar, repository=repository, tag=tag, changes=changes)
-    # The engine streams JSON lines; a failure is an "error" member, not an HTTP status.
-    for line in str(answer).splitlines():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(message, dict) and message.get("error"):
-            raise ImageBuildError(f"import of {image} failed: {message['error']}")
+    error = import_error(answer)
+    if error:
+        raise ImageBuildError(f"import of {image} failed: {error}")
     inspected: dict[str, Any] = client.inspect_image(image)
     return str(inspected["Id"])
 

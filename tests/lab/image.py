@@ -84,12 +84,22 @@ def import_image(client: docker.APIClient, tar: bytes, image: str = IMAGE) -> No
     answer = client.import_image_from_data(
         tar, repository=repository, tag=tag, changes=["ENV PATH=/bin", 'CMD ["sh"]']
     )
-    # The engine streams JSON lines; a failure is an "error" member, not an HTTP status.
+    error = import_error(answer)
+    if error:
+        raise LabError(f"import of {image} failed: {error}")
+    client.inspect_image(image)
+
+
+def import_error(answer: object) -> str | None:
+    """The error of an image import answer, if any.
+
+    The engine streams JSON lines; a failure is an "error" member, not an HTTP status.
+    """
     for line in str(answer).splitlines():
         try:
             message = json.loads(line)
         except ValueError:
             continue
         if isinstance(message, dict) and message.get("error"):
-            raise LabError(f"import of {image} failed: {message['error']}")
-    client.inspect_image(image)
+            return str(message["error"])
+    return None
