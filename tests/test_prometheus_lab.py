@@ -151,8 +151,12 @@ def test_every_dashboard_and_alert_expression_evaluates(lab: Lab, made: Services
     # "degraded", "down" and failure panels get data too.
     made.create("dash-web", replicas=2)
     made.create("dash-crashy", CRASH, restart_condition="on-failure", restart_max_attempts=2)
+    # The leader's exporter is one of the two: only it acts, and earlier tests may
+    # have moved leadership to any manager.
+    leader = lab.wait_leader().name
+    other = next(m.name for m in lab.managers if m.name != leader)
     with (
-        exporters(lab, ["m1", "m2"]) as procs,
+        exporters(lab, [leader, other]) as procs,
         running_prometheus([target(p) for p in procs.values()]) as prom,
     ):
         wait_scraped(prom, 2)
@@ -181,7 +185,9 @@ def test_every_dashboard_and_alert_expression_evaluates(lab: Lab, made: Services
         assert prom.scalar(f"sum({desired})") == 6
         assert prom.scalar(f"sum(max by (service_name, stack) ({desired}))") == 3
         # Only the exporter on the leader's engine acts.
+        acting = f'dockerswarm_healer_acting{{instance="{target(procs[leader])}"}}'
         wait_for(lambda: prom.scalar("sum(dockerswarm_healer_acting)") == 1, 30, "one healer")
+        assert prom.scalar(acting) == 1, "the healer acting is not the leader's"
 
         failures = evaluation_errors(prom)
         assert not failures, "expressions Prometheus rejects:\n" + "\n".join(failures)
