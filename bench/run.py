@@ -1151,7 +1151,7 @@ At {TARGET_SIZE:,} nodes / {5 * TARGET_SIZE:,} services / {50 * TARGET_SIZE:,} t
 - **Simulated engine** (`bench/simengine.py`): an aiohttp server on a unix
   socket answering the Engine API 1.41 calls the exporters make, with JSON
   shaped like dockerd 20.10's (templates and a key-by-key check against real
-  answers in `bench/samples/`, `python -m bench.shapecheck`, run before every
+  answers in `engine-samples/`, `python -m bench.shapecheck`, run before every
   bench), lists sent chunked like dockerd's, events as JSON lines honouring
   `since`, `until` and `filters`, and Go's 1 MiB limit on request lines.
   Task churn: the running task of a random slot fails and a replacement is

@@ -1,7 +1,7 @@
 """Checks that the simulated engine's JSON has the real engine's shapes.
 
 Every object the simulator renders is compared, key by key and in order, with
-an object of the same kind and state in ``bench/samples`` (real dockerd
+an object of the same kind and state in ``engine-samples/`` (real dockerd
 20.10 answers), and parsed with swarm-sentinel's own parser. Run by
 ``bench.run`` before measuring; standalone: ``python -m bench.shapecheck``.
 """

@@ -4,7 +4,7 @@ It answers the calls swarm-sentinel, docker-py and a typical exporter make
 (``/_ping``, ``/version``, ``/info``, ``/nodes``, ``/nodes/{id}``,
 ``/services[?status=true]``, ``/services/{id}``, ``POST /services/{id}/update``,
 ``/tasks``, ``/tasks/{id}``, ``/events``), with or without the ``/v1.41``
-prefix, in the JSON shapes of a real dockerd 20.10 (``bench/samples``, captured
+prefix, in the JSON shapes of a real dockerd 20.10 (``engine-samples/``, captured
 from a real swarm: key order, optional keys per task state, compact encoding,
 chunked lists, one JSON line per event).
 
@@ -56,7 +56,7 @@ from typing import Any
 
 from aiohttp import web
 
-SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "engine-samples"
 SERVER_VERSION = "20.10.24+dfsg1"
 HEADERS = {
     "Api-Version": "1.41",
