@@ -1213,6 +1213,18 @@ It prints its counters when it stops (Ctrl-C, or `--max-seconds`, default
 1,000 nodes, shorter windows) about 5; `--sizes 1000` runs one size;
 `--json FILE` keeps the raw results and `--from-json FILE` writes the tables
 and this page again from them.
+
+## Checking a change side by side
+
+```sh
+.venv/bin/python -m bench.ab --old HEAD~1 --nodes 1000
+```
+
+runs the exporter of an older revision (a `git archive` snapshot) and the
+working tree's at the same time against one simulated swarm under the churn
+above, alternating 15 s windows of 4 scrapers between them, and prints scrape
+p50/p99, RSS, CPU and the API requests and bytes each read. The figures are
+for comparing the two, not absolute (the three processes share the cores).
 """
     path.write_text(text)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
+from exporter import gc_tuning
 from exporter.engine import Engine, EngineError
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
@@ -30,8 +31,12 @@ from exporter.types import Event, Node, Service
 
 log = structlog.get_logger("exporter.watcher")
 
-TASK_BATCH = 25
-"""Services whose tasks are listed in one call (~50 tasks each with history)."""
+TASK_BATCH = 10
+"""Services whose tasks are listed in one call (~50 tasks each with history):
+at 25, decoding and applying one answer held the event loop for 100-370 ms
+under churn at 1,000 nodes."""
+APPLY_SLICE = 250
+"""Services compared and re-rendered between two yields to the event loop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +178,13 @@ class Watcher:
         services = await self.engine.services()
         self._note_nodes(nodes)
         self.model.replace_nodes(nodes)
-        self.model.replace_services(services)
+        await self._apply_services(services)
         tasks = await self._list_tasks([s.id for s in services])
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
         self._tasks_due.clear()
+        gc_tuning.settle()
         first = not self.model.synced
         self.model.synced = True
         self._succeeded()
@@ -200,10 +206,27 @@ class Watcher:
         self._note_nodes(managers)
         for node in managers:
             self.model.upsert_node(node)
-        self.model.replace_services(services)
+        await self._apply_services(services)
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self._succeeded()
+
+    async def _apply_services(self, services: list[Service]) -> None:
+        """``model.replace_services``, a slice at a time.
+
+        Applying 5,000 services (comparing each, recomputing those whose
+        counts moved) and rendering them held the event loop 50-140 ms under
+        churn: scrapes and events get in between slices instead.
+        """
+        fresh = {s.id for s in services}
+        for gone in [sid for sid in self.model.services if sid not in fresh]:
+            self.model.remove_service(gone)
+        for i in range(0, len(services), APPLY_SLICE):
+            if i:
+                self._publish()
+                await asyncio.sleep(0)
+            for svc in services[i : i + APPLY_SLICE]:
+                self.model.upsert_service(svc)
 
     async def _list_tasks(self, service_ids: list[str]) -> int:
         """Tasks of ``service_ids``, a batch of services per call.

@@ -15,7 +15,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from exporter import __version__
+from exporter import __version__, gc_tuning
 from exporter.engine import Engine, EngineMetrics
 from exporter.families import MODEL_FAMILIES
 from exporter.metrics_text import TextStore
@@ -150,6 +150,7 @@ class Runtime:
 
 
 async def serve(runtime: Runtime) -> None:
+    gc_tuning.tune()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

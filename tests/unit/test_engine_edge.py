@@ -14,7 +14,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from exporter.engine import Engine, EngineError, EngineMetrics
+from exporter.engine import PARSE_SLICE, Engine, EngineError, EngineMetrics
+from exporter.parse import parse_node
 
 
 async def _nodes(_: web.Request) -> web.Response:
@@ -29,12 +30,31 @@ async def _services(_: web.Request) -> web.Response:
     return web.Response(status=500, text="garbage", content_type="application/json")
 
 
+# More nodes than one parse slice holds, a bad one in the first and in the last slice.
+MANY = PARSE_SLICE * 2 + 7
+
+
+async def _many_nodes(_: web.Request) -> web.Response:
+    nodes: list[object] = [
+        {"ID": f"n{i}", "Description": {"Hostname": f"h{i}"}} for i in range(MANY)
+    ]
+    nodes[3] = "bad"
+    nodes[-1] = {"Description": {}}
+    return web.json_response(nodes)
+
+
+async def _not_a_list(_: web.Request) -> web.Response:
+    return web.json_response({"message": "a map where a list belongs"})
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[tuple[Engine, CollectorRegistry]]:
     app = web.Application()
     app.router.add_get("/v1.41/nodes", _nodes)
     app.router.add_get("/v1.41/info", _info)
     app.router.add_get("/v1.41/services", _services)
+    app.router.add_get("/v1.41/tasks", _not_a_list)
+    app.router.add_get("/v1.41/many/nodes", _many_nodes)
     runner = web.AppRunner(app)
     await runner.setup()
     sock = tmp_path / "engine.sock"
@@ -77,3 +97,25 @@ async def test_garbled_answers_raise_one_line_engine_errors(
         registry.get_sample_value("dockerswarm_exporter_api_errors_total", {"endpoint": "info"})
         == 1
     )
+
+
+async def test_a_long_list_is_parsed_in_slices_keeping_every_good_object(
+    engine: tuple[Engine, CollectorRegistry],
+) -> None:
+    eng, registry = engine
+    raw = await eng.get_json("nodes", "many/nodes")
+    nodes = await eng._list("node", raw, parse_node)
+    assert len(nodes) == MANY - 2
+    assert nodes[0].id == "n0" and nodes[-1].id == f"n{MANY - 2}"
+    assert (
+        registry.get_sample_value("dockerswarm_exporter_parse_errors_total", {"object": "node"})
+        == 2
+    )
+
+
+async def test_a_map_where_a_list_belongs_is_one_engine_error(
+    engine: tuple[Engine, CollectorRegistry],
+) -> None:
+    eng, _ = engine
+    with pytest.raises(EngineError, match=r"^tasks: expected a list, got dict$"):
+        await eng.tasks()
