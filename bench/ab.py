@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import re
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Proc, SimClient, new_session, percentile, scrape_load, scrape_once, start
-from bench.run import CHURN, free_port, managers_for
+from bench.run import CHURN, free_port, managers_for, relists
 
 ROOT = Path(__file__).resolve().parents[1]
 _COUNTER = r'^dockerswarm_exporter_{name}_total\{{endpoint="([^"]+)"\}} ([0-9.e+]+)$'
@@ -44,10 +45,13 @@ def snapshot(rev: str, dest: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
-def start_side(name: str, source: Path, sock: str, tmp: Path) -> Side:
+def start_side(name: str, log: str, source: Path, sock: str, tmp: Path) -> Side:
     listen = f"127.0.0.1:{free_port()}"
     argv = [
         sys.executable,
+        # -P: the working directory (this repository, when run from its root)
+        # must not come before PYTHONPATH, or both sides would run this tree.
+        "-P",
         "-m",
         "swarm_sentinel.cli",
         "--docker.host",
@@ -58,7 +62,7 @@ def start_side(name: str, source: Path, sock: str, tmp: Path) -> Side:
         "--log.level",
         "warn",
     ]
-    proc = start(name, argv, tmp / f"{name}.log", {"PYTHONPATH": str(source)})
+    proc = start(name, argv, tmp / f"{log}.log", {"PYTHONPATH": str(source)})
     return Side(name, proc, f"http://{listen}/metrics")
 
 
@@ -72,7 +76,7 @@ async def wait_synced(side: Side, within: float) -> None:
     async with new_session(1) as session:
         while True:
             scrape, body = await scrape_once(session, side.url)
-            if scrape.ok and b"dockerswarm_exporter_relists_total 1" in body:
+            if scrape.ok and relists(body) >= 1:
                 return
             if not side.proc.alive():
                 raise RuntimeError(f"{side.name} exited: {side.proc.tail()}")
@@ -117,8 +121,8 @@ async def run(args: argparse.Namespace) -> int:
         try:
             await sim.wait_up(600)
             sides = [
-                start_side(f"old ({args.old})", old_src, sock, tmp),
-                start_side("new (working tree)", ROOT, sock, tmp),
+                start_side(f"old ({args.old})", "old", old_src, sock, tmp),
+                start_side("new (working tree)", "new", ROOT, sock, tmp),
             ]
             await asyncio.gather(*(wait_synced(s, 600) for s in sides))
             await sim.churn(CHURN["task"], CHURN["service"], CHURN["flaps"])
@@ -149,7 +153,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"{'RSS MiB':>8} {'CPU s/min':>9} {'API req/min':>11} {'API MB/min':>10}"
             )
             for i, s in enumerate(sides):
-                ms = scrapes[s.name]
+                ms = scrapes[s.name] or [math.nan]
                 req = (after[i][0] - before[i][0]) / minutes
                 mb = (after[i][1] - before[i][1]) / minutes / 1e6
                 cpu = (s.proc.cpu_seconds() - cpu0[i]) / minutes

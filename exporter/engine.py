@@ -175,11 +175,26 @@ class Engine:
     async def node(self, node_id: str) -> Node:
         return self._one("node", await self.get_json("node", f"nodes/{node_id}"), parse_node)
 
-    async def services(self) -> list[Service]:
-        # status=true adds Running/DesiredTasks per service in the same call
-        # (API 1.41): it is what tells the watcher whose tasks to fetch.
-        raw = await self.get_json("services", "services", {"status": "true"})
-        return await self._list("service", raw, parse_service)
+    async def services(self, *, parts: int = 1) -> list[Service]:
+        """Every service with its task counts, asked for in ``parts`` calls.
+
+        status=true adds Running/DesiredTasks per service in the same call
+        (API 1.41): it is what tells the watcher whose tasks to fetch. At
+        5,000 services the answer is 3.7 MB, and decoding it in one piece held
+        the event loop ~30 ms; ``parts`` > 1 splits it by the first character
+        of the ID (the engine matches ID prefixes), into answers of about the
+        same size.
+        """
+        if parts <= 1:
+            raw = await self.get_json("services", "services", {"status": "true"})
+            return await self._list("service", raw, parse_service)
+        out: list[Service] = []
+        for prefixes in split_id_chars(parts):
+            params = {"status": "true", "filters": json.dumps({"id": prefixes})}
+            out += await self._list(
+                "service", await self.get_json("services", "services", params), parse_service
+            )
+        return out
 
     async def service(self, service_id: str) -> Service:
         raw = await self.get_json("service", f"services/{service_id}")
@@ -261,6 +276,16 @@ class Engine:
         except ParseError as exc:
             self.metrics.parse_errors.labels(kind).inc()
             raise EngineError(kind, str(exc)) from exc
+
+
+ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+"""What swarm object IDs are made of (swarmkit's identity.NewID: base 36)."""
+
+
+def split_id_chars(parts: int) -> list[list[str]]:
+    """``ID_CHARS`` in ``parts`` groups (at most one per character), as prefix filters."""
+    parts = max(1, min(parts, len(ID_CHARS)))
+    return [list(ID_CHARS[i::parts]) for i in range(parts)]
 
 
 def _one_line(text: str) -> str:

@@ -23,7 +23,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter import gc_tuning
-from exporter.engine import Engine, EngineError
+from exporter.engine import ID_CHARS, Engine, EngineError
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
 from exporter.render import publish
@@ -37,6 +37,8 @@ at 25, decoding and applying one answer held the event loop for 100-370 ms
 under churn at 1,000 nodes."""
 APPLY_SLICE = 250
 """Services compared and re-rendered between two yields to the event loop."""
+STATUS_PART = 500
+"""Services per ``/services?status=true`` call in a poll (~370 KB of JSON)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,9 @@ class Watcher:
         self._wake = asyncio.Event()
         self._need_resync = True
         self._tasks_due: set[str] = set()
+        # service id -> when an event last changed it in the model (monotonic):
+        # a list answer asked for before that is older than the model.
+        self._service_touched: dict[str, float] = {}
         self._last_resync = 0.0
         self._last_error = ""
         self._stream_up = False
@@ -175,10 +180,11 @@ class Watcher:
         if info.has_leader_error:
             raise EngineError("info", info.error)
         nodes = await self.engine.nodes()
+        asked = time.monotonic()
         services = await self.engine.services()
         self._note_nodes(nodes)
         self.model.replace_nodes(nodes)
-        await self._apply_services(services)
+        await self._apply_services(services, asked)
         tasks = await self._list_tasks([s.id for s in services])
         self.metrics.relists.inc()
         self._need_resync = False
@@ -200,33 +206,56 @@ class Watcher:
     async def poll(self) -> None:
         """Cheap refresh: managers, service counts, and tasks of services that moved."""
         managers = await self.engine.nodes(role="manager")
-        services = await self.engine.services()
+        asked = time.monotonic()
+        parts = -(-len(self.model.services) // STATUS_PART)
+        services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
         wanted = set(self.model.services_needing_tasks(fresh)) | (self._tasks_due & fresh.keys())
         self._note_nodes(managers)
         for node in managers:
             self.model.upsert_node(node)
-        await self._apply_services(services)
+        # A split answer cannot show an ID outside the prefixes asked for: such
+        # a service (none exist in swarm) is left to events and the relist.
+        await self._apply_services(
+            services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
+        )
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self._succeeded()
 
-    async def _apply_services(self, services: list[Service]) -> None:
+    async def _apply_services(
+        self,
+        services: list[Service],
+        asked: float,
+        removable: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         """``model.replace_services``, a slice at a time.
 
         Applying 5,000 services (comparing each, recomputing those whose
         counts moved) and rendering them held the event loop 50-140 ms under
         churn: scrapes and events get in between slices instead.
         """
+        # An event handled since the answer was asked for (the calls and the
+        # slices yield to the event task) is newer: it must not be undone by
+        # removing a service just created or bringing back one just removed.
+        touched = self._service_touched
+
+        def newer(sid: str) -> bool:
+            return touched.get(sid, 0.0) > asked
+
         fresh = {s.id for s in services}
-        for gone in [sid for sid in self.model.services if sid not in fresh]:
-            self.model.remove_service(gone)
+        for gone in [s for s in self.model.services if s not in fresh and removable(s)]:
+            if not newer(gone):
+                self.model.remove_service(gone)
         for i in range(0, len(services), APPLY_SLICE):
             if i:
                 self._publish()
                 await asyncio.sleep(0)
             for svc in services[i : i + APPLY_SLICE]:
-                self.model.upsert_service(svc)
+                if not newer(svc.id):
+                    self.model.upsert_service(svc)
+        for sid in [s for s, t in touched.items() if t <= asked]:
+            del touched[sid]  # older than this answer: no later answer needs it
 
     async def _list_tasks(self, service_ids: list[str]) -> int:
         """Tasks of ``service_ids``, a batch of services per call.
@@ -258,10 +287,12 @@ class Watcher:
             elif event.type == "service":
                 if event.action == "remove":
                     self.model.remove_service(event.actor_id)
+                    self._service_touched[event.actor_id] = time.monotonic()
                 else:
                     old = self.model.services.get(event.actor_id)
                     svc = await self.engine.service(event.actor_id)
                     self.model.upsert_service(svc)
+                    self._service_touched[svc.id] = time.monotonic()
                     if old is None or _tasks_affected(old, svc):
                         # Its tasks are being replaced: list them at the next poll even
                         # if the counts look the same then. Not now: under a stream of

@@ -6,7 +6,9 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from exporter.engine import Engine, EngineMetrics
 from tests.lab import Lab
 from tests.sentinel import Sentinel, wait_for
 from tests.swarm_services import Services, services
@@ -214,3 +216,23 @@ def test_pointed_at_a_worker_it_says_so(lab: Lab) -> None:
         assert "point swarm-sentinel at a manager" in proc.logs()
     finally:
         proc.stop()
+
+
+async def test_status_split_by_id_prefix_gives_every_service_once(lab: Lab, made: Services) -> None:
+    # Large swarms ask /services?status=true in parts, one ID-prefix group each
+    # (exporter.engine.split_id_chars): the real engine must match prefixes.
+    for i in range(6):
+        made.create(f"split-{i}", replicas=0)
+
+    async def ask(parts: int) -> list[tuple[str, int | None, int | None]]:
+        engine = Engine(lab.node("m1").url, EngineMetrics(CollectorRegistry()))
+        try:
+            got = await engine.services(parts=parts)
+        finally:
+            await engine.close()
+        return sorted((s.id, s.running_tasks, s.desired_tasks) for s in got)
+
+    whole = await ask(1)
+    assert len({sid for sid, _, _ in whole} & set(made.ids)) == 6
+    for parts in (2, 7, 36):
+        assert await ask(parts) == whole, f"{parts} parts"

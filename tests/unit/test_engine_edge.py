@@ -14,7 +14,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from exporter.engine import PARSE_SLICE, Engine, EngineError, EngineMetrics
+from exporter.engine import (
+    ID_CHARS,
+    PARSE_SLICE,
+    Engine,
+    EngineError,
+    EngineMetrics,
+    split_id_chars,
+)
 from exporter.parse import parse_node
 
 
@@ -119,3 +126,12 @@ async def test_a_map_where_a_list_belongs_is_one_engine_error(
     eng, _ = engine
     with pytest.raises(EngineError, match=r"^tasks: expected a list, got dict$"):
         await eng.tasks()
+
+
+def test_id_prefix_groups_cover_every_id_character_once() -> None:
+    for parts in (1, 2, 10, 36, 100):
+        groups = split_id_chars(parts)
+        assert len(groups) == min(parts, 36)
+        chars = [c for g in groups for c in g]
+        assert sorted(chars) == sorted(ID_CHARS) and len(chars) == len(set(chars))
+        assert max(map(len, groups)) - min(map(len, groups)) <= 1

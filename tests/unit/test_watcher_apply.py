@@ -1,0 +1,77 @@
+"""A list answer must not undo what an event did after the answer was asked for.
+
+The poll asks for services, then applies them a slice at a time; the event
+task runs in between. The engine is never called here: these drive the
+watcher's bookkeeping directly with parsed objects.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry
+
+from exporter.engine import Engine, EngineMetrics
+from exporter.families import MODEL_FAMILIES
+from exporter.metrics_text import TextStore
+from exporter.model import SwarmModel
+from exporter.types import Service
+from exporter.watcher import APPLY_SLICE, Watcher, WatcherMetrics, WatchSettings
+
+
+def svc(sid: str, running: int = 1) -> Service:
+    return Service(
+        id=sid,
+        name=f"name-{sid}",
+        mode="replicated",
+        image="busybox",
+        labels=(),
+        replicas=1,
+        constraints=(),
+        force_update=0,
+        version=1,
+        running_tasks=running,
+        desired_tasks=1,
+    )
+
+
+def watcher() -> Watcher:
+    registry = CollectorRegistry()
+    return Watcher(
+        Engine("unix:///nonexistent.sock", EngineMetrics(registry)),
+        SwarmModel(),
+        TextStore(MODEL_FAMILIES),
+        WatcherMetrics(registry),
+        WatchSettings(),
+    )
+
+
+async def test_answer_older_than_an_event_neither_removes_nor_revives() -> None:
+    w = watcher()
+    asked = time.monotonic()
+    # Events handled after the answer was asked for: "new" created, "gone" removed.
+    w.model.upsert_service(svc("new"))
+    w._service_touched["new"] = asked + 1
+    w._service_touched["gone"] = asked + 1
+    await w._apply_services([svc("old"), svc("gone")], asked)
+    assert set(w.model.services) == {"new", "old"}
+
+
+async def test_answer_newer_than_an_event_wins_and_the_memory_is_dropped() -> None:
+    w = watcher()
+    w.model.upsert_service(svc("a", running=0))
+    w.model.upsert_service(svc("b"))
+    w._service_touched["a"] = time.monotonic()
+    asked = time.monotonic() + 1
+    await w._apply_services([svc("a", running=1)], asked)
+    assert set(w.model.services) == {"a"}
+    assert w.model.services["a"].running_tasks == 1
+    assert w._service_touched == {}
+
+
+async def test_many_services_applied_across_slices() -> None:
+    w = watcher()
+    many = [svc(f"s{i}") for i in range(APPLY_SLICE * 2 + 3)]
+    await w._apply_services(many, time.monotonic())
+    assert len(w.model.services) == len(many)
+    assert w.store.series > 0  # published between slices
