@@ -33,6 +33,10 @@ class ServiceView:
     running_per_node: Mapping[str, int]
     last_error: str  # newest error text among its current tasks, for people
     tasks_known: bool  # False until its tasks were listed once
+    # When the last of its running tasks started running (0 if none runs): a
+    # converged service has been healthy at least since then, which is what a
+    # restarted healer can know without having watched it.
+    running_since: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -210,6 +214,7 @@ class SwarmModel:
         per_node: dict[str, Counter[str]] = {}
         running_per_node: Counter[str] = Counter()
         running = 0
+        running_since = 0.0
         last_error, last_error_ts = "", 0.0
         for t in latest.values():
             states[t.state] += 1
@@ -220,6 +225,7 @@ class SwarmModel:
                 # A task on a down node is not running, whatever its last report.
                 running += 1
                 running_per_node[t.node_id] += 1
+                running_since = max(running_since, t.timestamp)
             if t.state in PRE_RUN_STATES:
                 key2 = (t.state, classify(t.err, None))
                 since = t.timestamp or t.created_at
@@ -245,6 +251,7 @@ class SwarmModel:
             running_per_node=dict(running_per_node),
             last_error=last_error,
             tasks_known=st.known,
+            running_since=running_since,
         )
         if self.views.get(sid) != view:
             self.views[sid] = view

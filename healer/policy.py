@@ -39,7 +39,8 @@ class Reason(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Memory:
     """What the healer remembers of a service between evaluations (not persisted:
-    after a restart each service must be seen broken for ``threshold`` again)."""
+    after a restart each service must be seen broken for ``threshold`` again, and
+    how long it has been healthy is taken from its tasks, see ``first_memory``)."""
 
     broken_since: float | None = None
     healthy_since: float | None = None
@@ -81,6 +82,18 @@ def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -
     ):
         return Reason.UNEVEN_SPREAD
     return None
+
+
+def first_memory(view: ServiceView, broken: bool, now: float) -> Memory:
+    """The memory of a service this healer has not watched before (e.g. after a restart).
+
+    A converged service has been healthy at least since its last task started
+    running: with that, the "healthy for 10 min" reset of the back-off that an
+    earlier healer saw (and kept in memory only) is not lost with it.
+    """
+    if broken or not view.converged or view.running_since <= 0:
+        return Memory()
+    return Memory(healthy_since=min(view.running_since, now))
 
 
 def observe(memory: Memory, broken: bool, now: float, settings: HealerSettings) -> Memory:

@@ -21,7 +21,16 @@ from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
 from healer.forcer import Forcer, Outcome
 from healer.metrics import HealerMetrics
-from healer.policy import Decision, Memory, Reason, Result, decide, observe, problem
+from healer.policy import (
+    Decision,
+    Memory,
+    Reason,
+    Result,
+    decide,
+    first_memory,
+    observe,
+    problem,
+)
 from healer.settings import (
     LABEL_STATE,
     HealerSettings,
@@ -146,7 +155,14 @@ class Healer:
         reason = problem(view, spread)
         if reason is None and sid not in self.memory and svc.label(LABEL_STATE) is None:
             return None  # healthy and never forced: nothing to remember
-        mem = observe(self.memory.get(sid, Memory()), reason is not None, now, self.settings)
+        broken = reason is not None
+        known = self.memory.get(sid)
+        mem = observe(
+            known if known is not None else first_memory(view, broken, now),
+            broken,
+            now,
+            self.settings,
+        )
         self.memory[sid] = mem
         if reason is None:
             if sid in self.last:

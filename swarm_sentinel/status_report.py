@@ -256,9 +256,12 @@ def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float
         return HealRow(
             svc.name, svc.id, (), 0, policy.max_attempts, 0.0, False, view.converged, str(exc)
         )
-    # The healer also stops counting forces once a service has been healthy for a
-    # while, but keeps that in memory only: from the label, attempts are an upper bound.
+    # As the healer does: forces before a healthy stretch of ``healthy_reset`` no
+    # longer count, and a converged service has been healthy since its last task
+    # started running.
     recent = state.recent(now, settings.attempts_window)
+    if view.converged and 0 < view.running_since <= now - settings.healthy_reset:
+        recent = tuple(t for t in recent if t >= view.running_since)
     attempts = len(recent)
     given_up = attempts >= policy.max_attempts
     resumes_at = 0.0

@@ -206,6 +206,20 @@ def test_healer_state_labels() -> None:
     assert "gave up (service converged since)" in render_text(r)
 
 
+def test_forces_before_ten_healthy_minutes_no_longer_count() -> None:
+    # As the healer counts them: "agent" converged and its task has been running
+    # since before `later` - 10 min, so the forces before that are history.
+    model, tasks = build(only={"agent"})
+    since = next(iter(model.views.values())).running_since
+    forces = (since - 3000, since - 600, since - 60)
+    state = HealState(forces=forces, next_allowed=since + 500).encode()
+    model, tasks = build(only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"})
+    soon = build_report(model, tasks, now=since + 300).healer[0]
+    assert (soon.attempts, soon.given_up) == (3, True)
+    later = build_report(model, tasks, now=since + 601).healer[0]
+    assert (later.attempts, later.given_up) == (0, False)
+
+
 def test_unreadable_healer_state_is_shown_not_fatal() -> None:
     r = report(only={"agent"}, labels={LABEL_STATE: "v9;whatever"})
     assert r.healer[0].error.startswith("unknown state format")

@@ -129,6 +129,16 @@ def test_latest_task_per_slot_not_history() -> None:
     assert sum(crashy.task_states.values()) == 2
 
 
+def test_running_since_is_when_the_last_running_task_started() -> None:
+    model, _ = build()
+    tasks = parse_list(load("tasks.json"), parse_task, "t")[0]
+    for name in ("pinned", "hungry"):  # nothing runs
+        assert next(v for v in model.views.values() if v.service.name == name).running_since == 0
+    agent = next(v for v in model.views.values() if v.service.name == "agent")
+    running = [t for t in tasks if t.service_id == agent.service.id and t.state == "running"]
+    assert running and agent.running_since == max(t.timestamp for t in running) > 0
+
+
 def test_failures_counted_once_per_task() -> None:
     model, store = build()
     before = samples(store)

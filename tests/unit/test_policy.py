@@ -8,7 +8,16 @@ import pytest
 
 from exporter.model import ServiceView
 from exporter.types import Service
-from healer.policy import Decision, Memory, Reason, Result, decide, observe, problem
+from healer.policy import (
+    Decision,
+    Memory,
+    Reason,
+    Result,
+    decide,
+    first_memory,
+    observe,
+    problem,
+)
 from healer.settings import (
     LABEL_COOLDOWN,
     LABEL_HEAL,
@@ -161,6 +170,41 @@ def test_back_off_and_attempts_reset_after_ten_healthy_minutes() -> None:
     mem, d = run(view(), clock, mem, state)
     assert d.result == Result.FORCED and d.next_allowed == clock.now + 300
     assert d.attempts == 1
+
+
+def test_a_restarted_healer_takes_the_healthy_stretch_from_the_tasks() -> None:
+    # Forced 5 times, then healthy: the healer that saw the 10 healthy minutes
+    # kept that in memory only. Its successor reads it from the running tasks.
+    clock = Clock()
+    state = HealState(forces=tuple(clock.now - 3600 + i for i in range(5)), next_allowed=0.0)
+    healthy = replace(view(running=2), running_since=clock.now - 601)
+    mem = observe(first_memory(healthy, False, clock.now), False, clock.now, S)
+    assert mem.reset_at == clock.now - 601
+    clock.tick(10)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.WAITING and d.attempts == 0
+    clock.tick(120)
+    mem, d = run(view(), clock, mem, state)
+    assert d.result == Result.FORCED and d.attempts == 1
+    assert d.next_allowed == clock.now + 300  # the base cooldown again, not 2^5 x
+
+
+def test_a_restarted_healer_does_not_reset_too_early() -> None:
+    clock = Clock()
+    state = HealState(forces=(clock.now - 3600,) * 5, next_allowed=0.0)
+    # Running for 2 minutes only (e.g. since the last force): no reset yet...
+    recent = replace(view(running=2), running_since=clock.now - 120)
+    mem = observe(first_memory(recent, False, clock.now), False, clock.now, S)
+    assert mem.reset_at == 0.0
+    clock.tick(1)
+    mem, d = run(view(), clock, mem, state)
+    assert d.attempts == 5
+    # ... and a broken or never-running service gives nothing to go by.
+    assert first_memory(view(), True, clock.now) == Memory()
+    assert first_memory(view(running=2), False, clock.now) == Memory()
+    # A clock ahead of ours never puts the healthy stretch in the future.
+    ahead = replace(view(running=2), running_since=clock.now + 30)
+    assert first_memory(ahead, False, clock.now).healthy_since == clock.now
 
 
 def test_broken_must_be_continuous() -> None:
