@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Proc, SimClient, new_session, percentile, scrape_load, scrape_once, start
-from bench.run import CHURN, free_port, managers_for, relists
+from bench.run import CHURN, free_port, relists, sentinel_flags, sim_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 _COUNTER = r'^dockerswarm_exporter_{name}_total\{{endpoint="([^"]+)"\}} ([0-9.e+]+)$'
@@ -54,13 +54,7 @@ def start_side(name: str, log: str, source: Path, sock: str, tmp: Path) -> Side:
         "-P",
         "-m",
         "swarm_sentinel.cli",
-        "--docker.host",
-        f"unix://{sock}",
-        "--web.listen-address",
-        listen,
-        "--no-healer.enabled",
-        "--log.level",
-        "warn",
+        *sentinel_flags(sock, listen),
     ]
     proc = start(name, argv, tmp / f"{log}.log", {"PYTHONPATH": str(source)})
     return Side(name, proc, f"http://{listen}/metrics")
@@ -99,23 +93,8 @@ async def run(args: argparse.Namespace) -> int:
         snapshot(args.old, old_src)
         sock = str(tmp / "sim.sock")
         nodes = args.nodes
-        sim_argv = [
-            sys.executable,
-            "-m",
-            "bench.simengine",
-            "--socket",
-            sock,
-            "--nodes",
-            str(nodes),
-            "--managers",
-            str(managers_for(nodes)),
-            "--services",
-            str(5 * nodes),
-            "--seed",
-            "1",
-            "--quiet",
-        ]
-        sim_proc = start("simengine", sim_argv, tmp / "sim.log", {"PYTHONPATH": str(ROOT)})
+        argv = [*sim_argv(sock, nodes), "--quiet"]
+        sim_proc = start("simengine", argv, tmp / "sim.log", {"PYTHONPATH": str(ROOT)})
         sim = SimClient(sock)
         sides: list[Side] = []
         try:

@@ -270,22 +270,26 @@ class Exporter:
         return prefix + f" {n + 1}\n".encode()
 
 
+def sentinel_flags(sock: str, listen: str) -> list[str]:
+    """swarm-sentinel as benchmarked: the exporter alone, quiet, JSON logs."""
+    return [
+        "--docker.host",
+        f"unix://{sock}",
+        "--web.listen-address",
+        listen,
+        "--no-healer.enabled",
+        "--log.level",
+        "warn",
+        "--log.format",
+        "json",
+    ]
+
+
 def start_exporter(kind: str, sock: str, tmp: Path) -> Exporter:
     port = free_port()
     listen = f"127.0.0.1:{port}"
     if kind == "swarm-sentinel":
-        argv = [
-            str(VENV_BIN / "swarm-sentinel"),
-            "--docker.host",
-            f"unix://{sock}",
-            "--web.listen-address",
-            listen,
-            "--no-healer.enabled",
-            "--log.level",
-            "warn",
-            "--log.format",
-            "json",
-        ]
+        argv = [str(VENV_BIN / "swarm-sentinel"), *sentinel_flags(sock, listen)]
     else:
         argv = [
             sys.executable,
@@ -793,10 +797,9 @@ def summary(r: ModeResult) -> str:
     )
 
 
-async def bench_size(nodes: int, quick: bool, tmp: Path, results: Results) -> SizeResult:
-    plan = plan_for(nodes, quick)
-    sock = str(tmp / f"sim-{nodes}.sock")
-    argv = [
+def sim_argv(sock: str, nodes: int) -> list[str]:
+    """The simulated engine of one size: 5 services per node, 10 tasks each, history 5."""
+    return [
         sys.executable,
         "-m",
         "bench.simengine",
@@ -817,7 +820,12 @@ async def bench_size(nodes: int, quick: bool, tmp: Path, results: Results) -> Si
         "--max-seconds",
         "3600",
     ]
-    sim_proc = start("simengine", argv, tmp / f"sim-{nodes}.log", CHILD_ENV)
+
+
+async def bench_size(nodes: int, quick: bool, tmp: Path, results: Results) -> SizeResult:
+    plan = plan_for(nodes, quick)
+    sock = str(tmp / f"sim-{nodes}.sock")
+    sim_proc = start("simengine", sim_argv(sock, nodes), tmp / f"sim-{nodes}.log", CHILD_ENV)
     sim = SimClient(sock)
     try:
         await sim.wait_up(600)
