@@ -91,7 +91,9 @@ def managers_for(nodes: int) -> int:
 class Plan:
     """How long each part runs at one size (shorter with --quick and at 5,000 nodes)."""
 
-    bg_seconds: float = 1.0  # background window (no scrapes): at least this, whole poll periods
+    # Background window (no scrapes): at least this, in whole poll periods. Three:
+    # under churn one poll lists more or fewer services than the next.
+    bg_seconds: float = 2 * POLL_INTERVAL + 1.0
     seq_scrapes: int = 10  # sequential scrapes for the per-scrape cost
     conc_seconds: float = 10.0  # 4 concurrent scrapers
     warmup: float = 8.0  # churn on, before measuring
@@ -490,10 +492,12 @@ async def probes(
 
 
 async def next_poll(sim: SimClient, within: float) -> None:
-    """Returns when swarm-sentinel's next poll has read /services?status=true."""
+    """Returns when swarm-sentinel's next poll has started (asked for the managers)."""
 
     def polls(st: dict[str, Any]) -> int:
-        return int(st["endpoints"].get("GET /services?status=true", {"requests": 0})["requests"])
+        # Each poll starts with one /nodes?filters={"role":["manager"]}; its
+        # /services?status=true may come in several parts (ID filters).
+        return int(st["endpoints"].get("GET /nodes?filters", {"requests": 0})["requests"])
 
     n0 = polls(await sim.stats())
     for _ in range(int(within * 10)):
