@@ -91,7 +91,7 @@ def managers_for(nodes: int) -> int:
 class Plan:
     """How long each part runs at one size (shorter with --quick and at 5,000 nodes)."""
 
-    # Background window (no scrapes): at least this, in whole poll periods. Three:
+    # Background window (no scrapes): at least this, in whole poll periods (2-3):
     # under churn one poll lists more or fewer services than the next.
     bg_seconds: float = 2 * POLL_INTERVAL + 1.0
     seq_scrapes: int = 10  # sequential scrapes for the per-scrape cost
