@@ -1,0 +1,67 @@
+"""The /metrics handler: the body is written part by part, and a scraper that
+goes away mid-body is no error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+from exporter.metrics_text import Family, TextStore, sample
+from exporter.server import make_app, render_metrics
+from exporter.webconfig import load_web_config
+
+BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
+
+
+def big_store() -> TextStore:
+    store = TextStore([BIG])
+    for i in range(0, 120_000, 1000):
+        lines = "".join(sample(BIG, (("i", f"{j:08d}" * 4),), j) for j in range(i, i + 1000))
+        store.put(str(i), {BIG.name: lines})
+    return store
+
+
+async def serve(store: TextStore, registry: CollectorRegistry) -> tuple[web.AppRunner, int]:
+    app = make_app([store], registry, lambda: (True, "ready"), load_web_config(None))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, runner.addresses[0][1]
+
+
+async def test_body_is_the_joined_parts_and_a_lost_client_is_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, registry = big_store(), CollectorRegistry()
+    Counter("test_own", "The exporter's own counter.", registry=registry).inc()
+    runner, port = await serve(store, registry)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        with caplog.at_level(logging.DEBUG, logger="aiohttp"):
+            for _ in range(5):
+                # Read a little of a multi-MB body, then reset the connection.
+                def rude() -> None:
+                    with socket.create_connection(("127.0.0.1", port)) as s:
+                        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                        s.recv(1000)
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+                await asyncio.to_thread(rude)
+            async with aiohttp.ClientSession() as session, session.get(url) as resp:
+                body = await resp.read()
+                assert resp.status == 200
+                assert int(resp.headers["Content-Length"]) == len(body)
+        expected, _ = render_metrics([store], registry, False)
+        assert body == expected and len(body) > 3_000_000
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors, [r.getMessage() for r in errors]
+    finally:
+        await runner.cleanup()
