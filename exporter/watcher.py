@@ -3,7 +3,8 @@
 - Node and service events update the model at once (the object is
   inspected again, so a replayed or duplicated event is harmless).
 - The engine emits no task events: each poll asks ``/services?status=true``
-  (one call) and lists tasks only of the services whose counts moved or
+  (one call, or one per 500 services split by ID prefix) and lists tasks
+  only of the services whose counts moved or
   that are not converged; every ``resync_interval`` everything is listed.
 - The engine replays only its last 256 events, so every (re)connect of the
   stream is followed by a full relist.
