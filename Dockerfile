@@ -20,6 +20,7 @@ RUN python -m venv /opt/swarm-sentinel
 WORKDIR /src
 # Only what the package needs: .dockerignore keeps tests, the lab, docs, .venv out.
 COPY pyproject.toml README.md ./
+COPY common ./common
 COPY exporter ./exporter
 COPY healer ./healer
 COPY swarm_sentinel ./swarm_sentinel

@@ -4,6 +4,10 @@ A thin layer over aiodocker's raw query: aiodocker has no ``status=true`` on
 services, and its JSON helper crashes on a garbled error body. Every failure
 comes out as ``EngineError`` with one line of text, so the watcher has one
 thing to catch.
+
+The API version is negotiated as the docker CLI does it (``common.apiversion``):
+one ``GET /_ping`` before the first call, and again after the connection failed
+or the event stream ended, since the engine may have been upgraded meanwhile.
 """
 
 from __future__ import annotations
@@ -17,8 +21,16 @@ from typing import Any, TypeVar
 import aiodocker
 import aiohttp
 import structlog
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from common.apiversion import (
+    OLDEST,
+    ApiVersion,
+    ApiVersionError,
+    choose,
+    is_refusal,
+    refusal_message,
+)
 from exporter.parse import (
     ParseError,
     parse_event,
@@ -89,6 +101,14 @@ class EngineMetrics:
             ["object"],
             registry=registry,
         )
+        self.api_version = Gauge(
+            "dockerswarm_exporter_api_version_info",
+            "Engine API version the exporter speaks (api_version) and the newest the engine "
+            "offers (engine_api_version, from GET /_ping); always 1, absent before the first "
+            "negotiation.",
+            ["api_version", "engine_api_version"],
+            registry=registry,
+        )
 
 
 class Engine:
@@ -100,23 +120,101 @@ class Engine:
         metrics: EngineMetrics,
         *,
         timeout: float = 10.0,
+        api_version: ApiVersion | None = None,
     ) -> None:
         self._url = url
         self._docker: aiodocker.Docker | None = None
         self.metrics = metrics
         self.timeout = timeout
+        self.pinned = api_version
+        """The operator's --docker.api-version / DOCKER_API_VERSION: used as it is."""
+        self.speaking: ApiVersion | None = None
+        """The version in use; None until negotiated, and again after a lost connection."""
+        self._negotiated: tuple[str, str] | None = None
+        self._negotiating = asyncio.Lock()
         self._problems_logged: set[str] = set()
 
     @property
     def docker(self) -> aiodocker.Docker:
         if self._docker is None:
             try:
-                # api_version pinned: "auto" would cost a /version call that can
-                # fail in its own way; 1.41 is what Docker 20.10+ all speak.
-                self._docker = aiodocker.Docker(url=self._url, api_version="v1.41")
+                # A version given here makes aiodocker ask nothing: the real one
+                # is set once /_ping has answered (``_client``).
+                self._docker = aiodocker.Docker(url=self._url, api_version=f"v{OLDEST}")
             except (ValueError, OSError, aiodocker.DockerError) as exc:
                 raise EngineError("connect", f"cannot set up the client: {exc}") from exc
         return self._docker
+
+    async def _client(self) -> aiodocker.Docker:
+        """The client, at the negotiated version (negotiating first when needed)."""
+        docker = self.docker
+        if self.speaking is None:
+            async with self._negotiating:
+                if self.speaking is None:
+                    version = await self._negotiate(docker)
+                    docker.api_version = f"v{version}"
+                    self.speaking = version
+        return docker
+
+    async def _negotiate(self, docker: aiodocker.Docker) -> ApiVersion:
+        """Ask ``GET /_ping`` for the engine's ``API-Version``; choose ours from it."""
+        self.metrics.requests.labels("ping").inc()
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with docker._query("_ping", versioned_api=False) as resp:
+                    offered = resp.headers.get("API-Version")
+                if offered is None and self.pinned is None:
+                    # A proxy may strip the header; /version says it in its body.
+                    async with docker._query("version", versioned_api=False) as resp:
+                        answer = json.loads(await resp.read())
+                    raw = answer.get("ApiVersion") if isinstance(answer, dict) else None
+                    offered = raw if isinstance(raw, str) else None
+        except _CALL_ERRORS as exc:
+            raise self._failure("ping", exc) from exc
+        try:
+            version = choose(offered, self.pinned)
+        except ApiVersionError as exc:
+            self.metrics.errors.labels("ping").inc()
+            raise EngineError("ping", str(exc)) from exc
+        seen = (str(version), offered or "")
+        if seen != self._negotiated:
+            self.metrics.api_version.clear()
+            self.metrics.api_version.labels(*seen).set(1)
+            log.info(
+                "engine_api_version",
+                engine=self.address,
+                api_version=str(version),
+                engine_api_version=offered or "unknown",
+                pinned=self.pinned is not None,
+            )
+            self._negotiated = seen
+        return version
+
+    def _failure(self, endpoint: str, exc: BaseException) -> EngineError:
+        """``exc`` (from aiodocker, aiohttp, a timeout) as one counted ``EngineError``.
+
+        A failure to reach the engine, or a refused version, means the next call
+        negotiates again: the engine behind the address may not be the same.
+        """
+        self.metrics.errors.labels(endpoint).inc()
+        if isinstance(exc, aiodocker.DockerError):
+            message = _message(exc.message)
+            # Status 900: aiodocker's own code for "cannot connect".
+            if exc.status == 900:
+                self.speaking = None
+            elif exc.status == 400 and is_refusal(message):
+                used = self.speaking or self.pinned or OLDEST
+                self.speaking = None
+                return EngineError(
+                    endpoint, refusal_message(message, used, self.pinned is not None), 400
+                )
+            return EngineError(endpoint, _one_line(message), exc.status)
+        self.speaking = None
+        if isinstance(exc, TimeoutError):
+            return EngineError(endpoint, f"no answer within {self.timeout:g}s")
+        # aiodocker decodes error bodies itself and raises KeyError or ValueError
+        # on a garbled one.
+        return EngineError(endpoint, _one_line(f"{type(exc).__name__}: {exc}"))
 
     @property
     def address(self) -> str:
@@ -132,22 +230,14 @@ class Engine:
         self, endpoint: str, path: str, params: Mapping[str, str] | None = None
     ) -> Any:
         """GET ``path`` and decode it; ``endpoint`` names it in counters and errors."""
+        docker = await self._client()
         self.metrics.requests.labels(endpoint).inc()
         try:
             async with asyncio.timeout(self.timeout):
-                async with self.docker._query(path, "GET", params=dict(params or {})) as resp:
+                async with docker._query(path, "GET", params=dict(params or {})) as resp:
                     body = await resp.read()
-        except aiodocker.DockerError as exc:
-            self.metrics.errors.labels(endpoint).inc()
-            raise EngineError(endpoint, _one_line(exc.message), exc.status) from exc
-        except TimeoutError as exc:
-            self.metrics.errors.labels(endpoint).inc()
-            raise EngineError(endpoint, f"no answer within {self.timeout:g}s") from exc
-        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:
-            # aiodocker decodes error bodies itself and raises KeyError or
-            # ValueError on a garbled one.
-            self.metrics.errors.labels(endpoint).inc()
-            raise EngineError(endpoint, _one_line(f"{type(exc).__name__}: {exc}")) from exc
+        except _CALL_ERRORS as exc:
+            raise self._failure(endpoint, exc) from exc
         self.metrics.bytes.labels(endpoint).inc(len(body))
         try:
             return json.loads(body)
@@ -215,15 +305,17 @@ class Engine:
         """Swarm-scope events from ``since`` (epoch seconds) on, until the stream ends.
 
         ``on_connect`` is called once the engine has accepted the stream, before
-        any event: from then on nothing is missed, so a relist can start.
+        any event: from then on nothing is missed, so a relist can start. When the
+        stream ends, however it ends, the next call negotiates the version again.
         """
+        docker = await self._client()
         self.metrics.requests.labels("events").inc()
         params = {
             "since": f"{since:.9f}",
             "filters": json.dumps({"scope": ["swarm"], "type": ["node", "service"]}),
         }
         try:
-            async with self.docker._query(
+            async with docker._query(
                 "events", "GET", params=params, timeout=aiohttp.ClientTimeout(total=None)
             ) as resp:
                 if on_connect is not None:
@@ -236,12 +328,10 @@ class Engine:
                         yield parse_event(json.loads(line))
                     except (ValueError, ParseError):
                         self.metrics.parse_errors.labels("event").inc()
-        except aiodocker.DockerError as exc:
-            self.metrics.errors.labels("events").inc()
-            raise EngineError("events", _one_line(exc.message), exc.status) from exc
-        except (aiohttp.ClientError, OSError, KeyError) as exc:
-            self.metrics.errors.labels("events").inc()
-            raise EngineError("events", _one_line(f"{type(exc).__name__}: {exc}")) from exc
+        except _CALL_ERRORS as exc:
+            raise self._failure("events", exc) from exc
+        finally:
+            self.speaking = None
 
     async def _list(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> list[T]:
         if not isinstance(raw, list):
@@ -278,6 +368,17 @@ class Engine:
             raise EngineError(kind, str(exc)) from exc
 
 
+_CALL_ERRORS = (
+    aiodocker.DockerError,
+    TimeoutError,
+    aiohttp.ClientError,
+    OSError,
+    ValueError,
+    KeyError,
+)
+"""What a call can raise: aiodocker decodes error bodies itself and raises
+KeyError or ValueError on a garbled one."""
+
 ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 """What swarm object IDs are made of (swarmkit's identity.NewID: base 36)."""
 
@@ -286,6 +387,20 @@ def split_id_chars(parts: int) -> list[list[str]]:
     """``ID_CHARS`` in ``parts`` groups (at most one per character), as prefix filters."""
     parts = max(1, min(parts, len(ID_CHARS)))
     return [list(ID_CHARS[i::parts]) for i in range(parts)]
+
+
+def _message(text: object) -> str:
+    """The engine's error text: aiodocker decodes the JSON body only when its type is
+    exactly ``application/json``; a proxy may add a charset."""
+    text = str(text)
+    if text.startswith("{"):
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return str(body["message"])
+    return text
 
 
 def _one_line(text: str) -> str:

@@ -17,6 +17,8 @@ import docker
 import docker.errors
 import requests
 
+from common.apiversion import ApiVersion, ApiVersionError, is_refusal, refusal_message
+from common.dockerpy import docker_client
 from healer.settings import LABEL_STATE
 from healer.state import HealState, StateError
 
@@ -34,24 +36,25 @@ class ForceResult:
     force_update: int = 0
 
 
-def make_client(base_url: str | None, timeout: float) -> Any:
-    """docker-py client for the same engine the exporter reads (DOCKER_HOST/TLS alike)."""
-    kwargs: dict[str, Any] = docker.utils.kwargs_from_env()
-    if base_url:
-        kwargs["base_url"] = base_url
-    kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
-    return docker.APIClient(version="1.41", timeout=timeout, **kwargs)
-
-
 class Forcer:
-    def __init__(self, base_url: str | None, timeout: float = 15.0) -> None:
+    """Writes to the same engine the exporter reads (DOCKER_HOST/TLS alike).
+
+    The update goes out at the negotiated version, the engine's own when we know
+    it: posted at an older one, the engine drops the spec fields added since
+    (seccomp and AppArmor at 1.44, OomScoreAdj at 1.46) from the service.
+    """
+
+    def __init__(
+        self, base_url: str | None, timeout: float = 15.0, *, api_version: ApiVersion | None = None
+    ) -> None:
         self._base_url = base_url
         self._timeout = timeout
+        self._pinned = api_version
         self._client: Any = None
 
     def _api(self) -> Any:
         if self._client is None:
-            self._client = make_client(self._base_url, self._timeout)
+            self._client = docker_client(self._base_url, timeout=self._timeout, pinned=self._pinned)
         return self._client
 
     def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
@@ -84,8 +87,18 @@ class Forcer:
             text = str(exc.explanation or exc)
             if "out of sequence" in text:
                 return ForceResult(Outcome.RACED, "update out of sequence: another writer won")
+            if is_refusal(text) and self._client is not None:
+                used = ApiVersion.parse(self._client.api_version)
+                self.close()  # negotiate again: the engine may have changed
+                return ForceResult(
+                    Outcome.ERROR, refusal_message(text, used, self._pinned is not None)
+                )
             return ForceResult(Outcome.ERROR, _one_line(text))
+        except ApiVersionError as exc:
+            return ForceResult(Outcome.ERROR, str(exc))
         except (requests.RequestException, docker.errors.DockerException, OSError) as exc:
+            # The engine may be another one when it answers again: negotiate then.
+            self.close()
             return ForceResult(Outcome.ERROR, _one_line(f"{type(exc).__name__}: {exc}"))
         except (KeyError, TypeError, ValueError) as exc:
             return ForceResult(Outcome.ERROR, _one_line(f"unexpected service answer: {exc!r}"))

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from contextlib import closing
 
-import docker
 import docker.types
+
+from common.dockerpy import docker_client
 
 IMAGE = "lab/busybox:1"
 
@@ -22,7 +23,7 @@ def main() -> int:
         ).stdout
     )
     url = next(n["url"] for n in status["nodes"] if n["role"] == "manager")
-    with closing(docker.APIClient(base_url=url, version="1.41")) as api:
+    with closing(docker_client(url, timeout=30)) as api:
         existing = {s["Spec"]["Name"] for s in api.services()}
 
         def make(name: str, command: list[str], replicas: int, **labels: str) -> None:

@@ -76,6 +76,7 @@ class Runtime:
             getattr(args, "docker.host") or None,
             EngineMetrics(self.registry),
             timeout=getattr(args, "docker.timeout"),
+            api_version=getattr(args, "docker.api_version") or None,
         )
         self.model = SwarmModel()
         self.store = TextStore(MODEL_FAMILIES)
@@ -95,7 +96,11 @@ class Runtime:
             self.healer = Healer(
                 self.model,
                 healer_settings(args),
-                Forcer(getattr(args, "docker.host") or None, getattr(args, "docker.timeout")),
+                Forcer(
+                    getattr(args, "docker.host") or None,
+                    getattr(args, "docker.timeout"),
+                    api_version=getattr(args, "docker.api_version") or None,
+                ),
             )
             self.stores.append(self.healer.metrics.store)
 

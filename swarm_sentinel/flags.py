@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.apiversion import NEWEST, OLDEST, ApiVersion, parse_pin
 from exporter import __version__
 from exporter.durations import parse_duration
 
@@ -41,6 +42,13 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _api_version(text: str) -> ApiVersion | None:
+    try:
+        return parse_pin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _bool(text: str) -> bool:
     t = text.strip().lower()
     if t in ("1", "true", "yes", "on"):
@@ -62,9 +70,14 @@ class _Parser(argparse.ArgumentParser):
         type: Callable[[str], Any] = str,
         choices: Sequence[str] | None = None,
         metavar: str | None = None,
+        docker_env: str | None = None,
     ) -> None:
+        """``docker_env``: the docker CLI's variable (DOCKER_HOST, ...) that gives the
+        default when our own variable is not set."""
         env = env_name(name)
         raw = os.environ.get(env)
+        if raw is None and docker_env is not None and os.environ.get(docker_env):
+            env, raw = docker_env, os.environ[docker_env]
         # Defaults are written as an operator would type them ("5m"), then parsed.
         value = type(default) if isinstance(default, str) and default else default
         if raw is not None:
@@ -162,9 +175,20 @@ def add_docker_flags(p: _Parser) -> None:
     """Where the engine is: shared by the exporter and ``status``."""
     p.flag(
         "--docker.host",
-        default=os.environ.get("DOCKER_HOST", ""),
+        default="",
+        docker_env="DOCKER_HOST",
         help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port "
         "(TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH); empty: the local socket, or DOCKER_HOST",
+    )
+    p.flag(
+        "--docker.api-version",
+        default="",
+        type=_api_version,
+        docker_env="DOCKER_API_VERSION",
+        metavar="VERSION",
+        help=f"Engine API version to speak, as DOCKER_API_VERSION pins it for the docker CLI; "
+        f"empty: the lower of the engine's (GET /_ping) and {NEWEST}, the newest known "
+        f"({OLDEST} at least)",
     )
     p.flag(
         "--docker.timeout",

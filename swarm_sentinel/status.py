@@ -33,6 +33,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from common.apiversion import ApiVersion
 from exporter.engine import Engine, EngineError, EngineMetrics
 from exporter.families import MODEL_FAMILIES
 from exporter.logconfig import configure_logging
@@ -144,8 +145,15 @@ class _RecordingEngine(Engine):
     """Keeps the task list that the resync fetched: the model keeps only each
     slot's current error, the report also wants the failures before it."""
 
-    def __init__(self, url: str | None, metrics: EngineMetrics, *, timeout: float) -> None:
-        super().__init__(url, metrics, timeout=timeout)
+    def __init__(
+        self,
+        url: str | None,
+        metrics: EngineMetrics,
+        *,
+        timeout: float,
+        api_version: ApiVersion | None,
+    ) -> None:
+        super().__init__(url, metrics, timeout=timeout, api_version=api_version)
         self.listed_tasks: list[Task] = []
 
     async def tasks(self, service_ids: list[str] | None = None) -> list[Task]:
@@ -201,7 +209,10 @@ def main(argv: Sequence[str]) -> int:
     host: str = getattr(args, "docker.host") or ""
     model = SwarmModel()
     engine = _RecordingEngine(
-        host or None, EngineMetrics(CollectorRegistry()), timeout=getattr(args, "docker.timeout")
+        host or None,
+        EngineMetrics(CollectorRegistry()),
+        timeout=getattr(args, "docker.timeout"),
+        api_version=getattr(args, "docker.api_version") or None,
     )
     try:
         asyncio.run(_read(engine, model))

@@ -3,30 +3,30 @@
 The test lab has its own name, bridge and subnet, so it runs beside a lab
 brought up by hand with `python -m tests.lab up` (name "default", sslab0,
 10.123.0.0/24) without touching it.
+
+Each engine (tests/lab/engines.py) gets a lab of its own. A test module says
+on which with ``LAB_ENGINES``, a test with ``@pytest.mark.engines(...)``;
+without either, its lab tests run on Debian's 20.10.
+Tests are grouped by engine, and one lab is up at a time.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
 
 import pytest
 
-from tests.lab import Lab, LabConfig, LabError
+from tests.lab import Lab, LabError
+from tests.labs import lab_config
 
-# SSLAB_NAME / SSLAB_BRIDGE / SSLAB_SUBNET let two test sessions run side by side.
-LAB_CONFIG = LabConfig(
-    name=os.environ.get("SSLAB_NAME", "pytest"),
-    managers=3,
-    workers=1,
-    bridge=os.environ.get("SSLAB_BRIDGE", "sslab1"),
-    subnet=os.environ.get("SSLAB_SUBNET", "10.123.1.0/24"),
-    # A dead node is declared down after a few missed heartbeats: 1 s instead of
-    # the default 5 s brings that from ~15 s to ~3-5 s.
-    heartbeat=1.0,
-)
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "lab_engine" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("engines")
+        engines = marker.args if marker else getattr(metafunc.module, "LAB_ENGINES", ("debian",))
+        metafunc.parametrize("lab_engine", engines, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,18 +36,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.lab)
 
 
+@pytest.fixture(scope="session")
+def lab_engine(request: pytest.FixtureRequest) -> str:
+    """The engine of the lab a test runs on (see ``LAB_ENGINES``)."""
+    engine: str = request.param
+    return engine
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
-    """The session's swarm, torn down at the end of the session, pass, fail or Ctrl-C.
+def lab(lab_engine: str) -> Iterator[Lab]:
+    """The engine's swarm, torn down after its last test (pass, fail or Ctrl-C).
 
     A lab that cannot come up fails every test needing it with the one-line cause
     (never a skip: a missing lab must not look like a green run).
     """
-    the_lab = Lab(LAB_CONFIG)
+    the_lab = Lab(lab_config(lab_engine))
     # A `kill <pytest pid>` becomes a KeyboardInterrupt, after which pytest still
     # finalizes session fixtures, so the daemons go with it.
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -35,6 +35,7 @@ from typing import Any
 import docker
 from packaging.requirements import Requirement
 
+from common.dockerpy import docker_client
 from tests.lab.image import import_error, rootfs_tar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,7 +427,7 @@ def import_everywhere(
     """Import on every engine in parallel: {url: image ID}."""
 
     def one(url: str) -> str:
-        with closing(docker.APIClient(base_url=url, version="1.41", timeout=timeout)) as client:
+        with closing(docker_client(url, timeout=timeout)) as client:
             return import_image(client, tar, image, changes)
 
     targets = list(urls)

@@ -54,9 +54,12 @@ def free_port() -> int:
 class Sentinel:
     """One swarm-sentinel process, stopped by ``stop()`` (and by the fixture that made it)."""
 
-    def __init__(self, docker_url: str, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, docker_url: str, args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.docker_url = docker_url
+        self.env = dict(env or {})
         self.args = [
             "--docker.host",
             docker_url,
@@ -85,7 +88,7 @@ class Sentinel:
                 [str(exe), *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         if wait_ready:
             wait_for(lambda: self.get("/ready")[0] == 200, 30, "swarm-sentinel /ready")

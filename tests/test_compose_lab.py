@@ -39,6 +39,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.dockerpy import docker_client
 from healer.settings import LABEL_HEAL, LABEL_STATE, LABEL_THRESHOLD
 from swarm_sentinel.flags import DEFAULT_PORT
 from tests import image_build
@@ -553,7 +554,7 @@ def test_containers_are_healthy_and_not_root(deployment: Deployment) -> None:
     for node in deployment.lab.managers:
 
         def healthy(node_url: str = node.url) -> dict[str, Any] | None:
-            with closing(docker.APIClient(base_url=node_url, version="1.41")) as client:
+            with closing(docker_client(node_url, timeout=10)) as client:
                 (container,) = client.containers(filters={"label": label})
                 info: dict[str, Any] = client.inspect_container(container["Id"])
             return info if info["State"].get("Health", {}).get("Status") == "healthy" else None

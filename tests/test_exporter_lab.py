@@ -10,10 +10,12 @@ from prometheus_client import CollectorRegistry
 
 from exporter.engine import Engine, EngineMetrics
 from tests.lab import Lab
+from tests.lab.engines import ENGINES
 from tests.sentinel import Sentinel, wait_for
 from tests.swarm_services import Services, services
 
 pytestmark = pytest.mark.lab
+LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
 
 
 @pytest.fixture

@@ -23,11 +23,13 @@ import pytest
 
 from grafana.exprs import alert_exprs, dashboard_exprs
 from tests.lab import Lab
+from tests.lab.engines import ENGINES
 from tests.prometheus_proc import JOB, Alert, Prometheus, PrometheusError, running_prometheus
 from tests.sentinel import Sentinel, wait_for
 from tests.swarm_services import Services, services
 
 pytestmark = pytest.mark.lab
+LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
 
 # The healer runs, so its series exist, but never touches a service.
 EXPORTER_ARGS = ["--healer.dry-run"]

@@ -1,6 +1,7 @@
 """Command line: `python -m tests.lab up|down|status` (as root, from the repo root).
 
     python -m tests.lab up --managers 3 --workers 1
+    python -m tests.lab up --engine modern  # Engine 28.5 refusing API < 1.44, as Engine 29
     python -m tests.lab status --json     # sockets, roles, hostnames, IPs (for `make run`)
     python -m tests.lab status --url m1   # unix:///var/lib/swarm-sentinel-lab/default/m1/docker.sock
     python -m tests.lab down
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from tests.lab.config import DEFAULT_ROOT_BASE, LabConfig
+from tests.lab.engines import ENGINES
 from tests.lab.errors import LabError
 from tests.lab.swarm import Lab
 
@@ -49,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NODE",
         help="start NODE without DOCKER_SERVICE_PREFER_OFFLINE_IMAGE (repeatable)",
     )
+    up.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="debian",
+        help="debian: the host's dockerd 20.10 (API 1.41); modern: Engine 28.5 from Debian "
+        "unstable (fetched once), refusing API < 1.44 as Engine 29 does (default: %(default)s)",
+    )
     up.add_argument("--json", action="store_true", help="print the status as JSON when up")
 
     down = sub.add_parser("down", parents=[common, net], help="remove the lab and all it left")
@@ -70,7 +79,10 @@ def _print_status(status: dict[str, object], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status, indent=2))
         return
-    print(f"lab {status['name']} at {status['root']}, leader: {status['leader']}")
+    print(
+        f"lab {status['name']} ({status['engine']} engine) at {status['root']}, "
+        f"leader: {status['leader']}"
+    )
     nodes = status["nodes"]
     assert isinstance(nodes, list)
     for n in nodes:
@@ -98,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                     root_base=args.root_base,
                     heartbeat=args.heartbeat or None,
                     online_nodes=frozenset(args.online),
+                    engine=args.engine,
                 )
             )
             lab.up()

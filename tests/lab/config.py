@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.lab.engines import ENGINES
 from tests.lab.errors import LabError
 
 Role = Literal["manager", "worker"]
@@ -54,6 +55,9 @@ class LabConfig:
     hostname_prefix: str = "lab-"
     start_timeout: float = 30.0
     """Seconds a dockerd may take to answer on its socket."""
+    engine: str = "debian"
+    """Which dockerd the nodes run (tests/lab/engines.py): ``debian`` (20.10, API 1.41)
+    or ``modern`` (Engine 28.5 from Debian unstable, refusing API < 1.44 as Engine 29)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", self.name):
@@ -68,6 +72,8 @@ class LabConfig:
         network = self.network
         if network.num_addresses < 16 + self.managers + self.workers:
             raise LabError(f"subnet {self.subnet} too small for {self.node_names()}")
+        if self.engine not in ENGINES:
+            raise LabError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}")
         unknown = set(self.online_nodes) - set(self.node_names())
         if unknown:
             raise LabError(f"online_nodes names unknown nodes {sorted(unknown)}")

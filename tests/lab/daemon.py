@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +16,15 @@ from typing import Any
 import docker
 import requests
 
+from common.dockerpy import docker_client
 from tests.lab.config import LabConfig
+from tests.lab.engines import daemon_env
 from tests.lab.errors import LabAborted, LabError
 from tests.lab.netns import netns_path
-from tests.lab.proc import HOST_PATH, cmdline, find_pids, kill, pid_alive, terminate
+from tests.lab.proc import cmdline, find_pids, kill, pid_alive, terminate
 
 SHIM_SOCKET_DIR = Path("/run/containerd/s")
 _START_MARKER = "--- lab: starting dockerd"
-
-API_VERSION = "1.41"
-"""Engine API of dockerd 20.10; fixing it saves docker-py a version round trip per client."""
 
 # Errors a docker-py call raises when the engine is down, slow or refuses: what
 # the lab's polling loops treat as "not yet".
@@ -42,6 +42,7 @@ class Daemon:
     bip: str
     cgroup_parent: str
     prefer_offline_image: bool = True
+    engine: str = "debian"
     config: dict[str, Any] = field(default_factory=dict)
     """Content of the node's daemon.json (empty by default). The raft ticks are
     not among its options in 20.10, so quorum loss keeps its 10-25 s."""
@@ -60,6 +61,7 @@ class Daemon:
             bip=config.bip(node) if node in config.node_names() else "",
             cgroup_parent=config.cgroup_parent(node),
             prefer_offline_image=node not in config.online_nodes,
+            engine=config.engine,
         )
 
     @property
@@ -111,7 +113,8 @@ class Daemon:
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["PATH"] = HOST_PATH
+        env.pop("DOCKER_MIN_API_VERSION", None)
+        env.update(daemon_env(self.engine))
         env.pop("DOCKER_HOST", None)
         if self.prefer_offline_image:
             # Without it every task waits ~15-20 s in `preparing` while the engine
@@ -192,36 +195,36 @@ class Daemon:
         return " | ".join(tail) or "(nothing logged)"
 
     def client(self, timeout: float = 10.0) -> docker.APIClient:
-        return docker.APIClient(base_url=self.url, version=API_VERSION, timeout=timeout)
+        """A docker-py client at the version negotiated with this dockerd (one /_ping
+        per client: a node can be restarted as another engine in between)."""
+        return docker_client(self.url, timeout=timeout)
 
     def wait_up(self, timeout: float, *, abort: threading.Event | None = None) -> None:
         """Wait until the API answers; a daemon that exits meanwhile is a LabError
         quoting the end of its log, which is where dockerd says why it failed."""
         deadline = time.monotonic() + timeout
-        client = self.client(timeout=2)
-        try:
-            while True:
-                if abort is not None and abort.is_set():
-                    raise LabAborted(f"start of {self.node} aborted")
-                proc = self._proc
-                if proc is not None and proc.poll() is not None:
-                    raise LabError(
-                        f"dockerd of {self.node} exited with {proc.returncode} during "
-                        f"start-up ({self.log_file}): {self.log_tail()}"
-                    )
-                try:
+        while True:
+            if abort is not None and abort.is_set():
+                raise LabAborted(f"start of {self.node} aborted")
+            proc = self._proc
+            if proc is not None and proc.poll() is not None:
+                raise LabError(
+                    f"dockerd of {self.node} exited with {proc.returncode} during "
+                    f"start-up ({self.log_file}): {self.log_tail()}"
+                )
+            try:
+                # Negotiating the client's version is itself a /_ping.
+                with closing(self.client(timeout=2)) as client:
                     client.ping()
-                    return
-                except CALL_ERRORS:
-                    pass
-                if time.monotonic() >= deadline:
-                    raise LabError(
-                        f"dockerd of {self.node} did not answer on {self.socket} within "
-                        f"{timeout:.0f}s ({self.log_file}): {self.log_tail()}"
-                    )
-                time.sleep(0.05)
-        finally:
-            client.close()
+                return
+            except CALL_ERRORS:
+                pass
+            if time.monotonic() >= deadline:
+                raise LabError(
+                    f"dockerd of {self.node} did not answer on {self.socket} within "
+                    f"{timeout:.0f}s ({self.log_file}): {self.log_tail()}"
+                )
+            time.sleep(0.05)
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM dockerd and wait for it (SIGKILL after `grace` seconds).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from tests.lab.engines import check_engine
 from tests.lab.errors import LabError
 from tests.lab.image import find_static_busybox
 from tests.lab.proc import HOST_PATH
@@ -22,7 +23,8 @@ TOOLS = {
 }
 
 
-def preflight() -> None:
+def preflight(engine: str = "debian") -> str:
+    """Checks the host, readies ``engine``; returns the engine's version."""
     if os.geteuid() != 0:
         raise LabError(
             f"the swarm lab needs root (running as uid {os.geteuid()}): it creates network "
@@ -35,3 +37,4 @@ def preflight() -> None:
             f"missing {', '.join(missing)} on this host: apt-get install {' '.join(packages)}"
         )
     find_static_busybox()
+    return check_engine(engine)

@@ -49,6 +49,8 @@ class Lab:
     def __init__(self, config: LabConfig | None = None) -> None:
         self.config = config or LabConfig()
         self.up_seconds: float | None = None
+        self.engine_version = ""
+        """What the nodes' dockerd says of itself, once `up()` checked it."""
         self.nodes: list[Node] = [self._make_node(name) for name in self.config.node_names()]
         self._last_leader: Node | None = None
 
@@ -97,7 +99,7 @@ class Lab:
     def up(self) -> float:
         """Build the lab; returns the seconds it took (not counting the removal of
         leftovers of a previous run with this config or its state file, done first)."""
-        preflight()
+        self.engine_version = preflight(self.config.engine)
         self._clear_leftovers()
         started = time.monotonic()
         try:
@@ -235,6 +237,7 @@ class Lab:
             "state_file": str(self.config.state_file),
             "bridge": self.config.bridge,
             "subnet": self.config.subnet,
+            "engine": self.config.engine,
             "up_seconds": self.up_seconds,
             "leader": leader.name if leader else None,
             "nodes": nodes,

@@ -54,9 +54,14 @@ async def _not_a_list(_: web.Request) -> web.Response:
     return web.json_response({"message": "a map where a list belongs"})
 
 
+async def _ping(_: web.Request) -> web.Response:
+    return web.Response(text="OK", headers={"API-Version": "1.41"})
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[tuple[Engine, CollectorRegistry]]:
     app = web.Application()
+    app.router.add_get("/_ping", _ping)
     app.router.add_get("/v1.41/nodes", _nodes)
     app.router.add_get("/v1.41/info", _info)
     app.router.add_get("/v1.41/services", _services)
