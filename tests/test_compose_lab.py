@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose"
 STACK_FILE = COMPOSE / "swarm-sentinel.yml"
 PROXY_FILE = COMPOSE / "socket-proxy.yml"
+GRAFANA_SECRET_FILE = COMPOSE / "grafana-secret.yml"
 PROMETHEUS_FILE = COMPOSE / "prometheus.yml"
 ALERTMANAGER_FILE = COMPOSE / "alertmanager.yml"
 DISCOVERY_RULES_TEST = COMPOSE / "discovery.rules.test.yml"
@@ -63,7 +64,7 @@ SOCKET = "/var/run/docker.sock"
 JOB = "swarm-sentinel"
 """The scrape job name the alert rules and dashboards select on (up{job="swarm-sentinel"})."""
 
-TEST_IMAGE = "swarm-sentinel:test"
+LAB_ENGINES = ("modern",)  # what operators run; the exporter's scenarios cover 20.10 too
 TEST_STACK = "sstest"
 PROBE = "probe"
 BROKEN = "broken"
@@ -100,7 +101,7 @@ def stack_config(
     result = docker_cli(
         ["stack", "config", *(a for f in files for a in ("-c", str(f)))],
         host=f"unix://{tmp_path}/no-engine-here.sock",
-        env={"DOCKER_GID": "999", **(env or {})},
+        env=env,
         config_dir=tmp_path,
     )
     assert result.returncode == 0, f"docker stack config failed:\n{result.stderr}"
@@ -127,6 +128,11 @@ def project_meta() -> dict[str, Any]:
     return meta
 
 
+def stack_image() -> str:
+    """The image the stack file names when no variable is set."""
+    return f"swarm-sentinel:{project_meta()['version']}"
+
+
 def swarm_sentinel_job() -> dict[str, Any]:
     jobs = [j for j in load_yaml(PROMETHEUS_FILE)["scrape_configs"] if j["job_name"] == JOB]
     assert len(jobs) == 1, f"compose/prometheus.yml needs exactly one job {JOB!r}"
@@ -143,10 +149,11 @@ def test_stack_file_passes_docker_stack_config(tmp_path: Path) -> None:
     assert set(services) == {SERVICE, "prometheus", "alertmanager", "grafana"}
 
     sentinel = services[SERVICE]
-    assert sentinel["image"] == f"swarm-sentinel:{project_meta()['version']}"
+    assert sentinel["image"] == stack_image()
     assert sentinel["deploy"]["mode"] == "global"
     assert sentinel["deploy"]["placement"]["constraints"] == ["node.role == manager"]
-    assert sentinel["user"] == "10001:999", "non-root, with the docker group from DOCKER_GID"
+    assert sentinel["user"] == "0:0", "root unless SWARM_SENTINEL_USER says otherwise"
+    assert not config.get("secrets"), "a first deploy must need nothing created first"
     (socket,) = [v for v in sentinel["volumes"] if v["target"] == SOCKET]
     assert socket == {"type": "bind", "source": SOCKET, "target": SOCKET, "read_only": True}
     assert sentinel["ports"] == [
@@ -168,14 +175,23 @@ def test_stack_file_passes_docker_stack_config(tmp_path: Path) -> None:
     assert shared, "no network common to all services"
 
 
-def test_stack_file_demands_the_docker_gid(tmp_path: Path) -> None:
-    result = docker_cli(
-        ["stack", "config", "-c", str(STACK_FILE)],
-        host=f"unix://{tmp_path}/no-engine-here.sock",
-        config_dir=tmp_path,
+def test_hardening_is_one_variable_or_override_away(tmp_path: Path) -> None:
+    hardened = stack_config([STACK_FILE], tmp_path, env={"SWARM_SENTINEL_USER": "10001:999"})
+    assert hardened["services"][SERVICE]["user"] == "10001:999"
+    secret = stack_config([STACK_FILE, GRAFANA_SECRET_FILE], tmp_path)
+    grafana = secret["services"]["grafana"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == (
+        "/run/secrets/grafana_admin_password"
     )
-    assert result.returncode != 0
-    assert "DOCKER_GID" in result.stderr and "getent group docker" in result.stderr
+    assert [s["source"] for s in grafana["secrets"]] == ["grafana_admin_password"]
+    assert secret["secrets"]["grafana_admin_password"]["external"] is True
+    # The override changes nothing else of the base file's Grafana.
+    base = stack_config([STACK_FILE], tmp_path)["services"]["grafana"]
+    grafana["environment"].pop("GF_SECURITY_ADMIN_PASSWORD__FILE")
+    grafana.pop("secrets")
+    for service in (grafana, base):  # merging reorders the list
+        service["configs"].sort(key=lambda c: c["source"])
+    assert grafana == base
 
 
 def test_socket_proxy_override_takes_the_socket_away(tmp_path: Path) -> None:
@@ -202,7 +218,7 @@ def test_socket_proxy_override_takes_the_socket_away(tmp_path: Path) -> None:
 
 
 def test_every_mounted_file_exists() -> None:
-    for compose in (STACK_FILE, PROXY_FILE):
+    for compose in (STACK_FILE, PROXY_FILE, GRAFANA_SECRET_FILE):
         for name, entry in (load_yaml(compose).get("configs") or {}).items():
             path = (compose.parent / entry["file"]).resolve()
             assert path.is_file(), f"{compose.name}: config {name} names missing {path}"
@@ -296,7 +312,29 @@ class Deployment:
     docker_gid: int
     dns_name: str
     scrape_port: int
+    work: Path
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def sockets(self) -> Path:
+        """One symlink per node hostname to that node's engine socket."""
+        return self.work / "sockets"
+
+    def deploy(self, env: Mapping[str, str] | None = None) -> None:
+        """`docker stack deploy` of the stack file as `env` resolves it (lab_stack)."""
+        config = stack_config([STACK_FILE], self.work, env=env)
+        stack_file = self.work / "stack.yml"
+        stack_file.write_text(yaml.safe_dump(lab_stack(config, self), sort_keys=False))
+        result = docker_cli(
+            [
+                *("stack", "deploy", "--detach=true", "--resolve-image", "never"),
+                *("-c", str(stack_file), TEST_STACK),
+            ],
+            host=self.lab.node("m1").url,
+            config_dir=self.work,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"docker stack deploy failed:\n{result.stderr}"
 
     @property
     def service(self) -> str:
@@ -354,14 +392,14 @@ def probe_script(dns_name: str, port: int) -> str:
     )
 
 
-def lab_stack(config: dict[str, Any], deployment: Deployment, sockets: Path) -> dict[str, Any]:
+def lab_stack(config: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
     """The stack file's swarm-sentinel (as `docker stack config` resolved it) plus the
     probe; Prometheus, Alertmanager and Grafana left out: their images cannot be pulled."""
     sentinel = config["services"][SERVICE]
     # Every lab node has its own engine socket; a template picks the node's own.
     for volume in sentinel["volumes"]:
         if volume["target"] == SOCKET:
-            volume["source"] = str(sockets / "{{.Node.Hostname}}.sock")
+            volume["source"] = str(deployment.sockets / "{{.Node.Hostname}}.sock")
     # Same healthcheck command (the image's), checked every 2 s instead of 30 s.
     sentinel["healthcheck"] = {"interval": "2s"}
     networks = list(sentinel["networks"])
@@ -445,11 +483,11 @@ def remove_stack(deployment: Deployment, config_dir: Path, problems: list[str]) 
     for node in lab.nodes:
         try:
             with closing(node.client()) as client:
-                client.remove_image(TEST_IMAGE)
+                client.remove_image(stack_image())
         except docker.errors.ImageNotFound:
             pass
         except CALL_ERRORS as err:
-            problems.append(f"removing {TEST_IMAGE} on {node.name}: {err}")
+            problems.append(f"removing {stack_image()} on {node.name}: {err}")
 
 
 @pytest.fixture(scope="module")
@@ -459,7 +497,7 @@ def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     work = tmp_path_factory.mktemp("compose-lab")
     gid = lab.node("m1").socket.stat().st_gid
     (sd,) = swarm_sentinel_job()["dns_sd_configs"]
-    dep = Deployment(lab, gid, sd["names"][0], int(sd["port"]))
+    dep = Deployment(lab, gid, sd["names"][0], int(sd["port"]), work)
     problems: list[str] = []
     try:
         started = time.monotonic()
@@ -470,34 +508,16 @@ def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
 
         started = time.monotonic()
         image_build.import_everywhere(
-            [n.url for n in lab.nodes], tar, TEST_IMAGE, image_build.image_changes()
+            [n.url for n in lab.nodes], tar, stack_image(), image_build.image_changes()
         )
         dep.timings["import"] = time.monotonic() - started
         del tar
 
-        sockets = work / "sockets"
-        sockets.mkdir()
+        dep.sockets.mkdir()
         for node in lab.nodes:
-            (sockets / f"{node.hostname}.sock").symlink_to(node.socket)
-        config = stack_config(
-            [STACK_FILE],
-            work,
-            env={"DOCKER_GID": str(gid), "SWARM_SENTINEL_IMAGE": TEST_IMAGE},
-        )
-        stack_file = work / "stack.yml"
-        stack_file.write_text(yaml.safe_dump(lab_stack(config, dep, sockets), sort_keys=False))
-
+            (dep.sockets / f"{node.hostname}.sock").symlink_to(node.socket)
         started = time.monotonic()
-        result = docker_cli(
-            [
-                *("stack", "deploy", "--detach=true", "--resolve-image", "never"),
-                *("-c", str(stack_file), TEST_STACK),
-            ],
-            host=lab.node("m1").url,
-            config_dir=work,
-            timeout=120,
-        )
-        assert result.returncode == 0, f"docker stack deploy failed:\n{result.stderr}"
+        dep.deploy()  # as it is: no variable set
         dep.timings["deploy_cli"] = time.monotonic() - started
         yield dep
     finally:
@@ -545,28 +565,39 @@ def test_each_manager_serves_its_metrics(deployment: Deployment) -> None:
     deployment.timings["metrics"] = time.monotonic() - started
 
 
-def test_containers_are_healthy_and_not_root(deployment: Deployment) -> None:
-    """The image's HEALTHCHECK command passes, and the exporter runs as 10001 with the
-    socket's group: the read-only bind of the socket still lets it talk to the engine."""
-    started = time.monotonic()
+def wait_healthy_as(deployment: Deployment, uid: int, gid: int) -> None:
+    """On every manager, a container of the service passes the image's HEALTHCHECK while
+    running as ``uid:gid``: the read-only bind of the socket lets it talk to the engine."""
     label = f"com.docker.swarm.service.name={deployment.service}"
-    uid, _ = image_build.image_user()
     for node in deployment.lab.managers:
 
         def healthy(node_url: str = node.url) -> dict[str, Any] | None:
             with closing(docker_client(node_url, timeout=10)) as client:
-                (container,) = client.containers(filters={"label": label})
-                info: dict[str, Any] = client.inspect_container(container["Id"])
-            return info if info["State"].get("Health", {}).get("Status") == "healthy" else None
+                for container in client.containers(filters={"label": label}):
+                    info: dict[str, Any] = client.inspect_container(container["Id"])
+                    if (
+                        info["Config"]["User"] == f"{uid}:{gid}"
+                        and info["State"].get("Health", {}).get("Status") == "healthy"
+                    ):
+                        return info
+            return None
 
-        info = wait_for(healthy, 60, f"a healthy {deployment.service} container on {node.name}")
-        assert info["Config"]["User"] == f"{uid}:{deployment.docker_gid}"
+        try:
+            info = wait_for(healthy, 90, f"a healthy container as {uid}:{gid} on {node.name}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; tasks: {deployment.describe_tasks()}") from None
         status = Path(f"/proc/{info['State']['Pid']}/status").read_text()
         ids = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         assert ids["Uid"].split()[:2] == [str(uid)] * 2, ids["Uid"]
-        assert ids["Gid"].split()[:2] == [str(deployment.docker_gid)] * 2, ids["Gid"]
+        assert ids["Gid"].split()[:2] == [str(gid)] * 2, ids["Gid"]
         socket = next(m for m in info["Mounts"] if m["Destination"] == SOCKET)
         assert socket["RW"] is False
+
+
+def test_containers_are_healthy_as_deployed(deployment: Deployment) -> None:
+    """Deployed as it is, the stack runs swarm-sentinel as root."""
+    started = time.monotonic()
+    wait_healthy_as(deployment, 0, 0)
     deployment.timings["healthy"] = time.monotonic() - started
 
 
@@ -620,3 +651,14 @@ def test_healer_writes_through_the_read_only_socket_mount(deployment: Deployment
     spec = wait_for(forced, 60, f"the healer forcing {name}")
     assert LABEL_STATE in spec["Labels"], spec["Labels"]
     deployment.timings["healed"] = time.monotonic() - started
+
+
+def test_hardened_user_is_one_variable_away(deployment: Deployment) -> None:
+    """Redeployed with SWARM_SENTINEL_USER=10001:<the socket's GID>, the image's own user
+    with the docker group, it still reaches the engine: healthy, and no root."""
+    started = time.monotonic()
+    uid, _ = image_build.image_user()
+    user = f"{uid}:{deployment.docker_gid}"
+    deployment.deploy({"SWARM_SENTINEL_USER": user})
+    wait_healthy_as(deployment, uid, deployment.docker_gid)
+    deployment.timings["hardened"] = time.monotonic() - started
