@@ -37,10 +37,13 @@ bench: deps venv
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 # The demo swarm `make run` starts when there is no swarm on this machine.
+# LAB_ENGINE=modern: Engine 28.5 refusing API < 1.44, as Engine 29 (default debian: 20.10).
 DEMO := --name demo --bridge ssdemo0 --subnet 10.124.0.0/24
+LAB_ENGINE ?= debian
+export LAB_ENGINE
 
 lab-up: deps venv
-	$(PY) -m tests.lab up $(DEMO) --managers 3 --workers 1
+	$(PY) -m tests.lab up $(DEMO) --managers 3 --workers 1 --engine $(LAB_ENGINE)
 
 lab-down: venv
 	$(PY) -m tests.lab down $(DEMO)

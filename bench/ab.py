@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Proc, SimClient, new_session, percentile, scrape_load, scrape_once, start
-from bench.run import CHURN, free_port, relists, sentinel_flags, sim_argv
+from bench.run import CHURN, SIM_ENGINES, free_port, relists, sentinel_flags, sim_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 _COUNTER = r'^dockerswarm_exporter_{name}_total\{{endpoint="([^"]+)"\}} ([0-9.e+]+)$'
@@ -93,7 +93,7 @@ async def run(args: argparse.Namespace) -> int:
         snapshot(args.old, old_src)
         sock = str(tmp / "sim.sock")
         nodes = args.nodes
-        argv = [*sim_argv(sock, nodes), "--quiet"]
+        argv = [*sim_argv(sock, nodes, args.engine), "--quiet"]
         sim_proc = start("simengine", argv, tmp / "sim.log", {"PYTHONPATH": str(ROOT)})
         sim = SimClient(sock)
         sides: list[Side] = []
@@ -153,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__.split("\n\n")[0])
     p.add_argument("--old", default="HEAD", help="git revision to compare with (default HEAD)")
     p.add_argument("--nodes", type=int, default=1000, help="simulated nodes (5 services each)")
+    p.add_argument(
+        "--engine",
+        choices=sorted(SIM_ENGINES),
+        default="debian",
+        help="simulated engine: debian (20.10) or modern (refusing API < 1.44, as Engine 29)",
+    )
     p.add_argument("--scrapers", type=int, default=4, help="concurrent scrapers per window")
     p.add_argument("--window", type=float, default=15.0, help="seconds per scrape window")
     p.add_argument("--rounds", type=int, default=4, help="windows per side, alternating")

@@ -27,7 +27,17 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-API = "http://docker/v1.41"
+from common.apiversion import choose
+
+BASE = "http://docker"
+
+
+async def api_prefix(session: aiohttp.ClientSession) -> str:
+    """``http://docker/v1.NN``: the version negotiated as the docker CLI does (one
+    GET /_ping), so that an engine refusing old clients, as Engine 29 does, is asked
+    at one it speaks."""
+    async with session.get(f"{BASE}/_ping") as resp:
+        return f"{BASE}/v{choose(resp.headers.get('API-Version'), None)}"
 
 
 def escape(value: str) -> str:
@@ -130,6 +140,7 @@ class Baseline:
         self.socket = docker_host.removeprefix("unix://")
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._api: str | None = None
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -140,7 +151,9 @@ class Baseline:
         return self._session
 
     async def get(self, path: str) -> list[Any]:
-        async with self.session().get(f"{API}/{path}") as resp:
+        if self._api is None:
+            self._api = await api_prefix(self.session())
+        async with self.session().get(f"{self._api}/{path}") as resp:
             resp.raise_for_status()
             data = await resp.json(content_type=None)
         if not isinstance(data, list):

@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from bench.baseline import api_prefix
 from bench.measure import percentile
 from exporter import gc_tuning
 from exporter.model import SwarmModel
@@ -69,9 +70,10 @@ async def fetch(socket_path: str, current_only: bool = False) -> tuple[Any, Any,
         connector=aiohttp.UnixConnector(path=socket_path),
         timeout=aiohttp.ClientTimeout(total=600),
     ) as s:
+        api = await api_prefix(s)
 
         async def get(path: str) -> Any:
-            async with s.get(f"http://docker/v1.41/{path}") as r:
+            async with s.get(f"{api}/{path}") as r:
                 r.raise_for_status()
                 return await r.json(content_type=None)
 

@@ -54,6 +54,7 @@ from bench.measure import (
     series_count,
     start,
 )
+from bench.simengine import API_VERSIONS
 from healer.settings import Scope
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -801,7 +802,14 @@ def summary(r: ModeResult) -> str:
     )
 
 
-def sim_argv(sock: str, nodes: int) -> list[str]:
+SIM_ENGINES = {
+    "debian": ["--api-version", "1.41"],
+    "modern": ["--api-version", "1.51", "--min-api-version", "1.44"],
+}
+"""The simulator as dockerd 20.10, or as Engine 28.5 refusing clients below 1.44 (Engine 29)."""
+
+
+def sim_argv(sock: str, nodes: int, engine: str = "debian") -> list[str]:
     """The simulated engine of one size: 5 services per node, 10 tasks each, history 5."""
     return [
         sys.executable,
@@ -823,13 +831,17 @@ def sim_argv(sock: str, nodes: int) -> list[str]:
         "1",
         "--max-seconds",
         "3600",
+        *SIM_ENGINES[engine],
     ]
 
 
-async def bench_size(nodes: int, quick: bool, tmp: Path, results: Results) -> SizeResult:
+async def bench_size(
+    nodes: int, quick: bool, tmp: Path, results: Results, engine: str = "debian"
+) -> SizeResult:
     plan = plan_for(nodes, quick)
     sock = str(tmp / f"sim-{nodes}.sock")
-    sim_proc = start("simengine", sim_argv(sock, nodes), tmp / f"sim-{nodes}.log", CHILD_ENV)
+    argv = sim_argv(sock, nodes, engine)
+    sim_proc = start("simengine", argv, tmp / f"sim-{nodes}.log", CHILD_ENV)
     sim = SimClient(sock)
     try:
         await sim.wait_up(600)
@@ -1249,14 +1261,14 @@ async def run(args: argparse.Namespace) -> Results:
     tmp = Path(tempfile.mkdtemp(prefix="swarm-sentinel-bench-"))
     t0 = time.monotonic()
     try:
-        problems = shapecheck.check()
+        problems = [p for api in API_VERSIONS for p in shapecheck.check(api)]
         if problems:
             raise SystemExit(
                 "simulated engine JSON differs from the samples:\n" + "\n".join(problems)
             )
         log("simulated engine JSON matches the real samples")
         for nodes in args.sizes:
-            results.sizes.append(await bench_size(nodes, args.quick, tmp, results))
+            results.sizes.append(await bench_size(nodes, args.quick, tmp, results, args.engine))
         if not args.no_curve:
             points = (
                 [10_000, 50_000, 100_000]
@@ -1296,6 +1308,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="100 and 1,000 nodes, shorter windows")
     p.add_argument("--sizes", help="comma-separated node counts (default 100,1000,5000)")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
+    p.add_argument(
+        "--engine",
+        choices=sorted(SIM_ENGINES),
+        default="debian",
+        help="simulate dockerd 20.10 (API 1.41), or Engine 28.5 refusing API < 1.44 as "
+        "Engine 29 does (default: %(default)s)",
+    )
     p.add_argument("--no-curve", action="store_true", help="skip the cost curve")
     p.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     p.add_argument("--json", type=Path, help="also write the raw results here")

@@ -1,12 +1,14 @@
-"""A simulated Docker Engine (API 1.41, swarm manager) on a unix socket.
+"""A simulated Docker Engine (a swarm manager) on a unix socket.
 
 It answers the calls swarm-sentinel, docker-py and a typical exporter make
 (``/_ping``, ``/version``, ``/info``, ``/nodes``, ``/nodes/{id}``,
 ``/services[?status=true]``, ``/services/{id}``, ``POST /services/{id}/update``,
-``/tasks``, ``/tasks/{id}``, ``/events``), with or without the ``/v1.41``
-prefix, in the JSON shapes of a real dockerd 20.10 (``engine-samples/``, captured
-from a real swarm: key order, optional keys per task state, compact encoding,
-chunked lists, one JSON line per event).
+``/tasks``, ``/tasks/{id}``, ``/events``), with or without a ``/v1.NN``
+prefix, in the JSON shapes of a real engine (``engine-samples/<API version>/``,
+captured from a real swarm: key order, optional keys per task state, compact
+encoding, chunked lists, one JSON line per event). ``--api-version`` picks the
+engine: 1.41 (dockerd 20.10) or 1.51 (Engine 28.5); with ``--min-api-version``
+it refuses older clients with the engine's own words, as Engine 29 does below 1.44.
 
 The swarm is generated from a seed: ``nodes`` (the first ``managers`` of them
 managers), ``services`` (1 in 20 global, on a pool of ``tasks-per-service``
@@ -56,18 +58,15 @@ from typing import Any
 
 from aiohttp import web
 
+from common.apiversion import ApiVersion
+
 SAMPLES = Path(__file__).resolve().parents[1] / "engine-samples"
-SERVER_VERSION = "20.10.24+dfsg1"
-HEADERS = {
-    "Api-Version": "1.41",
-    "Docker-Experimental": "false",
-    "Ostype": "linux",
-    "Server": f"Docker/{SERVER_VERSION} (linux)",
-}
+API_VERSIONS = ("1.41", "1.51")
+"""The engines whose answers engine-samples/ holds: dockerd 20.10 and Engine 28.5."""
 EVENT_REPLAY = 256  # dockerd keeps its last 256 events for ``since``
 CHUNK = 256 * 1024
 GO_MAX_HEADER_BYTES = 1 << 20  # write lists in chunks: the loop stays responsive
-_PREFIX = re.compile(r"^/v\d+\.\d+(?=/)")
+_PREFIX = re.compile(r"^/v(\d+\.\d+)(?=/)")
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
 _TRI = [a + b + c for a in _ALNUM for b in _ALNUM for c in _ALNUM]
 # Task states that carry a ContainerStatus (the samples: none for pending and ready).
@@ -97,8 +96,32 @@ def _compact(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _load(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+def _load(name: str, api: str) -> Any:
+    return json.loads((SAMPLES / api / name).read_text())
+
+
+def headers(api: str) -> dict[str, str]:
+    """What every answer of that engine carries (Api-Version: its newest version)."""
+    version = _load("version.json", api)["Version"]
+    return {
+        "Api-Version": api,
+        "Docker-Experimental": "false",
+        "Ostype": "linux",
+        "Server": f"Docker/{version} (linux)",
+    }
+
+
+def version_refusal(asked: str, api: str, minimum: str) -> str | None:
+    """The engine's answer to a client version it does not speak, or None."""
+    v = ApiVersion.parse(asked)
+    if minimum and v < ApiVersion.parse(minimum):
+        return (
+            f"client version {asked} is too old. Minimum supported API version is {minimum}, "
+            "please upgrade your client to a newer version"
+        )
+    if v > ApiVersion.parse(api):
+        return f"client version {asked} is too new. Maximum supported API version is {api}"
+    return None
 
 
 # ---- the objects ------------------------------------------------------------
@@ -232,6 +255,10 @@ class SimConfig:
     broken_fraction: float = 0.01
     probe_services: int = 16
     probe_nodes: int = 8
+    api_version: str = "1.41"
+    """Whose answers to give: one of API_VERSIONS."""
+    min_api_version: str = ""
+    """Refuse clients below this, as Engine 29 refuses < 1.44; empty: refuse none."""
 
 
 @dataclass(slots=True)
@@ -272,9 +299,17 @@ class Swarm:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         self.burst: dict[str, float] = {}
-        self._node_tmpl = _load("nodes.json")
-        self._info_tmpl = _load("info.json")
-        self.version_body = (_compact(_load("version.json")) + "\n").encode()
+        if cfg.api_version not in API_VERSIONS:
+            raise ValueError(f"no samples of API {cfg.api_version}: one of {API_VERSIONS}")
+        self.headers = headers(cfg.api_version)
+        self._node_tmpl = _load("nodes.json", cfg.api_version)
+        self._info_tmpl = _load("info.json", cfg.api_version)
+        version = _load("version.json", cfg.api_version)
+        if cfg.min_api_version:
+            version["MinAPIVersion"] = cfg.min_api_version
+        self.version_body = (_compact(version) + "\n").encode()
+        # Engines since 1.42 list a task's cluster volumes (null when none).
+        self._task_tail = b',"Volumes":null}' if cfg.api_version != "1.41" else b"}"
         t0 = time.time()
         self._build(t0)
 
@@ -515,8 +550,7 @@ class Swarm:
     def service_json_status(self, s: SimService) -> bytes:
         return self.service_json(s)[:-1] + self.service_status(s)
 
-    @staticmethod
-    def task_json(t: SimTask) -> bytes:
+    def task_json(self, t: SimTask) -> bytes:
         if t.raw is None:
             p = [
                 '{"ID":"',
@@ -557,8 +591,8 @@ class Swarm:
                     str(t.exit_code),
                     "}",
                 ]
-            p += [',"PortStatus":{}},"DesiredState":"', t.desired, '"}']
-            t.raw = "".join(p).encode()
+            p += [',"PortStatus":{}},"DesiredState":"', t.desired, '"']
+            t.raw = "".join(p).encode() + self._task_tail
         return t.raw
 
     def service_tasks_blob(self, s: SimService) -> bytes:
@@ -991,7 +1025,9 @@ class SimServer:
         if endpoint is not None:
             self.swarm.count(endpoint, len(body), time.perf_counter() - t0 if t0 else 0.0)
         return web.Response(
-            body=body, status=status, headers={**HEADERS, "Content-Type": "application/json"}
+            body=body,
+            status=status,
+            headers={**self.swarm.headers, "Content-Type": "application/json"},
         )
 
     def _error(self, endpoint: str | None, status: int, message: str) -> web.Response:
@@ -1001,7 +1037,9 @@ class SimServer:
         self, request: web.Request, endpoint: str, items: Iterator[bytes], t0: float
     ) -> web.StreamResponse:
         """A JSON list, written in chunks (dockerd's big answers are chunked too)."""
-        resp = web.StreamResponse(headers={**HEADERS, "Content-Type": "application/json"})
+        resp = web.StreamResponse(
+            headers={**self.swarm.headers, "Content-Type": "application/json"}
+        )
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         total = 0
@@ -1032,16 +1070,21 @@ class SimServer:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         t0 = time.perf_counter()
+        sw = self.swarm
+        asked = _PREFIX.match(request.path)
+        if asked is not None:
+            refused = version_refusal(asked.group(1), sw.cfg.api_version, sw.cfg.min_api_version)
+            if refused is not None:
+                return self._error("refused version", 400, refused)
         path = _PREFIX.sub("", request.path)
         parts = [p for p in path.split("/") if p]
         m = request.method
         q = request.query
-        sw = self.swarm
         try:
             if parts == ["_ping"] and m in ("GET", "HEAD"):
                 sw.count("GET /_ping", 2)
                 return web.Response(
-                    text="OK", headers={**HEADERS, "Cache-Control": "no-cache, no-store"}
+                    text="OK", headers={**sw.headers, "Cache-Control": "no-cache, no-store"}
                 )
             if parts == ["version"] and m == "GET":
                 return self._json("GET /version", sw.version_body, t0=t0)
@@ -1191,7 +1234,9 @@ class SimServer:
         )
         since = _since(request.query.get("since"))
         until = _since(request.query.get("until"))
-        resp = web.StreamResponse(headers={**HEADERS, "Content-Type": "application/json"})
+        resp = web.StreamResponse(
+            headers={**self.swarm.headers, "Content-Type": "application/json"}
+        )
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -1392,6 +1437,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--broken-fraction", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-seconds", type=float, default=3600.0, help="stop by itself after this")
+    p.add_argument("--api-version", choices=API_VERSIONS, default="1.41", help="whose answers")
+    p.add_argument(
+        "--min-api-version", default="", help="refuse older clients (1.44: as Engine 29 does)"
+    )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -1411,6 +1460,8 @@ def main(argv: list[str] | None = None) -> int:
         flap_seconds=a.flap_seconds,
         restart_delay=a.restart_delay,
         broken_fraction=a.broken_fraction,
+        api_version=a.api_version,
+        min_api_version=a.min_api_version,
     )
     swarm = asyncio.run(serve(cfg, a.socket, a.max_seconds, a.quiet))
     print(json.dumps(swarm.stats_json()), flush=True)

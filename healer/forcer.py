@@ -9,6 +9,7 @@ of sequence"). Blocking (docker-py); the runner calls it in a thread.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -63,39 +64,31 @@ class Forcer:
         try:
             api = self._api()
             svc = api.inspect_service(service_id)
-            spec: dict[str, Any] = svc["Spec"]
             version = int(svc["Version"]["Index"])
-            labels: dict[str, str] = spec.get("Labels") or {}
+            labels = svc["Spec"].get("Labels") or {}
             try:
                 stored = HealState.decode(labels.get(LABEL_STATE))
             except StateError:
                 stored = HealState()
             if stored.forces and (not seen.forces or max(stored.forces) > max(seen.forces)):
                 return ForceResult(Outcome.RACED, "another healer forced it since we looked")
-            template = spec.setdefault("TaskTemplate", {})
-            template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
-            labels[LABEL_STATE] = new_state.encode()
-            spec["Labels"] = labels
-            resp = api._post_json(
-                api._url("/services/{0}/update", service_id),
-                data=spec,
+            spec, counter = forced_spec(svc["Spec"], new_state)
+            # The whole spec, as read, at the client's (negotiated) version. APIClient is
+            # a requests.Session: its update_service rebuilds the spec from the fields
+            # docker-py knows, and would drop any it does not.
+            resp = api.post(
+                f"{api.base_url}/v{api.api_version}/services/{service_id}/update",
+                json=spec,
                 params={"version": version},
+                timeout=self._timeout,
             )
-            api._raise_for_status(resp)
-            return ForceResult(Outcome.FORCED, force_update=template["ForceUpdate"])
-        except docker.errors.APIError as exc:
-            text = str(exc.explanation or exc)
-            if "out of sequence" in text:
-                return ForceResult(Outcome.RACED, "update out of sequence: another writer won")
-            if is_refusal(text) and self._client is not None:
-                used = ApiVersion.parse(self._client.api_version)
-                self.close()  # negotiate again: the engine may have changed
-                return ForceResult(
-                    Outcome.ERROR, refusal_message(text, used, self._pinned is not None)
-                )
-            return ForceResult(Outcome.ERROR, _one_line(text))
+            if resp.status_code >= 400:
+                return self._failed(f"{resp.status_code} {_message(resp)}")
+            return ForceResult(Outcome.FORCED, force_update=counter)
         except ApiVersionError as exc:
             return ForceResult(Outcome.ERROR, str(exc))
+        except docker.errors.APIError as exc:
+            return self._failed(str(exc.explanation or exc))
         except (requests.RequestException, docker.errors.DockerException, OSError) as exc:
             # The engine may be another one when it answers again: negotiate then.
             self.close()
@@ -103,10 +96,43 @@ class Forcer:
         except (KeyError, TypeError, ValueError) as exc:
             return ForceResult(Outcome.ERROR, _one_line(f"unexpected service answer: {exc!r}"))
 
+    def _failed(self, text: str) -> ForceResult:
+        """An error answer of the engine (its message), as an outcome."""
+        if "out of sequence" in text:
+            return ForceResult(Outcome.RACED, "update out of sequence: another writer won")
+        if is_refusal(text) and self._client is not None:
+            spoke = ApiVersion.parse(self._client.api_version)
+            self.close()  # negotiate again: the engine may have changed
+            return ForceResult(
+                Outcome.ERROR, refusal_message(text, spoke, self._pinned is not None)
+            )
+        return ForceResult(Outcome.ERROR, _one_line(text))
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def forced_spec(spec: dict[str, Any], state: HealState) -> tuple[dict[str, Any], int]:
+    """What ``docker service update --force`` posts: ``spec`` as read, with
+    ``TaskTemplate.ForceUpdate`` one higher and the back-off state in its label; every
+    other field exactly as the engine gave it (even deprecated ones, such as the
+    top-level ``Networks`` of API 1.44: changing them would redeploy the service)."""
+    out = copy.deepcopy(spec)
+    template = out.setdefault("TaskTemplate", {})
+    template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    out["Labels"] = {**(out.get("Labels") or {}), LABEL_STATE: state.encode()}
+    return out, template["ForceUpdate"]
+
+
+def _message(resp: requests.Response) -> str:
+    """The engine's error text: the ``message`` of its JSON body."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text
+    return str(body["message"]) if isinstance(body, dict) and "message" in body else resp.text
 
 
 def _one_line(text: str) -> str:

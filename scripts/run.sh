@@ -26,7 +26,7 @@ if ! grep -q '"leader": "' <<<"$status"; then
     exit 1
   fi
   "$PY" -m tests.lab up "${demo[@]}" --bridge ssdemo0 --subnet 10.124.0.0/24 \
-    --managers 3 --workers 1
+    --managers 3 --workers 1 --engine "${LAB_ENGINE:-debian}"
   "$PY" scripts/demo_services.py
   status=$("$PY" -m tests.lab status "${demo[@]}" --json)
 fi

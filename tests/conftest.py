@@ -20,6 +20,7 @@ import pytest
 
 from tests.lab import Lab, LabError
 from tests.labs import lab_config
+from tests.unit.samples import SETS, SampleSet
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -75,3 +76,10 @@ def restored_lab(lab: Lab) -> Iterator[Lab]:
     (engines running, links up, active, no labels) and a leader exists."""
     yield lab
     lab.restore()
+
+
+@pytest.fixture(params=SETS, ids=str)
+def sample(request: pytest.FixtureRequest) -> SampleSet:
+    """Each captured engine's answers in turn (engine-samples/<API version>/)."""
+    chosen: SampleSet = request.param
+    return chosen

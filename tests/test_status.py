@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from socketserver import ThreadingUnixStreamServer
@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 
 from exporter.model import SwarmModel
-from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
+from exporter.parse import (
+    parse_info,
+    parse_list,
+    parse_node,
+    parse_service,
+    parse_task,
+    parse_time,
+)
 from exporter.types import Node, Task
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE
 from healer.state import HealState
@@ -36,36 +43,38 @@ from swarm_sentinel.status_report import (
     quorum_of,
 )
 from swarm_sentinel.status_text import render_text, short_duration, use_color
-from tests.unit.samples import SAMPLES, load
+from tests.unit.samples import SampleSet
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
-NOW = 1795713100.0  # a little after the samples were captured
 ANSI = re.compile(r"\033\[[0-9;]*m")
 
 
 def build(
-    nodes: str = "nodes.json", only: set[str] | None = None, labels: Mapping[str, str] | None = None
+    sample: SampleSet,
+    nodes: str = "nodes.json",
+    only: set[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[SwarmModel, list[Task]]:
     """The model one resync of the sampled swarm gives; ``only``: keep these services;
     ``labels``: added to every kept service."""
-    model = SwarmModel(clock=lambda: NOW)
-    model.set_info(parse_info(load("info.json")))
-    model.replace_nodes(parse_list(load(nodes), parse_node, "n")[0])
-    services = parse_list(load("services-status.json"), parse_service, "s")[0]
+    model = SwarmModel(clock=lambda: sample.now)
+    model.set_info(parse_info(sample.load("info.json")))
+    model.replace_nodes(parse_list(sample.load(nodes), parse_node, "n")[0])
+    services = parse_list(sample.load("services-status.json"), parse_service, "s")[0]
     if only is not None:
         services = [s for s in services if s.name in only]
     if labels:
         services = [replace(s, labels=(*s.labels, *sorted(labels.items()))) for s in services]
     model.replace_services(services)
-    tasks = parse_list(load("tasks.json"), parse_task, "t")[0]
+    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None)
     model.synced = True
     return model, tasks
 
 
-def report(**kwargs: Any) -> Report:
-    model, tasks = build(**kwargs)
-    return build_report(model, tasks, now=NOW, engine="unix:///sample.sock")
+def report(sample: SampleSet, **kwargs: Any) -> Report:
+    model, tasks = build(sample, **kwargs)
+    return build_report(model, tasks, now=sample.now, engine="unix:///sample.sock")
 
 
 def section(text: str, title: str) -> list[str]:
@@ -83,58 +92,71 @@ def section(text: str, title: str) -> list[str]:
 # ---- the report -------------------------------------------------------------
 
 
-def test_nodes_and_quorum_from_samples() -> None:
-    r = report()
+def test_nodes_and_quorum_from_samples(sample: SampleSet) -> None:
+    r = report(sample)
     assert [n.hostname for n in r.nodes] == ["lab-m1", "lab-m2", "lab-m3", "lab-w1"]
     m1, m2, m3, w1 = r.nodes
     assert m1.is_self and m1.manager_status == "Leader"
     assert (m2.availability, m2.manager_status) == ("Drain", "Reachable")
-    assert m3.running_tasks == 2
+    m3_id = next(
+        n["ID"] for n in sample.load("nodes.json") if n["Description"]["Hostname"] == "lab-m3"
+    )
+    assert m3.running_tasks == sum(
+        1
+        for t in sample.load("tasks.json")
+        if t.get("NodeID") == m3_id and t["Status"]["State"] == t["DesiredState"] == "running"
+    )
     assert w1.role == "worker" and w1.manager_status == ""
     assert r.quorum.summary == "3 managers, 3 reachable, quorum 2, can lose 1"
     assert r.quorum.state == "ok" and r.quorum.leader == "lab-m1" and not r.quorum.alarm
 
 
-def test_services_not_converged_with_reasons() -> None:
-    r = report()
+def test_services_not_converged_with_reasons(sample: SampleSet) -> None:
+    r = report(sample)
     rows = {s.name: s for s in r.services}
     # agent (global, converged) and oneshot (a job: runs nothing once done) are fine.
     assert set(rows) == {"badimage", "crashy", "hungry", "pinned", "web"}
-    assert (rows["crashy"].running, rows["crashy"].desired) == (1, 2)
-    # crashy's current task is a fresh restart without error: the reason comes
+    assert rows["crashy"].running < rows["crashy"].desired == 2
+    # crashy's current tasks are fresh restarts without error: the reason comes
     # from the newest failed task in the history.
     assert rows["crashy"].reason == "nonzero_exit"
     assert rows["crashy"].last_error == "task: non-zero exit (3)"
-    assert rows["crashy"].failures == {"nonzero_exit": 8}
+    failed = [t for t in sample.raw_tasks("crashy") if t["Status"]["State"] == "failed"]
+    assert rows["crashy"].failures == {"nonzero_exit": len(failed)} and failed
     assert rows["badimage"].reason == "image"
     assert rows["hungry"].reason == "insufficient_resources"
     assert rows["pinned"].reason == "no_suitable_node"
     assert rows["pinned"].last_error.startswith("no suitable node (scheduling constraints")
     assert rows["web"].reason == "updating" and rows["web"].update_state == "updating"
     assert r.exit_code == EXIT_UNHEALTHY
-    assert any(p.startswith("service crashy: 1/2 running (nonzero_exit") for p in r.problems)
+    crashy = rows["crashy"]
+    assert any(
+        p.startswith(f"service crashy: {crashy.running}/2 running (nonzero_exit")
+        for p in r.problems
+    )
 
 
-def test_stuck_tasks_say_how_long_and_why() -> None:
-    stuck = {(s.service, s.state): s for s in report().stuck}
+def test_stuck_tasks_say_how_long_and_why(sample: SampleSet) -> None:
+    stuck = {(s.service, s.state): s for s in report(sample).stuck}
     pinned = stuck[("pinned", "pending")]
     assert pinned.reason == "no_suitable_node"
-    assert pinned.seconds == pytest.approx(NOW - 1795713022.083587)
+    (raw,) = sample.raw_tasks("pinned")
+    assert pinned.seconds == pytest.approx(sample.now - parse_time(raw["Status"]["Timestamp"]))
     assert "scheduling constraints not satisfied" in pinned.detail
     assert stuck[("hungry", "pending")].reason == "insufficient_resources"
     assert all(s.seconds >= STUCK_AFTER for s in stuck.values())
 
 
-def test_healthy_swarm_exits_0() -> None:
-    r = report(only={"agent"})
+def test_healthy_swarm_exits_0(sample: SampleSet) -> None:
+    r = report(sample, only={"agent"})
     assert r.healthy and r.problems == [] and r.exit_code == EXIT_HEALTHY
     text = render_text(r)
     assert text.rstrip().endswith("HEALTHY")
     assert "none: every service runs as desired" in text
 
 
-def test_manager_down_is_unhealthy_and_quorum_at_risk() -> None:
-    r = report(nodes="nodes-one-manager-down.json", only={"agent"})
+def test_manager_down_is_unhealthy_and_quorum_at_risk(sample: SampleSet) -> None:
+    r = report(sample, nodes="nodes-one-manager-down.json", only={"agent"})
     m3 = next(n for n in r.nodes if n.hostname == "lab-m3")
     assert (m3.status, m3.manager_status, m3.running_tasks) == ("Down", "Unreachable", None)
     assert r.quorum.summary == "3 managers, 2 reachable, quorum 2, can lose 0"
@@ -179,49 +201,52 @@ def test_quorum_states(up: int, down: int, leader: bool, state: str, can_lose: i
     assert bool(q.alarm) == (state != "ok")
 
 
-def test_healer_state_labels() -> None:
-    forces = (NOW - 90000, NOW - 3000, NOW - 600, NOW - 60)  # the first is older than 24h
-    state = HealState(forces=forces, next_allowed=NOW + 540).encode()
-    r = report(only={"crashy", "agent"}, labels={LABEL_STATE: state})
+def test_healer_state_labels(sample: SampleSet) -> None:
+    now = sample.now
+    forces = (now - 90000, now - 3000, now - 600, now - 60)  # the first is older than 24h
+    state = HealState(forces=forces, next_allowed=now + 540).encode()
+    r = report(sample, only={"crashy", "agent"}, labels={LABEL_STATE: state})
     rows = {h.service: h for h in r.healer}
     crashy = rows["crashy"]
     assert (crashy.attempts, crashy.max_attempts, crashy.given_up) == (3, 5, False)
-    assert crashy.last_force == pytest.approx(NOW - 60, abs=1)
+    assert crashy.last_force == pytest.approx(now - 60, abs=1)
     text = render_text(r)
     line = next(x for x in section(text, "HEALER") if x.startswith("  crashy"))
     assert re.search(r"3/5 +1m00s ago +in 9m00s +cooling down", line), line
     # The service's own max-attempts label wins; given up on a broken service is
     # said in the problem line too.
-    r = report(only={"crashy"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "3"})
+    r = report(sample, only={"crashy"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "3"})
     assert r.healer[0].given_up
     # Three of the three counted forces: it may force again when the oldest of
-    # them (NOW - 3000) leaves the 24 h window.
-    assert r.healer[0].resumes_at == pytest.approx(NOW - 3000 + 86400, abs=1)
+    # them (now - 3000) leaves the 24 h window.
+    assert r.healer[0].resumes_at == pytest.approx(now - 3000 + 86400, abs=1)
     assert "the healer gave up after 3 forces" in r.problems[0]
     line = next(x for x in section(render_text(r), "HEALER") if x.startswith("  crashy"))
     assert re.search(r"3/3 +1m00s ago +in 23h10m \(attempts age out\) +GAVE UP$", line), line
     # A converged service the healer gave up on is no problem, but is shown.
-    r = report(only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"})
+    r = report(sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"})
     assert r.healthy and r.healer[0].given_up
     assert "gave up (service converged since)" in render_text(r)
 
 
-def test_forces_before_ten_healthy_minutes_no_longer_count() -> None:
+def test_forces_before_ten_healthy_minutes_no_longer_count(sample: SampleSet) -> None:
     # As the healer counts them: "agent" converged and its task has been running
     # since before `later` - 10 min, so the forces before that are history.
-    model, tasks = build(only={"agent"})
+    model, tasks = build(sample, only={"agent"})
     since = next(iter(model.views.values())).running_since
     forces = (since - 3000, since - 600, since - 60)
     state = HealState(forces=forces, next_allowed=since + 500).encode()
-    model, tasks = build(only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"})
+    model, tasks = build(
+        sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"}
+    )
     soon = build_report(model, tasks, now=since + 300).healer[0]
     assert (soon.attempts, soon.given_up) == (3, True)
     later = build_report(model, tasks, now=since + 601).healer[0]
     assert (later.attempts, later.given_up) == (0, False)
 
 
-def test_unreadable_healer_state_is_shown_not_fatal() -> None:
-    r = report(only={"agent"}, labels={LABEL_STATE: "v9;whatever"})
+def test_unreadable_healer_state_is_shown_not_fatal(sample: SampleSet) -> None:
+    r = report(sample, only={"agent"}, labels={LABEL_STATE: "v9;whatever"})
     assert r.healer[0].error.startswith("unknown state format")
     assert "state label unreadable" in render_text(r)
     assert r.healthy
@@ -230,8 +255,8 @@ def test_unreadable_healer_state_is_shown_not_fatal() -> None:
 # ---- text and JSON ------------------------------------------------------------
 
 
-def test_text_columns_are_aligned() -> None:
-    text = render_text(report())
+def test_text_columns_are_aligned(sample: SampleSet) -> None:
+    text = render_text(report(sample))
     nodes = section(text, "NODES")
     assert nodes[0].split() == [
         "HOSTNAME", "ROLE", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE", "RUNNING",
@@ -252,8 +277,8 @@ def test_text_columns_are_aligned() -> None:
     assert "\033" not in text
 
 
-def test_colour_only_adds_escape_codes() -> None:
-    r = report(nodes="nodes-one-manager-down.json")
+def test_colour_only_adds_escape_codes(sample: SampleSet) -> None:
+    r = report(sample, nodes="nodes-one-manager-down.json")
     plain, coloured = render_text(r, color=False), render_text(r, color=True)
     assert "\033[1;31mQUORUM AT RISK" in coloured
     assert "\033[1;31mDown\033[0m" in coloured
@@ -279,8 +304,8 @@ def test_when_to_colour() -> None:
     assert not use_color("never", tty, {})
 
 
-def test_json_document() -> None:
-    doc = json.loads(json.dumps(to_json(report())))
+def test_json_document(sample: SampleSet) -> None:
+    doc = json.loads(json.dumps(to_json(report(sample))))
     assert set(doc) >= {
         "nodes", "quorum", "services_not_converged", "stuck_tasks", "healer", "healthy",
         "problems",
@@ -305,13 +330,16 @@ def test_json_document() -> None:
     crashy = next(s for s in doc["services_not_converged"] if s["name"] == "crashy")
     assert crashy["reason"] == "nonzero_exit" and crashy["last_error_at"].endswith("Z")
     pinned = next(t for t in doc["stuck_tasks"] if t["service"] == "pinned")
-    assert pinned["state"] == "pending" and pinned["seconds"] == pytest.approx(78, abs=1)
+    (raw,) = sample.raw_tasks("pinned")
+    since = parse_time(raw["Status"]["Timestamp"])
+    assert pinned["state"] == "pending"
+    assert pinned["seconds"] == pytest.approx(sample.now - since, abs=0.1)
     assert doc["healer"] == []
 
 
-def test_no_leader_report() -> None:
-    info = parse_info(load("info-quorum-lost.json"))
-    r = no_leader_report(info, info.error, now=NOW, engine="unix:///sample.sock")
+def test_no_leader_report(sample: SampleSet) -> None:
+    info = parse_info(sample.load("info-quorum-lost.json"))
+    r = no_leader_report(info, info.error, now=sample.now, engine="unix:///sample.sock")
     assert r.exit_code == EXIT_UNHEALTHY and not r.complete
     text = render_text(r)
     assert "QUORUM LOST: the swarm has no leader" in text
@@ -371,15 +399,20 @@ class _FakeEngine(BaseHTTPRequestHandler):
     """Answers the Engine API paths the status reads with the captured samples."""
 
     answers: Mapping[str, tuple[int, bytes]] = {}
+    api_version = "1.41"
     server_hangs = threading.Event()  # set at the end of a test: stop hanging
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0].removeprefix("/v1.41")
-        status, body = self.answers.get(path, (404, b'{"message": "page not found"}'))
+        path = re.sub(r"^/v[0-9.]+/", "/", self.path.split("?", 1)[0])
+        if path == "/_ping":
+            status, body = 200, b"OK"
+        else:
+            status, body = self.answers.get(path, (404, b'{"message": "page not found"}'))
         if status == HANG:
             self.server_hangs.wait(10)  # as a manager stalls while losing quorum
             return
         self.send_response(status)
+        self.send_header("Api-Version", self.api_version)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -390,31 +423,48 @@ class _FakeEngine(BaseHTTPRequestHandler):
 
 
 HANG = -1  # an answer status: give no answer at all
-NO_LEADER_BODY = (SAMPLES / "nodes-quorum-lost.txt").read_text().splitlines()[0].encode()
 
 
-def _sample(name: str) -> tuple[int, bytes]:
-    return 200, (SAMPLES / name).read_bytes()
+@dataclass
+class FakeSwarm:
+    url: str
+    answers: dict[str, tuple[int, bytes]]
+    sample: SampleSet
+
+    def answer(self, name: str) -> tuple[int, bytes]:
+        """200 with the sample file ``name``, as an answer."""
+        return 200, self.sample.path(name).read_bytes()
+
+    @property
+    def no_leader_body(self) -> bytes:
+        return self.sample.path("nodes-quorum-lost.txt").read_text().splitlines()[0].encode()
 
 
 @pytest.fixture
-def fake_engine(tmp_path: Path) -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
-    """A unix socket URL and the answers behind it (change them per test)."""
-    answers = {
-        "/info": _sample("info.json"),
-        "/nodes": _sample("nodes.json"),
-        "/services": _sample("services-status.json"),
-        "/tasks": _sample("tasks.json"),
-    }
+def fake_engine(tmp_path: Path, sample: SampleSet) -> Iterator[FakeSwarm]:
+    """The sampled swarm behind a unix socket (change its answers per test)."""
+    swarm = FakeSwarm("", {}, sample)
+    for path, name in (
+        ("/info", "info.json"),
+        ("/nodes", "nodes.json"),
+        ("/services", "services-status.json"),
+        ("/tasks", "tasks.json"),
+    ):
+        swarm.answers[path] = swarm.answer(name)
     release = threading.Event()
-    handler = type("Handler", (_FakeEngine,), {"answers": answers, "server_hangs": release})
+    handler = type(
+        "Handler",
+        (_FakeEngine,),
+        {"answers": swarm.answers, "server_hangs": release, "api_version": sample.api},
+    )
     sock = tmp_path / "engine.sock"
+    swarm.url = f"unix://{sock}"
     server = ThreadingUnixStreamServer(str(sock), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"unix://{sock}", answers
+        yield swarm
     finally:
         release.set()
         server.shutdown()
@@ -423,9 +473,9 @@ def fake_engine(tmp_path: Path) -> Iterator[tuple[str, dict[str, tuple[int, byte
 
 
 def test_console_script_on_sampled_swarm(
-    fake_engine: tuple[str, dict[str, tuple[int, bytes]]],
+    fake_engine: FakeSwarm,
 ) -> None:
-    url, _ = fake_engine
+    url = fake_engine.url
     out = run("--docker.host", url, "--color", "never")
     assert out.returncode == EXIT_UNHEALTHY, out.stderr
     assert "3 managers, 3 reachable, quorum 2, can lose 1" in out.stdout
@@ -440,11 +490,12 @@ def test_console_script_on_sampled_swarm(
 
 
 def test_console_script_no_leader_exits_1(
-    fake_engine: tuple[str, dict[str, tuple[int, bytes]]],
+    fake_engine: FakeSwarm,
 ) -> None:
-    url, answers = fake_engine
-    answers["/info"] = _sample("info-quorum-lost.json")
-    answers["/nodes"] = answers["/services"] = answers["/tasks"] = (500, NO_LEADER_BODY)
+    url, answers = fake_engine.url, fake_engine.answers
+    answers["/info"] = fake_engine.answer("info-quorum-lost.json")
+    no_leader = (500, fake_engine.no_leader_body)
+    answers["/nodes"] = answers["/services"] = answers["/tasks"] = no_leader
     out = run("--docker.host", url)
     assert out.returncode == EXIT_UNHEALTHY, out.stderr
     assert "QUORUM LOST: the swarm has no leader" in out.stdout
@@ -453,16 +504,16 @@ def test_console_script_no_leader_exits_1(
     assert doc["problems"] == ["the swarm has no leader (quorum lost), says lab-m1"]
     assert "does not have a leader" in doc["error"]
     # The leader stepped down between /info and /nodes: the same answer.
-    answers["/info"] = _sample("info.json")
+    answers["/info"] = fake_engine.answer("info.json")
     out = run("--docker.host", url)
     assert out.returncode == EXIT_UNHEALTHY and "QUORUM LOST" in out.stdout, out.stderr
 
 
 def test_console_script_worker_exits_2(
-    fake_engine: tuple[str, dict[str, tuple[int, bytes]]],
+    fake_engine: FakeSwarm,
 ) -> None:
-    url, answers = fake_engine
-    info = load("info.json")
+    url, answers = fake_engine.url, fake_engine.answers
+    info = fake_engine.sample.load("info.json")
     info["Swarm"]["ControlAvailable"] = False
     answers["/info"] = (200, json.dumps(info).encode())
     out = run("--docker.host", url)
@@ -471,9 +522,9 @@ def test_console_script_worker_exits_2(
 
 
 def test_console_script_engine_that_hangs_exits_2(
-    fake_engine: tuple[str, dict[str, tuple[int, bytes]]],
+    fake_engine: FakeSwarm,
 ) -> None:
-    url, answers = fake_engine
+    url, answers = fake_engine.url, fake_engine.answers
     answers["/info"] = (HANG, b"")
     out = run("--docker.host", url, "--docker.timeout", "500ms")
     assert out.returncode == EXIT_NO_VIEW and out.stdout == ""

@@ -7,6 +7,7 @@ thing, Engine 20.10 and Engine 28 refusing < 1.44, is tested on the lab.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from common.apiversion import (
     refusal_message,
 )
 from exporter.engine import Engine, EngineError, EngineMetrics
+from exporter.parse import parse_event
+from tests.unit.samples import SampleSet
 
 TOO_OLD = (
     "client version 1.41 is too old. Minimum supported API version is 1.44, "
@@ -208,3 +211,34 @@ async def test_an_engine_upgraded_under_a_live_client_is_negotiated_again(
     assert registry.get_sample_value("dockerswarm_exporter_api_version_info", info) == 1
     old = {"api_version": "1.41", "engine_api_version": "1.41"}
     assert registry.get_sample_value("dockerswarm_exporter_api_version_info", old) is None
+
+
+async def test_events_as_engine_29_sends_them(tmp_path: Path, sample: SampleSet) -> None:
+    """API 1.52 (Engine 29): the stream's Content-Type is application/x-ndjson, and the
+    deprecated status/id/from fields are gone; neither is read."""
+    lines = sample.path("events-swarm.jsonl").read_bytes()
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await resp.prepare(request)
+        await resp.write(lines)
+        return resp
+
+    async def ping(_: web.Request) -> web.Response:
+        return web.Response(text="OK", headers={"API-Version": "1.52"})
+
+    app = web.Application()
+    app.router.add_get("/_ping", ping)
+    app.router.add_get("/v1.52/events", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = tmp_path / "engine.sock"
+    await web.UnixSite(runner, str(sock)).start()
+    engine = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=5)
+    try:
+        got = [e async for e in engine.events(0.0)]
+    finally:
+        await engine.close()
+        await runner.cleanup()
+    expected = [parse_event(json.loads(line)) for line in lines.splitlines() if line.strip()]
+    assert got == expected and len(got) > 5

@@ -13,15 +13,15 @@ from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_list, parse_node, parse_service, parse_task
 from exporter.render import publish
-from tests.unit.samples import load
+from tests.unit.samples import SampleSet
 
 
-def build() -> tuple[SwarmModel, TextStore]:
-    model = SwarmModel(clock=lambda: 1795713100.0)
+def build(sample: SampleSet) -> tuple[SwarmModel, TextStore]:
+    model = SwarmModel(clock=lambda: sample.now)
     store = TextStore(MODEL_FAMILIES)
-    model.replace_nodes(parse_list(load("nodes.json"), parse_node, "n")[0])
-    model.replace_services(parse_list(load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(load("tasks.json"), parse_task, "t")[0], None)
+    model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
+    model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
     model.synced = True
     model.set_health(up=True, has_leader=True)
     publish(model, store)
@@ -40,8 +40,8 @@ def value(store: TextStore, name: str, **labels: str) -> float | None:
     return samples(store).get((name, frozenset(labels.items())))
 
 
-def test_cluster_quorum_figures() -> None:
-    _, store = build()
+def test_cluster_quorum_figures(sample: SampleSet) -> None:
+    _, store = build(sample)
     assert value(store, "dockerswarm_managers") == 3
     assert value(store, "dockerswarm_managers_reachable") == 3
     assert value(store, "dockerswarm_manager_quorum") == 2
@@ -50,8 +50,8 @@ def test_cluster_quorum_figures() -> None:
     assert value(store, "dockerswarm_up") == 1
 
 
-def test_nodes() -> None:
-    model, store = build()
+def test_nodes(sample: SampleSet) -> None:
+    model, store = build(sample)
     m2 = next(n for n in model.nodes.values() if n.hostname == "lab-m2")
     ident = {"node_id": m2.id, "hostname": "lab-m2"}
     assert value(store, "dockerswarm_node_availability", **ident, availability="drain") == 1
@@ -70,8 +70,8 @@ def test_nodes() -> None:
     assert len(leaders) == 1
 
 
-def test_services() -> None:
-    _, store = build()
+def test_services(sample: SampleSet) -> None:
+    _, store = build(sample)
     s = {"stack": ""}
     # agent is global with a gpu==true constraint: one eligible node.
     assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", **s) == 1
@@ -122,16 +122,16 @@ def test_services() -> None:
     assert value(store, "dockerswarm_service_replicas_desired", **web) == 3
 
 
-def test_latest_task_per_slot_not_history() -> None:
-    model, _ = build()
+def test_latest_task_per_slot_not_history(sample: SampleSet) -> None:
+    model, _ = build(sample)
     crashy = next(v for v in model.views.values() if v.service.name == "crashy")
     # Two slots: the history of failed tasks must not be counted as current.
     assert sum(crashy.task_states.values()) == 2
 
 
-def test_running_since_is_when_the_last_running_task_started() -> None:
-    model, _ = build()
-    tasks = parse_list(load("tasks.json"), parse_task, "t")[0]
+def test_running_since_is_when_the_last_running_task_started(sample: SampleSet) -> None:
+    model, _ = build(sample)
+    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     for name in ("pinned", "hungry"):  # nothing runs
         assert next(v for v in model.views.values() if v.service.name == name).running_since == 0
     agent = next(v for v in model.views.values() if v.service.name == "agent")
@@ -139,17 +139,17 @@ def test_running_since_is_when_the_last_running_task_started() -> None:
     assert running and agent.running_since == max(t.timestamp for t in running) > 0
 
 
-def test_failures_counted_once_per_task() -> None:
-    model, store = build()
+def test_failures_counted_once_per_task(sample: SampleSet) -> None:
+    model, store = build(sample)
     before = samples(store)
-    tasks = parse_list(load("tasks.json"), parse_task, "t")[0]
+    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None)
     publish(model, store)
     assert samples(store) == before
 
 
-def test_removed_service_and_node_vanish() -> None:
-    model, store = build()
+def test_removed_service_and_node_vanish(sample: SampleSet) -> None:
+    model, store = build(sample)
     sid = next(s.id for s in model.services.values() if s.name == "crashy")
     model.remove_service(sid)
     nid = next(n.id for n in model.nodes.values() if n.hostname == "lab-w1")
@@ -160,25 +160,25 @@ def test_removed_service_and_node_vanish() -> None:
     assert nid not in text
 
 
-def test_drain_changes_global_desired() -> None:
-    model, store = build()
+def test_drain_changes_global_desired(sample: SampleSet) -> None:
+    model, store = build(sample)
     w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
     model.upsert_node(replace(w1, availability="drain"))
     publish(model, store)
     assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", stack="") == 0
 
 
-def test_openmetrics_headers() -> None:
-    _, store = build()
+def test_openmetrics_headers(sample: SampleSet) -> None:
+    _, store = build(sample)
     om = store.render(openmetrics=True).decode()
     assert "# TYPE dockerswarm_service_task_failures counter" in om
     text = store.render().decode()
     assert "# TYPE dockerswarm_service_task_failures_total counter" in text
 
 
-def test_promtool_check_metrics_is_clean() -> None:
+def test_promtool_check_metrics_is_clean(sample: SampleSet) -> None:
     assert shutil.which("promtool"), "promtool missing: make test installs package prometheus"
-    _, store = build()
+    _, store = build(sample)
     proc = subprocess.run(
         ["promtool", "check", "metrics"], input=store.render(), capture_output=True, check=False
     )
@@ -187,10 +187,10 @@ def test_promtool_check_metrics_is_clean() -> None:
     )
 
 
-def test_incremental_eligible_counts_match_a_recount() -> None:
+def test_incremental_eligible_counts_match_a_recount(sample: SampleSet) -> None:
     import random
 
-    model, _ = build()
+    model, _ = build(sample)
     rng = random.Random(7)
     nodes = list(model.nodes.values())
     constraint_sets = [(), ("node.labels.gpu==true",), ("node.role==manager",)]

@@ -15,11 +15,11 @@ from exporter.parse import (
     parse_time,
 )
 from exporter.reasons import classify
-from tests.unit.samples import SAMPLES, load
+from tests.unit.samples import SampleSet
 
 
-def test_nodes_sample_parses_workers_without_manager_status() -> None:
-    nodes, problems = parse_list(load("nodes.json"), parse_node, "node")
+def test_nodes_sample_parses_workers_without_manager_status(sample: SampleSet) -> None:
+    nodes, problems = parse_list(sample.load("nodes.json"), parse_node, "node")
     assert problems == []
     by_host = {n.hostname: n for n in nodes}
     assert sorted(by_host) == ["lab-m1", "lab-m2", "lab-m3", "lab-w1"]
@@ -30,16 +30,16 @@ def test_nodes_sample_parses_workers_without_manager_status() -> None:
     assert w.label("gpu") == "true"
 
 
-def test_one_manager_down_sample() -> None:
-    nodes, _ = parse_list(load("nodes-one-manager-down.json"), parse_node, "node")
+def test_one_manager_down_sample(sample: SampleSet) -> None:
+    nodes, _ = parse_list(sample.load("nodes-one-manager-down.json"), parse_node, "node")
     down = [n for n in nodes if n.state == "down"]
     assert len(down) == 1
     assert down[0].reachability == "unreachable"
     assert down[0].message == "heartbeat failure"
 
 
-def test_services_sample_modes_status_and_stack() -> None:
-    services, problems = parse_list(load("services-status.json"), parse_service, "service")
+def test_services_sample_modes_status_and_stack(sample: SampleSet) -> None:
+    services, problems = parse_list(sample.load("services-status.json"), parse_service, "s")
     assert problems == []
     by_name = {s.name: s for s in services}
     assert by_name["agent"].mode == "global"
@@ -47,33 +47,46 @@ def test_services_sample_modes_status_and_stack() -> None:
     assert by_name["oneshot"].mode == "replicated-job"
     assert by_name["web"].stack == "shop"
     assert by_name["web"].update_state == "updating"
-    assert by_name["crashy"].running_tasks == 1 and by_name["crashy"].desired_tasks == 2
-    assert by_name["crashy"].stack == ""
+    crashy = by_name["crashy"]
+    assert crashy.desired_tasks == 2 and (crashy.running_tasks or 0) < 2
+    assert crashy.stack == "" and crashy.restart_condition == "any"
+    assert by_name["oneshot"].replicas == 1  # TotalCompletions
+    assert by_name["hungry"].running_tasks == 0 and by_name["hungry"].desired_tasks == 1
 
 
-def test_tasks_sample_error_reasons() -> None:
-    tasks, problems = parse_list(load("tasks.json"), parse_task, "task")
+def test_tasks_sample_error_reasons(sample: SampleSet) -> None:
+    tasks, problems = parse_list(sample.load("tasks.json"), parse_task, "task")
     assert problems == []
     reasons = {classify(t.err, t.exit_code) for t in tasks if t.err}
     assert reasons == {"nonzero_exit", "image", "no_suitable_node", "insufficient_resources"}
     assert all(t.timestamp > 1.7e9 for t in tasks)
+    failed = [t for t in tasks if t.state == "failed"]
+    assert failed and all(t.exit_code == 3 for t in failed)
 
 
-def test_info_quorum_lost() -> None:
-    info = parse_info(load("info-quorum-lost.json"))
+def test_info_quorum_lost(sample: SampleSet) -> None:
+    info = parse_info(sample.load("info-quorum-lost.json"))
     assert info.is_manager
     assert info.has_leader_error
     assert info.managers is None and info.nodes is None
-    healthy = parse_info(load("info.json"))
+    healthy = parse_info(sample.load("info.json"))
     assert healthy.is_manager and not healthy.has_leader_error and healthy.managers == 3
 
 
-def test_events_sample() -> None:
-    lines = (SAMPLES / "events-swarm.jsonl").read_text().splitlines()
-
-    events = [parse_event(json.loads(line)) for line in lines if line.strip()]
+def test_events_sample(sample: SampleSet) -> None:
+    lines = sample.path("events-swarm.jsonl").read_text().splitlines()
+    raw = [json.loads(line) for line in lines if line.strip()]
+    events = [parse_event(r) for r in raw]
     assert {e.type for e in events} >= {"node", "service"}
     assert all(e.actor_id for e in events)
+    drained = next(e for e in events if e.attribute("availability.new") == "drain")
+    assert (drained.type, drained.action, drained.attribute("name")) == ("node", "update", "lab-m2")
+    # API 1.52 drops the deprecated status/id/from (swarm events never had them): only
+    # Type, Action and Actor are read, so an answer without them parses the same.
+    legacy = {"status", "id", "from"}
+    assert not any(legacy & set(r) for r in raw)
+    with_legacy = [{**r, "status": "x", "id": "y", "from": "z"} for r in raw]
+    assert [parse_event(r) for r in with_legacy] == events
 
 
 @pytest.mark.parametrize(
