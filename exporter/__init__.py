@@ -1,3 +1,1 @@
 """swarm-sentinel exporter: an event-driven model of a Docker Swarm, served as metrics."""
-
-__version__ = "0.1.0"

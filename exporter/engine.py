@@ -31,6 +31,7 @@ from common.apiversion import (
     is_refusal,
     refusal_message,
 )
+from common.text import one_line
 from exporter.parse import (
     ParseError,
     parse_event,
@@ -208,13 +209,13 @@ class Engine:
                 return EngineError(
                     endpoint, refusal_message(message, used, self.pinned is not None), 400
                 )
-            return EngineError(endpoint, _one_line(message), exc.status)
+            return EngineError(endpoint, one_line(message), exc.status)
         self.speaking = None
         if isinstance(exc, TimeoutError):
             return EngineError(endpoint, f"no answer within {self.timeout:g}s")
         # aiodocker decodes error bodies itself and raises KeyError or ValueError
         # on a garbled one.
-        return EngineError(endpoint, _one_line(f"{type(exc).__name__}: {exc}"))
+        return EngineError(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
 
     @property
     def address(self) -> str:
@@ -401,7 +402,3 @@ def _message(text: object) -> str:
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             return str(body["message"])
     return text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())[:500]

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import exposition as text_exposition
 from prometheus_client.openmetrics import exposition as om_exposition
 
-from exporter import __version__
+from common.version import VERSION
 from exporter.metrics_text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
 from exporter.webconfig import WebConfig, basic_auth_middleware
 
@@ -83,7 +83,7 @@ def make_app(
         return web.Response(text=why + "\n", status=200 if ok else 503)
 
     async def landing(_: web.Request) -> web.Response:
-        return web.Response(text=LANDING.format(version=__version__), content_type="text/html")
+        return web.Response(text=LANDING.format(version=VERSION), content_type="text/html")
 
     app = web.Application(middlewares=[basic_auth_middleware(web_config)])
     app.router.add_get("/metrics", metrics)

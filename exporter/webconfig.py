@@ -43,6 +43,8 @@ import yaml
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from common.text import one_line
+
 __all__ = ["WebConfig", "WebConfigError", "basic_auth_middleware", "load_web_config"]
 
 REALM: Final = "swarm-sentinel"
@@ -159,7 +161,7 @@ def load_web_config(path: str | os.PathLike[str] | None) -> WebConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise WebConfigError(f"{file}: cannot read web config file: {_one_line(exc)}") from exc
+        raise WebConfigError(f"{file}: cannot read web config file: {one_line(exc)}") from exc
     try:
         return _parse(text, file.parent)
     except _Problem as exc:
@@ -232,17 +234,11 @@ def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror  # no repeated file name, no errno tuple
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return _one_line(exc)
+    return one_line(exc)
 
 
 # --- sections -------------------------------------------------------------------------
@@ -426,7 +422,7 @@ def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, cert_what: str, key_w
             with path.open("rb"):
                 pass
         except OSError as exc:
-            raise _Problem(f"tls_server_config: cannot read {what}: {_one_line(exc)}") from exc
+            raise _Problem(f"tls_server_config: cannot read {what}: {one_line(exc)}") from exc
     # A scratch trust store parses the certificate without needing the key, which tells
     # "bad certificate" apart from "bad key" below.
     try:
@@ -450,7 +446,7 @@ def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, cert_what: str, key_w
             ) from exc
         raise _Problem(f"tls_server_config: {key_what} contains no usable private key") from exc
     except OSError as exc:  # only if a file vanished since the checks above
-        raise _Problem(f"tls_server_config: cannot load {cert_what}: {_one_line(exc)}") from exc
+        raise _Problem(f"tls_server_config: cannot load {cert_what}: {one_line(exc)}") from exc
 
 
 def _client_auth(
@@ -501,7 +497,7 @@ def _client_auth(
         except ssl.SSLError as exc:  # before OSError: SSLError is a subclass of it
             raise _Problem(f"{w}: client_ca_file {ca_file} contains no PEM certificate") from exc
         except OSError as exc:
-            raise _Problem(f"{w}: cannot read client_ca_file {ca_file}: {_one_line(exc)}") from exc
+            raise _Problem(f"{w}: cannot read client_ca_file {ca_file}: {one_line(exc)}") from exc
     elif ca_pem:
         try:
             ctx.load_verify_locations(cadata=ca_pem)

@@ -20,6 +20,7 @@ import requests
 
 from common.apiversion import ApiVersion, ApiVersionError, is_refusal, refusal_message
 from common.dockerpy import docker_client
+from common.text import one_line
 from healer.settings import LABEL_STATE
 from healer.state import HealState, StateError
 
@@ -92,9 +93,9 @@ class Forcer:
         except (requests.RequestException, docker.errors.DockerException, OSError) as exc:
             # The engine may be another one when it answers again: negotiate then.
             self.close()
-            return ForceResult(Outcome.ERROR, _one_line(f"{type(exc).__name__}: {exc}"))
+            return ForceResult(Outcome.ERROR, one_line(f"{type(exc).__name__}: {exc}"))
         except (KeyError, TypeError, ValueError) as exc:
-            return ForceResult(Outcome.ERROR, _one_line(f"unexpected service answer: {exc!r}"))
+            return ForceResult(Outcome.ERROR, one_line(f"unexpected service answer: {exc!r}"))
 
     def _failed(self, text: str) -> ForceResult:
         """An error answer of the engine (its message), as an outcome."""
@@ -106,7 +107,7 @@ class Forcer:
             return ForceResult(
                 Outcome.ERROR, refusal_message(text, spoke, self._pinned is not None)
             )
-        return ForceResult(Outcome.ERROR, _one_line(text))
+        return ForceResult(Outcome.ERROR, one_line(text))
 
     def close(self) -> None:
         if self._client is not None:
@@ -133,7 +134,3 @@ def _message(resp: requests.Response) -> str:
     except ValueError:
         return resp.text
     return str(body["message"]) if isinstance(body, dict) and "message" in body else resp.text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:300]

@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 import structlog
 
+from common.durations import format_duration
+from common.text import iso_utc
 from exporter.constraints import matches
-from exporter.durations import format_duration
 from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
 from healer.forcer import Forcer, Outcome
@@ -248,7 +249,7 @@ class Healer:
             "running": view.running,
             "desired": view.desired,
             "attempts": d.attempts,
-            "next_allowed": _iso(d.next_allowed),
+            "next_allowed": iso_utc(d.next_allowed),
             "error": view.last_error,
         }
         self.decisions.append({"time": self.clock(), **event})
@@ -265,9 +266,3 @@ class Healer:
         if key is not None:
             self.metrics.next_action.pop(key, None)
             self.metrics.gave_up.discard(key)
-
-
-def _iso(ts: float) -> str:
-    if not ts:
-        return ""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

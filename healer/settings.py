@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from exporter.durations import parse_duration
+from common.durations import parse_duration
+from common.text import parse_bool
 from exporter.types import Service
 
 LABEL_HEAL = "swarm-sentinel.heal"
@@ -70,15 +71,6 @@ class LabelProblem:
     problem: str
 
 
-def _bool(value: str) -> bool:
-    v = value.strip().lower()
-    if v in ("true", "1", "yes", "on"):
-        return True
-    if v in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{value!r} is not true or false")
-
-
 def _count(value: str) -> int:
     n = int(value.strip())
     if n < 1:
@@ -116,10 +108,10 @@ def service_policy(
     """The policy of ``service``; a malformed label is reported and its default used."""
     p: list[LabelProblem] = []
     policy = ServicePolicy(
-        heal=_read(service, LABEL_HEAL, _bool, settings.scope == Scope.ALL, p),
+        heal=_read(service, LABEL_HEAL, parse_bool, settings.scope == Scope.ALL, p),
         threshold=_read(service, LABEL_THRESHOLD, _seconds, settings.threshold, p),
         cooldown=_read(service, LABEL_COOLDOWN, _seconds, settings.cooldown, p),
         max_attempts=_read(service, LABEL_MAX_ATTEMPTS, _count, settings.max_attempts, p),
-        rebalance=_read(service, LABEL_REBALANCE, _bool, False, p),
+        rebalance=_read(service, LABEL_REBALANCE, parse_bool, False, p),
     )
     return policy, p

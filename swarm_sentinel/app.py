@@ -15,7 +15,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
-from exporter import __version__, gc_tuning
+from common.version import VERSION
+from exporter import gc_tuning
 from exporter.engine import Engine, EngineMetrics
 from exporter.families import MODEL_FAMILIES
 from exporter.metrics_text import TextStore
@@ -128,7 +129,7 @@ class Runtime:
                 log.warning("web_config", problem=warning)
             log.info(
                 "started",
-                version=__version__,
+                version=VERSION,
                 listen=f"{host or '*'}:{port}",
                 tls=self.web_config.tls is not None,
                 engine=self.engine.address,

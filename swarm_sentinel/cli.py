@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from exporter.logconfig import configure_logging
+from common.logs import configure_logging
 from exporter.webconfig import WebConfigError, load_web_config
 from swarm_sentinel import status
 from swarm_sentinel.app import Runtime, serve, split_listen_address

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from common.apiversion import NEWEST, OLDEST, ApiVersion, parse_pin
-from exporter import __version__
-from exporter.durations import parse_duration
+from common.durations import parse_duration
+from common.text import parse_bool
+from common.version import VERSION
 
 ENV_PREFIX = "SWARM_SENTINEL_"
 DEFAULT_PORT = 9675  # "Docker Swarm Exporter" in Prometheus' default port allocations
@@ -50,12 +51,10 @@ def _api_version(text: str) -> ApiVersion | None:
 
 
 def _bool(text: str) -> bool:
-    t = text.strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    try:
+        return parse_bool(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
             "see 'swarm-sentinel status --help'."
         ),
     )
-    p.add_argument("--version", action="version", version=f"swarm-sentinel {__version__}")
+    p.add_argument("--version", action="version", version=f"swarm-sentinel {VERSION}")
     add_docker_flags(p)
     p.flag(
         "--web.listen-address",

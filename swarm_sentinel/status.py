@@ -28,15 +28,15 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from common.apiversion import ApiVersion
+from common.logs import configure_logging
+from common.text import iso_utc
 from exporter.engine import Engine, EngineError, EngineMetrics
 from exporter.families import MODEL_FAMILIES
-from exporter.logconfig import configure_logging
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
 from exporter.types import Task
@@ -50,9 +50,7 @@ from swarm_sentinel.status_text import render_text, use_color
 
 
 def _iso(ts: float) -> str | None:
-    if not ts:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(ts) or None
 
 
 def to_json(r: Report) -> dict[str, Any]:
