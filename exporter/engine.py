@@ -2,8 +2,8 @@
 
 A thin layer over aiodocker's raw query: aiodocker has no ``status=true`` on
 services, and its JSON helper crashes on a garbled error body. Every failure
-comes out as ``EngineError`` with one line of text, so the watcher has one
-thing to catch.
+comes out as one of the ``exporter.errors`` classes, classified here and only
+here, with one line of text.
 
 The API version is negotiated as the docker CLI does it (``common.apiversion``):
 one ``GET /_ping`` before the first call, and again after the connection failed
@@ -32,6 +32,15 @@ from common.apiversion import (
     refusal_message,
 )
 from common.text import one_line
+from exporter.errors import (
+    BadAnswer,
+    EngineError,
+    NoLeader,
+    NotManager,
+    Timeout,
+    Unreachable,
+    VersionRefused,
+)
 from exporter.parse import (
     ParseError,
     parse_event,
@@ -48,30 +57,6 @@ log = structlog.get_logger("exporter.engine")
 
 PARSE_SLICE = 250
 """Objects of a list answer parsed between two yields to the event loop."""
-
-
-class EngineError(Exception):
-    """An Engine API call failed; ``str()`` is one line fit for a log event."""
-
-    def __init__(self, endpoint: str, message: str, status: int = 0) -> None:
-        super().__init__(f"{endpoint}: {message}")
-        self.endpoint = endpoint
-        self.status = status
-        self.message = message
-
-    @property
-    def no_leader(self) -> bool:
-        """The manager answered, but the swarm has lost its quorum."""
-        m = self.message
-        return (
-            "does not have a leader" in m
-            or "DeadlineExceeded" in m
-            or ("context deadline exceeded" in m)
-        )
-
-    @property
-    def not_manager(self) -> bool:
-        return "not a swarm manager" in self.message or "is not a manager" in self.message
 
 
 class EngineMetrics:
@@ -143,7 +128,7 @@ class Engine:
                 # is set once /_ping has answered (``_client``).
                 self._docker = aiodocker.Docker(url=self._url, api_version=f"v{OLDEST}")
             except (ValueError, OSError, aiodocker.DockerError) as exc:
-                raise EngineError("connect", f"cannot set up the client: {exc}") from exc
+                raise Unreachable("connect", f"cannot set up the client: {exc}") from exc
         return self._docker
 
     async def _client(self) -> aiodocker.Docker:
@@ -176,7 +161,7 @@ class Engine:
             version = choose(offered, self.pinned)
         except ApiVersionError as exc:
             self.metrics.errors.labels("ping").inc()
-            raise EngineError("ping", str(exc)) from exc
+            raise VersionRefused("ping", str(exc)) from exc
         seen = (str(version), offered or "")
         if seen != self._negotiated:
             self.metrics.api_version.clear()
@@ -199,23 +184,25 @@ class Engine:
         """
         self.metrics.errors.labels(endpoint).inc()
         if isinstance(exc, aiodocker.DockerError):
-            message = _message(exc.message)
+            message = one_line(_message(exc.message))
             # Status 900: aiodocker's own code for "cannot connect".
             if exc.status == 900:
                 self.speaking = None
-            elif exc.status == 400 and is_refusal(message):
+                return Unreachable(endpoint, message, exc.status)
+            if exc.status == 400 and is_refusal(message):
                 used = self.speaking or self.pinned or OLDEST
                 self.speaking = None
-                return EngineError(
+                return VersionRefused(
                     endpoint, refusal_message(message, used, self.pinned is not None), 400
                 )
-            return EngineError(endpoint, one_line(message), exc.status)
+            return EngineError.from_answer(endpoint, message, exc.status)
         self.speaking = None
         if isinstance(exc, TimeoutError):
-            return EngineError(endpoint, f"no answer within {self.timeout:g}s")
-        # aiodocker decodes error bodies itself and raises KeyError or ValueError
-        # on a garbled one.
-        return EngineError(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
+            return Timeout(endpoint, f"no answer within {self.timeout:g}s")
+        if isinstance(exc, ValueError | KeyError):
+            # aiodocker decodes error bodies itself and raises these on a garbled one.
+            return BadAnswer(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
+        return Unreachable(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
 
     @property
     def address(self) -> str:
@@ -244,15 +231,28 @@ class Engine:
             return json.loads(body)
         except ValueError as exc:
             self.metrics.errors.labels(endpoint).inc()
-            raise EngineError(endpoint, f"answer is not JSON ({len(body)} bytes)") from exc
+            raise BadAnswer(endpoint, f"answer is not JSON ({len(body)} bytes)") from exc
 
     async def info(self) -> SwarmInfo:
-        raw = await self.get_json("info", "info")
-        try:
-            return parse_info(raw)
-        except ParseError as exc:
-            self.metrics.parse_errors.labels("info").inc()
-            raise EngineError("info", str(exc)) from exc
+        return self._one("info", await self.get_json("info", "info"), parse_info)
+
+    def require_manager(self, info: SwarmInfo) -> None:
+        """Raise what ``info`` says is wrong for a cluster view: ``NotManager`` (a worker,
+        no swarm) or ``NoLeader`` (quorum lost)."""
+        if info.local_node_state != "active":
+            raise NotManager(
+                "info",
+                f"the engine at {self.address} is not part of an active swarm "
+                f"(state {info.local_node_state or 'unknown'})",
+            )
+        if not info.control_available:
+            raise NotManager(
+                "info",
+                f"the engine at {self.address} is a swarm worker: point swarm-sentinel "
+                "at a manager (--docker.host)",
+            )
+        if info.has_leader_error:
+            raise NoLeader("info", info.error)
 
     async def nodes(self, *, role: str | None = None) -> list[Node]:
         """All nodes, or only those of ``role`` (``manager``: a cheap call at any scale)."""
@@ -337,7 +337,7 @@ class Engine:
     async def _list(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> list[T]:
         if not isinstance(raw, list):
             self.metrics.parse_errors.labels(kind).inc()
-            raise EngineError(kind + "s", f"expected a list, got {type(raw).__name__}")
+            raise BadAnswer(kind + "s", f"expected a list, got {type(raw).__name__}")
         good: list[T] = []
         problems: list[str] = []
         # Parsing 5,000 services or a batch of tasks in one go held the event
@@ -366,7 +366,7 @@ class Engine:
             return parse_one(raw)
         except ParseError as exc:
             self.metrics.parse_errors.labels(kind).inc()
-            raise EngineError(kind, str(exc)) from exc
+            raise BadAnswer(kind, str(exc)) from exc
 
 
 _CALL_ERRORS = (

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exporter.errors import says_no_leader
+
 # Task states in the engine's lifecycle order (swarmkit api/types.proto).
 TASK_STATES: tuple[str, ...] = (
     "new",
@@ -162,7 +164,7 @@ class SwarmInfo:
 
     @property
     def has_leader_error(self) -> bool:
-        return "does not have a leader" in self.error
+        return says_no_leader(self.error)
 
 
 @dataclass(frozen=True, slots=True)

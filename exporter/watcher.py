@@ -24,7 +24,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter import gc_tuning
-from exporter.engine import ID_CHARS, Engine, EngineError
+from exporter.engine import ID_CHARS, Engine
+from exporter.errors import EngineError, NoLeader, NotFound, Unreachable
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
 from exporter.render import publish
@@ -139,7 +140,7 @@ class Watcher:
             try:
                 async for event in self.engine.events(time.time(), self._stream_connected):
                     await self._apply_event(event)
-                raise EngineError("events", "the engine closed the event stream")
+                raise Unreachable("events", "the engine closed the event stream")
             except EngineError as exc:
                 if self._stream_up:
                     # One event per loss, not one per failed retry.
@@ -166,20 +167,7 @@ class Watcher:
         """List everything: info, nodes, services (with status) and all tasks."""
         info = await self.engine.info()
         self.model.set_info(info)
-        if info.local_node_state != "active":
-            raise EngineError(
-                "info",
-                f"the engine at {self.engine.address} is not part of an active swarm "
-                f"(state {info.local_node_state or 'unknown'})",
-            )
-        if not info.control_available:
-            raise EngineError(
-                "info",
-                f"the engine at {self.engine.address} is a swarm worker: point swarm-sentinel "
-                "at a manager (--docker.host)",
-            )
-        if info.has_leader_error:
-            raise EngineError("info", info.error)
+        self.engine.require_manager(info)
         nodes = await self.engine.nodes()
         asked = time.monotonic()
         services = await self.engine.services()
@@ -301,10 +289,10 @@ class Watcher:
                         self._tasks_due.add(svc.id)
             else:
                 return
+        except NotFound:
+            # Gone before we looked: the remove event follows, or a relist fixes it.
+            return
         except EngineError as exc:
-            if exc.status == 404:
-                # Gone before we looked: the remove event follows, or a relist fixes it.
-                return
             log.info("event_refresh_failed", event_type=event.type, error=str(exc))
             self._need_resync = True
             return
@@ -330,7 +318,11 @@ class Watcher:
         has_leader = False
         if str(exc) != self._last_error:
             # One event per distinct problem, not one per poll.
-            event = "quorum_lost" if exc.no_leader and self.model.has_leader else "engine_error"
+            event = (
+                "quorum_lost"
+                if isinstance(exc, NoLeader) and self.model.has_leader
+                else "engine_error"
+            )
             log.error(event, engine=self.engine.address, error=str(exc))
         self._last_error = str(exc)
         self.model.set_health(up=False, has_leader=has_leader, error=str(exc))

@@ -35,7 +35,8 @@ from prometheus_client import CollectorRegistry
 from common.apiversion import ApiVersion
 from common.logs import configure_logging
 from common.text import iso_utc
-from exporter.engine import Engine, EngineError, EngineMetrics
+from exporter.engine import Engine, EngineMetrics
+from exporter.errors import EngineError, NoLeader, NotManager, Timeout
 from exporter.families import MODEL_FAMILIES
 from exporter.metrics_text import TextStore
 from exporter.model import SwarmModel
@@ -214,11 +215,11 @@ def main(argv: Sequence[str]) -> int:
     )
     try:
         asyncio.run(_read(engine, model))
-    except EngineError as exc:
-        if not exc.no_leader:
-            print(f"swarm-sentinel status: {_cause(exc, model, engine)}", file=sys.stderr)
-            return EXIT_NO_VIEW
+    except NoLeader as exc:
         report = no_leader_report(model.info, exc.message, now=time.time(), engine=engine.address)
+    except EngineError as exc:
+        print(f"swarm-sentinel status: {_cause(exc, model, engine)}", file=sys.stderr)
+        return EXIT_NO_VIEW
     else:
         report = build_report(
             model,
@@ -242,7 +243,7 @@ def main(argv: Sequence[str]) -> int:
 
 def _cause(exc: EngineError, model: SwarmModel, engine: Engine) -> str:
     address = engine.address
-    if isinstance(exc.__cause__, TimeoutError):
+    if isinstance(exc, Timeout):
         # Seen on the lab: while a manager's swarm loses quorum, even its /info can
         # hang for some seconds before it says "no leader". Worth a hint, not a guess.
         return (
@@ -250,9 +251,8 @@ def _cause(exc: EngineError, model: SwarmModel, engine: Engine) -> str:
             f"({exc.endpoint}); a manager can stall while its swarm loses quorum: "
             "try again, or give a longer --docker.timeout"
         )
+    if isinstance(exc, NotManager):
+        return exc.message  # a worker, or no swarm: it names the address
     if model.info is None:
         return f"cannot talk to the Docker engine at {address}: {exc.message}"
-    if exc.endpoint == "info":
-        # The watcher's own words: not in a swarm, or a worker; they name the address.
-        return exc.message
     return f"the manager at {address} did not answer: {exc}"

@@ -27,7 +27,8 @@ from common.apiversion import (
     parse_pin,
     refusal_message,
 )
-from exporter.engine import Engine, EngineError, EngineMetrics
+from exporter.engine import Engine, EngineMetrics
+from exporter.errors import EngineError
 from exporter.parse import parse_event
 from tests.unit.samples import SampleSet
 

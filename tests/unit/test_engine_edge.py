@@ -6,6 +6,7 @@ never would; behaviour against the real engine is tested on the lab.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,10 +19,10 @@ from exporter.engine import (
     ID_CHARS,
     PARSE_SLICE,
     Engine,
-    EngineError,
     EngineMetrics,
     split_id_chars,
 )
+from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Timeout, Unreachable
 from exporter.parse import parse_node
 
 
@@ -140,3 +141,74 @@ def test_id_prefix_groups_cover_every_id_character_once() -> None:
         chars = [c for g in groups for c in g]
         assert sorted(chars) == sorted(ID_CHARS) and len(chars) == len(set(chars))
         assert max(map(len, groups)) - min(map(len, groups)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "kind"),
+    [
+        (404, "node abc not found", NotFound),
+        (
+            500,
+            "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
+            "that too few managers are online.",
+            NoLeader,
+        ),
+        (500, "rpc error: code = DeadlineExceeded desc = context deadline exceeded", NoLeader),
+        (
+            503,
+            "This node is not a swarm manager. Worker nodes can't be used to view or modify "
+            "cluster state.",
+            NotManager,
+        ),
+        (500, "something else broke", EngineError),
+    ],
+)
+async def test_error_answers_are_classified_once(
+    tmp_path: Path, status: int, message: str, kind: type[EngineError]
+) -> None:
+    async def answer(_: web.Request) -> web.Response:
+        return web.json_response({"message": message}, status=status)
+
+    app = web.Application()
+    app.router.add_get("/_ping", _ping)
+    app.router.add_get("/v1.41/nodes", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = tmp_path / "engine.sock"
+    await web.UnixSite(runner, str(sock)).start()
+    eng = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=5)
+    try:
+        with pytest.raises(EngineError) as err:
+            await eng.nodes()
+    finally:
+        await eng.close()
+        await runner.cleanup()
+    assert type(err.value) is kind
+    assert str(err.value) == f"nodes: {message}"
+
+
+async def test_no_engine_is_unreachable_and_silence_a_timeout(tmp_path: Path) -> None:
+    gone = Engine(f"unix://{tmp_path}/none.sock", EngineMetrics(CollectorRegistry()), timeout=5)
+    try:
+        with pytest.raises(Unreachable, match=r"^ping: "):
+            await gone.info()
+    finally:
+        await gone.close()
+
+    async def hang(_: web.Request) -> web.Response:
+        await asyncio.sleep(1)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/_ping", hang)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = tmp_path / "slow.sock"
+    await web.UnixSite(runner, str(sock)).start()
+    slow = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=0.2)
+    try:
+        with pytest.raises(Timeout, match=r"^ping: no answer within 0\.2s$"):
+            await slow.info()
+    finally:
+        await slow.close()
+        await runner.cleanup()
