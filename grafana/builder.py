@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 JSON = dict[str, Any]
+# Raw value -> (display text, color); feeds both value mappings and series colors.
+Palette = Mapping[str, tuple[str, str]]
 
 SCHEMA_VERSION = 39
 TAGS = ["swarm-sentinel", "docker-swarm"]
@@ -26,18 +28,20 @@ NODE = 'hostname=~"$node"'
 JOB = 'job="swarm-sentinel"'
 
 
-HEALER_FORCES_EXPR = (
-    "max by (service_name, stack, reason) ("
-    f'increase(dockerswarm_healer_actions_total{{result="forced", {SVC}}}[$__rate_interval])'
-    ") > 0"
-)
-
-
 # ---------------------------------------------------------------------- queries and fields
 
 
 def ds() -> JSON:
     return dict(DS)
+
+
+def increase_once(metric: str, matcher: str, series: str, window: str) -> str:
+    """A counter's increase per series (`series` lists its labels), counted once.
+
+    Every exporter instance reports the whole cluster, so the instances' copies of a series
+    are collapsed with max: summing them would multiply by the number of managers.
+    """
+    return f"max by ({series}) (increase({metric}{{{matcher}}}[{window}]))"
 
 
 def target(
@@ -77,8 +81,7 @@ def steps(*pairs: tuple[float | None, str]) -> JSON:
     }
 
 
-def value_map(mapping: dict[str, tuple[str, str]]) -> JSON:
-    """Value mapping: raw value -> (display text, color)."""
+def value_map(mapping: Palette) -> JSON:
     return {
         "type": "value",
         "options": {
@@ -100,6 +103,11 @@ def color_override(name: str, color: str) -> JSON:
         "matcher": {"id": "byName", "options": name},
         "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
     }
+
+
+def color_overrides(palette: Palette) -> list[JSON]:
+    """Series named after a raw value take the color its value mapping shows."""
+    return [color_override(raw, color) for raw, (_, color) in palette.items()]
 
 
 def column_override(name: str, *properties: tuple[str, Any]) -> JSON:
@@ -418,6 +426,17 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
         if variable["name"] in hidden:
             variable["hide"] = 2
     return result
+
+
+HEALER_FORCES_EXPR = (
+    increase_once(
+        "dockerswarm_healer_actions_total",
+        f'result="forced", {SVC}',
+        "service_name, stack, reason",
+        "$__rate_interval",
+    )
+    + " > 0"
+)
 
 
 def dashboard_annotations() -> list[JSON]:

@@ -7,6 +7,7 @@ from grafana.builder import (
     Dashboard,
     color_override,
     column_override,
+    increase_once,
     merge_organize,
     steps,
     value_map,
@@ -26,10 +27,10 @@ HEALER_RESULT_COLORS = {
 
 def actions(window: str, result: str | None = None, by: str = "result") -> str:
     matcher = f'result="{result}", {SVC}' if result else SVC
-    return (
-        f"sum by ({by}) (max by (service_name, stack, reason, result) "
-        f"(increase(dockerswarm_healer_actions_total{{{matcher}}}[{window}])))"
+    decided = increase_once(
+        "dockerswarm_healer_actions_total", matcher, "service_name, stack, reason, result", window
     )
+    return f"sum by ({by}) ({decided})"
 
 
 def healer() -> Dashboard:
@@ -43,6 +44,7 @@ def healer() -> Dashboard:
         f"max by (service_name, stack) (dockerswarm_healer_next_action_timestamp_seconds{{{SVC}}})"
     )
     gave_up = f"max by (service_name, stack) (dockerswarm_healer_gave_up{{{SVC}}})"
+    result_colors = [color_override(k, c) for k, c in HEALER_RESULT_COLORS.items()]
     d.row("Status")
     d.stat(
         "Acting instance",
@@ -106,7 +108,7 @@ def healer() -> Dashboard:
         [(actions("$__rate_interval"), "{{result}}")],
         stack=True,
         bars=True,
-        overrides=[color_override(k, c) for k, c in HEALER_RESULT_COLORS.items()],
+        overrides=result_colors,
     )
     d.timeseries(
         "Forced updates by service",
@@ -142,7 +144,7 @@ def healer() -> Dashboard:
         ],
         stack=True,
         bars=True,
-        overrides=[color_override(k, c) for k, c in HEALER_RESULT_COLORS.items()],
+        overrides=result_colors,
     )
 
     d.row("Services")

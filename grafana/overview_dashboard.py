@@ -7,6 +7,7 @@ from grafana.builder import (
     NODE,
     Dashboard,
     color_override,
+    color_overrides,
     column_override,
     merge_organize,
     range_map,
@@ -109,7 +110,7 @@ def overview() -> Dashboard:
     )
 
     d.row("Nodes")
-    node_state_overrides = [color_override(k, c) for k, (_, c) in STATE_COLORS.items()]
+    node_state_overrides = color_overrides(STATE_COLORS)
     d.stat(
         "Nodes by state",
         "Number of nodes per state.",

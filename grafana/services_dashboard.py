@@ -7,7 +7,9 @@ from grafana.builder import (
     SVC,
     Dashboard,
     color_override,
+    color_overrides,
     column_override,
+    increase_once,
     merge_organize,
     steps,
     value_map,
@@ -34,10 +36,10 @@ def running(by: str = "service_name, stack") -> str:
 
 
 def failures(window: str, by: str = "service_name, stack") -> str:
-    return (
-        f"sum by ({by}) (max by (service_name, stack, reason) "
-        f"(increase(dockerswarm_service_task_failures_total{{{SVC}}}[{window}])))"
+    failed = increase_once(
+        "dockerswarm_service_task_failures_total", SVC, "service_name, stack, reason", window
     )
+    return f"sum by ({by}) ({failed})"
 
 
 def services() -> Dashboard:
@@ -272,7 +274,7 @@ def services() -> Dashboard:
             )
         ],
         stack=True,
-        overrides=[color_override(k, c) for k, (_, c) in UPDATE_STATE_COLORS.items()],
+        overrides=color_overrides(UPDATE_STATE_COLORS),
     )
     d.table(
         "Update state per service",
