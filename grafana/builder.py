@@ -1,0 +1,495 @@
+"""The shared dashboard builder: panels, layout, template variables and the JSON text.
+
+Every exporter instance (one per manager) reports the whole cluster, so every query
+aggregates `instance` away (``max by (...)``) before summing or counting, exactly like the
+alert rules do. Template variables are only ever used as regex matchers (``=~"$stack"``)
+so "All" (``.*``) also matches services that are not part of a stack (``stack=""``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+JSON = dict[str, Any]
+# Raw value -> (display text, color); feeds both value mappings and series colors.
+Palette = Mapping[str, tuple[str, str]]
+
+SCHEMA_VERSION = 39
+TAGS = ["swarm-sentinel", "docker-swarm"]
+DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
+
+# Label filters built from the template variables.
+SVC = 'stack=~"$stack", service_name=~"$service"'
+NODE = 'hostname=~"$node"'
+JOB = 'job="swarm-sentinel"'
+
+
+# ---------------------------------------------------------------------- queries and fields
+
+
+def ds() -> JSON:
+    return dict(DS)
+
+
+def increase_once(metric: str, matcher: str, series: str, window: str) -> str:
+    """A counter's increase per series (`series` lists its labels), counted once.
+
+    Every exporter instance reports the whole cluster, so the instances' copies of a series
+    are collapsed with max: summing them would multiply by the number of managers.
+    """
+    return f"max by ({series}) (increase({metric}{{{matcher}}}[{window}]))"
+
+
+def target(
+    expr: str,
+    legend: str = "",
+    ref: str = "A",
+    *,
+    table: bool = False,
+    instant: bool = False,
+) -> JSON:
+    """A Prometheus query. Tables use instant queries in table format."""
+    is_instant = table or instant
+    return {
+        "datasource": ds(),
+        "refId": ref,
+        "expr": expr,
+        "legendFormat": legend or "__auto",
+        "range": not is_instant,
+        "instant": is_instant,
+        "format": "table" if table else "time_series",
+        "editorMode": "code",
+    }
+
+
+def targets(*queries: tuple[str, str], table: bool = False, instant: bool = False) -> list[JSON]:
+    refs = "ABCDEFGHIJKLMNOP"
+    return [
+        target(expr, legend, refs[i], table=table, instant=instant)
+        for i, (expr, legend) in enumerate(queries)
+    ]
+
+
+def steps(*pairs: tuple[float | None, str]) -> JSON:
+    return {
+        "mode": "absolute",
+        "steps": [{"color": color, "value": value} for value, color in pairs],
+    }
+
+
+def value_map(mapping: Palette) -> JSON:
+    return {
+        "type": "value",
+        "options": {
+            raw: {"text": text, "color": color, "index": i}
+            for i, (raw, (text, color)) in enumerate(mapping.items())
+        },
+    }
+
+
+def range_map(low: float, high: float, text: str, color: str) -> JSON:
+    return {
+        "type": "range",
+        "options": {"from": low, "to": high, "result": {"text": text, "color": color}},
+    }
+
+
+def color_override(name: str, color: str) -> JSON:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+    }
+
+
+def color_overrides(palette: Palette) -> list[JSON]:
+    """Series named after a raw value take the color its value mapping shows."""
+    return [color_override(raw, color) for raw, (_, color) in palette.items()]
+
+
+def column_override(name: str, *properties: tuple[str, Any]) -> JSON:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": pid, "value": value} for pid, value in properties],
+    }
+
+
+def merge_organize(
+    exclude: list[str], order: list[str], rename: dict[str, str] | None = None
+) -> list[JSON]:
+    """Merge the instant table queries on their shared labels, then tidy the columns."""
+    return [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {name: True for name in ["Time", *exclude]},
+                "indexByName": {name: i for i, name in enumerate(order)},
+                "renameByName": rename or {},
+            },
+        },
+    ]
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class Dashboard:
+    """Collects panels and lays them out left to right on the 24 column grid."""
+
+    uid: str
+    title: str
+    description: str
+    hidden_variables: frozenset[str] = frozenset()
+    panels: list[JSON] = field(default_factory=list)
+    _x: int = 0
+    _y: int = 0
+    _row_h: int = 0
+
+    def _place(self, w: int, h: int) -> JSON:
+        if self._x + w > 24:
+            self._newline()
+        pos = {"h": h, "w": w, "x": self._x, "y": self._y}
+        self._x += w
+        self._row_h = max(self._row_h, h)
+        return pos
+
+    def _newline(self) -> None:
+        self._y += self._row_h
+        self._x = 0
+        self._row_h = 0
+
+    def row(self, title: str) -> None:
+        self._newline()
+        self.panels.append(
+            {
+                "type": "row",
+                "title": title,
+                "collapsed": False,
+                "panels": [],
+                "id": len(self.panels) + 1,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self._y},
+            }
+        )
+        self._y += 1
+
+    def add(self, panel: JSON, w: int, h: int) -> None:
+        panel["id"] = len(self.panels) + 1
+        panel["gridPos"] = self._place(w, h)
+        self.panels.append(panel)
+
+    def stat(
+        self,
+        title: str,
+        description: str,
+        queries: list[tuple[str, str]],
+        *,
+        w: int = 4,
+        h: int = 4,
+        unit: str = "none",
+        thresholds: JSON | None = None,
+        mappings: list[JSON] | None = None,
+        text_mode: str = "auto",
+        color_mode: str = "value",
+        no_value: str = "0",
+        overrides: list[JSON] | None = None,
+    ) -> None:
+        self.add(
+            {
+                "type": "stat",
+                "title": title,
+                "description": description,
+                "datasource": ds(),
+                "targets": targets(*queries, instant=True),
+                "fieldConfig": {
+                    "defaults": {
+                        "unit": unit,
+                        "noValue": no_value,
+                        "color": {"mode": "thresholds"},
+                        "thresholds": thresholds or steps((None, "green")),
+                        "mappings": mappings or [],
+                    },
+                    "overrides": overrides or [],
+                },
+                "options": {
+                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "orientation": "auto",
+                    "textMode": text_mode,
+                    "colorMode": color_mode,
+                    "graphMode": "none",
+                    "justifyMode": "auto",
+                    "wideLayout": True,
+                    "showPercentChange": False,
+                },
+            },
+            w,
+            h,
+        )
+
+    def timeseries(
+        self,
+        title: str,
+        description: str,
+        queries: list[tuple[str, str]],
+        *,
+        w: int = 12,
+        h: int = 8,
+        unit: str = "short",
+        stack: bool = False,
+        bars: bool = False,
+        axis_label: str = "",
+        overrides: list[JSON] | None = None,
+        legend_table: bool = False,
+    ) -> None:
+        self.add(
+            {
+                "type": "timeseries",
+                "title": title,
+                "description": description,
+                "datasource": ds(),
+                "targets": targets(*queries),
+                "fieldConfig": {
+                    "defaults": {
+                        "unit": unit,
+                        "min": 0,
+                        "color": {"mode": "palette-classic"},
+                        "custom": {
+                            "drawStyle": "bars" if bars else "line",
+                            "lineWidth": 1,
+                            "fillOpacity": 60 if bars else (25 if stack else 10),
+                            "showPoints": "never",
+                            "spanNulls": False,
+                            "axisLabel": axis_label,
+                            "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+                        },
+                    },
+                    "overrides": overrides or [],
+                },
+                "options": {
+                    "legend": {
+                        "showLegend": True,
+                        "displayMode": "table" if legend_table else "list",
+                        "placement": "right" if legend_table else "bottom",
+                        "calcs": ["lastNotNull", "max"] if legend_table else [],
+                    },
+                    "tooltip": {"mode": "multi", "sort": "desc"},
+                },
+            },
+            w,
+            h,
+        )
+
+    def table(
+        self,
+        title: str,
+        description: str,
+        queries: list[tuple[str, str]],
+        transformations: list[JSON],
+        *,
+        w: int = 24,
+        h: int = 9,
+        overrides: list[JSON] | None = None,
+        sort_by: str | None = None,
+    ) -> None:
+        self.add(
+            {
+                "type": "table",
+                "title": title,
+                "description": description,
+                "datasource": ds(),
+                "targets": targets(*queries, table=True),
+                "transformations": transformations,
+                "fieldConfig": {
+                    "defaults": {
+                        "custom": {
+                            "align": "auto",
+                            "cellOptions": {"type": "auto"},
+                            "inspect": False,
+                            "filterable": True,
+                        },
+                        "mappings": [],
+                        "thresholds": steps((None, "green")),
+                    },
+                    "overrides": overrides or [],
+                },
+                "options": {
+                    "showHeader": True,
+                    "cellHeight": "sm",
+                    "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False},
+                    "sortBy": [{"displayName": sort_by, "desc": True}] if sort_by else [],
+                },
+            },
+            w,
+            h,
+        )
+
+    def to_json(self) -> JSON:
+        return {
+            "id": None,
+            "uid": self.uid,
+            "title": self.title,
+            "description": self.description,
+            "tags": TAGS,
+            "editable": True,
+            "graphTooltip": 1,
+            "timezone": "browser",
+            "fiscalYearStartMonth": 0,
+            "liveNow": False,
+            "weekStart": "",
+            "refresh": "30s",
+            "schemaVersion": SCHEMA_VERSION,
+            "version": 1,
+            "time": {"from": "now-6h", "to": "now"},
+            "timepicker": {},
+            "links": [
+                {
+                    "title": "Swarm Sentinel",
+                    "type": "dashboards",
+                    "tags": ["swarm-sentinel"],
+                    "asDropdown": False,
+                    "includeVars": True,
+                    "keepTime": True,
+                    "icon": "external link",
+                    "targetBlank": False,
+                    "tooltip": "",
+                    "url": "",
+                }
+            ],
+            "annotations": {"list": dashboard_annotations()},
+            "templating": {"list": variables(self.hidden_variables)},
+            "panels": self.panels,
+        }
+
+
+# --------------------------------------------------------------- variables and annotations
+
+
+def query_variable(name: str, label: str, query: str) -> JSON:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": ds(),
+        "definition": query,
+        "query": {
+            "qryType": 1,
+            "query": query,
+            "refId": "PrometheusVariableQueryEditor-VariableQuery",
+        },
+        "refresh": 2,
+        "includeAll": True,
+        "multi": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [],
+        "regex": "",
+        "sort": 1,
+        "hide": 0,
+        "skipUrlSync": False,
+    }
+
+
+def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
+    """The datasource variable plus stack / service / node filters.
+
+    Every dashboard defines all filters so that the dashboard links (includeVars) carry
+    them; filters a dashboard cannot use are hidden there.
+    """
+    result = [
+        {
+            "name": "datasource",
+            "label": "Data source",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {"selected": False, "text": "Prometheus", "value": "prometheus"},
+            "options": [],
+            "refresh": 1,
+            "regex": "",
+            "includeAll": False,
+            "multi": False,
+            "hide": 0,
+            "skipUrlSync": False,
+        },
+        query_variable("stack", "Stack", "label_values(dockerswarm_service_info, stack)"),
+        query_variable(
+            "service",
+            "Service",
+            'label_values(dockerswarm_service_info{stack=~"$stack"}, service_name)',
+        ),
+        query_variable("node", "Node", "label_values(dockerswarm_node_info, hostname)"),
+    ]
+    for variable in result:
+        if variable["name"] in hidden:
+            variable["hide"] = 2
+    return result
+
+
+HEALER_FORCES_EXPR = (
+    increase_once(
+        "dockerswarm_healer_actions_total",
+        f'result="forced", {SVC}',
+        "service_name, stack, reason",
+        "$__rate_interval",
+    )
+    + " > 0"
+)
+
+
+def dashboard_annotations() -> list[JSON]:
+    return [
+        {
+            "builtIn": 1,
+            "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+            "enable": True,
+            "hide": True,
+            "iconColor": "rgba(0, 211, 255, 1)",
+            "name": "Annotations & Alerts",
+            "type": "dashboard",
+        },
+        {
+            "name": "Healer forces",
+            "datasource": ds(),
+            "enable": True,
+            "hide": False,
+            "iconColor": "orange",
+            "expr": HEALER_FORCES_EXPR,
+            "step": "1m",
+            "titleFormat": "Healer forced {{service_name}}",
+            "textFormat": "reason: {{reason}}, stack: {{stack}}",
+            "tagKeys": "stack,reason",
+            "useValueForTime": False,
+            "refId": "HealerForces",
+        },
+    ]
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render(dashboard: Dashboard) -> str:
+    """The committed form: indented, non-ASCII kept, final newline (--check compares text)."""
+    return json.dumps(dashboard.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def stale_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
+    """The files in `out` that are missing or differ from their rendered text."""
+    return [
+        out / name
+        for name, text in rendered.items()
+        if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+    ]
+
+
+def write_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
+    """Write every rendered dashboard into `out`; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rendered.items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
