@@ -23,10 +23,12 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from bench.measure import percentile
-from exporter.families import MODEL_FAMILIES
-from exporter.metrics_text import TextStore
+from exporter.health import Health
+from exporter.metrics import FAMILIES
+from exporter.metrics.cluster import render_cluster
+from exporter.metrics.publish import Publisher
+from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
-from exporter.render import publish, render_cluster
 from exporter.server import render_metrics
 from exporter.types import Node, Service, SwarmInfo, Task
 
@@ -109,12 +111,11 @@ def point(series: int) -> dict[str, float]:
     model.replace_nodes(nodes)
     model.replace_services(services)
     model.replace_tasks(tasks, None)
-    model.set_health(up=True, has_leader=True)
-    model.synced = True
+    health = Health(up=True, has_leader=True, synced=True)
     t_model = time.perf_counter() - t0
-    store = TextStore(MODEL_FAMILIES)
+    store = TextStore(FAMILIES)
     t0 = time.perf_counter()
-    publish(model, store)
+    Publisher(model, health, store)(model.take_changes())
     t_publish = time.perf_counter() - t0
     del nodes, services, tasks
     gc.collect()
@@ -122,7 +123,7 @@ def point(series: int) -> dict[str, float]:
     renders: list[float] = []
     body = b""
     for _ in range(7):
-        store.put("cluster", render_cluster(model))  # a change: the join is redone
+        store.put("cluster", render_cluster(model, health))  # a change: the join is redone
         t0 = time.perf_counter()
         body, _ = render_metrics([store], registry, False)
         renders.append(time.perf_counter() - t0)

@@ -28,6 +28,7 @@ import structlog
 from bench.baseline import api_prefix
 from bench.measure import percentile
 from exporter import gc_tuning
+from exporter.health import Health
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
 from healer.forcer import Forcer, ForceResult, Outcome
@@ -95,9 +96,11 @@ def build_model(info: Any, nodes: Any, services: Any, tasks: Any) -> SwarmModel:
     model.replace_nodes(parse_list(nodes, parse_node, "node")[0])
     model.replace_services(parse_list(services, parse_service, "service")[0])
     model.replace_tasks(parse_list(tasks, parse_task, "task")[0], None)
-    model.set_health(up=True, has_leader=True)
-    model.synced = True
     return model
+
+
+SYNCED = Health(up=True, has_leader=True, synced=True)
+"""The exporter's health the healer sees during the bench: all well."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ async def time_evaluate(
     now = [time.time()]
     healer = Healer(
         model,
+        SYNCED,
         HealerSettings(dry_run=True, scope=scope, interval=5.0),
         StubForcer(),
         clock=lambda: now[0],

@@ -64,6 +64,7 @@ def matches(node: Node, constraints: tuple[str, ...]) -> bool:
     return True
 
 
-def schedulable(node: Node) -> bool:
-    """A node that can take new tasks now."""
-    return node.state == "ready" and node.availability == "active"
+def eligible(node: Node, constraints: tuple[str, ...]) -> bool:
+    """A node that can take new tasks of a service with ``constraints`` now: ready,
+    active, and allowed by every constraint."""
+    return node.state == "ready" and node.availability == "active" and matches(node, constraints)

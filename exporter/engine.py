@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 import aiodocker
 import aiohttp
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from common.apiversion import (
     OLDEST,
@@ -41,6 +40,7 @@ from exporter.errors import (
     Unreachable,
     VersionRefused,
 )
+from exporter.metrics.health import EngineMetrics
 from exporter.parse import (
     ParseError,
     parse_event,
@@ -57,44 +57,6 @@ log = structlog.get_logger("exporter.engine")
 
 PARSE_SLICE = 250
 """Objects of a list answer parsed between two yields to the event loop."""
-
-
-class EngineMetrics:
-    """The exporter's own counters of the load it puts on the engine."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "dockerswarm_exporter_api_requests",
-            "Docker Engine API requests made by the exporter, by endpoint.",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "dockerswarm_exporter_api_errors",
-            "Docker Engine API requests that failed (transport, HTTP status or bad JSON).",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.bytes = Counter(
-            "dockerswarm_exporter_api_response_bytes",
-            "Bytes of Docker Engine API answers read by the exporter, by endpoint.",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.parse_errors = Counter(
-            "dockerswarm_exporter_parse_errors",
-            "API objects that could not be understood and were left out, by kind.",
-            ["object"],
-            registry=registry,
-        )
-        self.api_version = Gauge(
-            "dockerswarm_exporter_api_version_info",
-            "Engine API version the exporter speaks (api_version) and the newest the engine "
-            "offers (engine_api_version, from GET /_ping); always 1, absent before the first "
-            "negotiation.",
-            ["api_version", "engine_api_version"],
-            registry=registry,
-        )
 
 
 class Engine:

@@ -2,8 +2,10 @@
 
 The watcher feeds it parsed objects; it derives, per service, what the
 metrics and the healer need (latest task per slot, running vs desired, stuck
-tasks, failures) and remembers which objects changed so that only those are
-rendered again. It does no I/O and knows nothing of metrics text.
+tasks, failures). Each upsert returns what changed, for whoever wants to say
+so (the watcher logs it); ``take_changes()`` hands over every object changed
+since the last call, for whoever renders them. It does no I/O and knows
+nothing of metrics text.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from exporter.constraints import matches
+from exporter.constraints import eligible
 from exporter.reasons import classify
 from exporter.types import FAILED_STATES, PRE_RUN_STATES, Node, Service, SwarmInfo, Task
 
@@ -58,6 +60,44 @@ class _ServiceTasks:
     known: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed in the model since the last ``take_changes()``."""
+
+    nodes: frozenset[str] = frozenset()
+    """Nodes upserted, or whose current tasks moved."""
+    services: frozenset[str] = frozenset()
+    """Services whose view (the service or what its tasks say) changed."""
+    removed_nodes: frozenset[str] = frozenset()
+    removed_services: frozenset[str] = frozenset()
+    cluster: bool = False
+    """The engine's /info, or the managers among the nodes."""
+    health: bool = False
+    """The exporter's own health (set by the watcher, not the model)."""
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.nodes
+            or self.services
+            or self.removed_nodes
+            or self.removed_services
+            or self.cluster
+            or self.health
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeChange:
+    old: Node | None  # None: a node not seen before
+    new: Node
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceChange:
+    old: Service | None  # None: a service not seen before
+    new: Service
+
+
 class SwarmModel:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -70,55 +110,60 @@ class SwarmModel:
         self.node_tasks: dict[str, Counter[str]] = {}
         self._node_share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
         self._eligible: dict[tuple[str, ...], int] = {}
-        self.has_leader = False
-        self.up = False
-        self.synced = False  # a full relist succeeded at least once
-        self.last_refresh = 0.0
-        self.last_error = ""
-        # What changed since the last publish: ids, or the whole cluster.
-        self.dirty_nodes: set[str] = set()
-        self.dirty_services: set[str] = set()
-        self.removed_nodes: set[str] = set()
-        self.removed_services: dict[str, Service] = {}
-        self.cluster_dirty = True
+        # What changed since the last take_changes(): ids, or the cluster as a whole.
+        self._nodes_changed: set[str] = set()
+        self._services_changed: set[str] = set()
+        self._nodes_removed: set[str] = set()
+        self._services_removed: set[str] = set()
+        self._cluster_changed = True
+
+    def take_changes(self) -> Changes:
+        """Every object changed since the last call; the model forgets them."""
+        changes = Changes(
+            nodes=frozenset(self._nodes_changed),
+            services=frozenset(self._services_changed),
+            removed_nodes=frozenset(self._nodes_removed),
+            removed_services=frozenset(self._services_removed),
+            cluster=self._cluster_changed,
+        )
+        self._nodes_changed.clear()
+        self._services_changed.clear()
+        self._nodes_removed.clear()
+        self._services_removed.clear()
+        self._cluster_changed = False
+        return changes
 
     # ---- feeding ---------------------------------------------------------
     def set_info(self, info: SwarmInfo) -> None:
-        self.info = info
-        self.cluster_dirty = True
+        if info != self.info:
+            self.info = info
+            self._cluster_changed = True
 
-    def set_health(self, *, up: bool, has_leader: bool, error: str = "") -> None:
-        if up:
-            self.last_refresh = self.clock()
-        if (up, has_leader, error) != (self.up, self.has_leader, self.last_error) or up:
-            self.cluster_dirty = True
-        self.up, self.has_leader, self.last_error = up, has_leader, error
-
-    def replace_nodes(self, nodes: Iterable[Node]) -> None:
+    def replace_nodes(self, nodes: Iterable[Node]) -> list[NodeChange]:
         fresh = {n.id: n for n in nodes}
         for gone in set(self.nodes) - set(fresh):
             self.remove_node(gone)
-        for node in fresh.values():
-            self.upsert_node(node)
+        return [c for c in map(self.upsert_node, fresh.values()) if c is not None]
 
-    def upsert_node(self, node: Node) -> None:
+    def upsert_node(self, node: Node) -> NodeChange | None:
         old = self.nodes.get(node.id)
         if old == node:
-            return
+            return None
         self.nodes[node.id] = node
-        self.dirty_nodes.add(node.id)
-        self.removed_nodes.discard(node.id)
-        self.cluster_dirty = True
+        self._nodes_changed.add(node.id)
+        self._nodes_removed.discard(node.id)
+        self._cluster_changed = True
         if old is None or _placement_changed(old, node):
             self._node_changed(node.id, old, node)
+        return NodeChange(old, node)
 
     def remove_node(self, node_id: str) -> None:
         old = self.nodes.pop(node_id, None)
         if old is None:
             return
-        self.dirty_nodes.discard(node_id)
-        self.removed_nodes.add(node_id)
-        self.cluster_dirty = True
+        self._nodes_changed.discard(node_id)
+        self._nodes_removed.add(node_id)
+        self._cluster_changed = True
         self._node_changed(node_id, old, None)
 
     def replace_services(self, services: Iterable[Service]) -> None:
@@ -128,7 +173,7 @@ class SwarmModel:
         for svc in fresh.values():
             self.upsert_service(svc)
 
-    def upsert_service(self, service: Service) -> None:
+    def upsert_service(self, service: Service) -> ServiceChange | None:
         old = self.services.get(service.id)
         if old is not None and service.running_tasks is None:
             # An inspect answer has no ServiceStatus: keep the last counts.
@@ -136,10 +181,11 @@ class SwarmModel:
                 service, running_tasks=old.running_tasks, desired_tasks=old.desired_tasks
             )
         if old == service:
-            return
+            return None
         self.services[service.id] = service
-        self.removed_services.pop(service.id, None)
+        self._services_removed.discard(service.id)
         self._recompute(service.id)
+        return ServiceChange(old, service)
 
     def remove_service(self, service_id: str) -> None:
         svc = self.services.pop(service_id, None)
@@ -148,8 +194,8 @@ class SwarmModel:
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
         self._apply_node_share(service_id, {})
-        self.dirty_services.discard(service_id)
-        self.removed_services[service_id] = svc
+        self._services_changed.discard(service_id)
+        self._services_removed.add(service_id)
 
     def replace_tasks(self, tasks: Iterable[Task], service_ids: Iterable[str] | None) -> None:
         """The complete task list of ``service_ids`` (None: of every service)."""
@@ -181,9 +227,13 @@ class SwarmModel:
         """Ready, active nodes that ``constraints`` allow (cached per constraint set)."""
         n = self._eligible.get(constraints)
         if n is None:
-            n = sum(1 for node in self.nodes.values() if _eligible(node, constraints))
+            n = sum(1 for node in self.nodes.values() if eligible(node, constraints))
             self._eligible[constraints] = n
         return n
+
+    def eligible_nodes(self, constraints: tuple[str, ...]) -> list[Node]:
+        """The ready, active nodes that ``constraints`` allow."""
+        return [node for node in self.nodes.values() if eligible(node, constraints)]
 
     def _node_changed(self, node_id: str, old: Node | None, new: Node | None) -> None:
         # One node moves each cached count by at most one: adjusting them costs
@@ -191,8 +241,8 @@ class SwarmModel:
         # per node event, which at 1,000 nodes stalled the event loop ~130 ms.
         moved: set[tuple[str, ...]] = set()
         for constraints, count in self._eligible.items():
-            delta = int(new is not None and _eligible(new, constraints)) - int(
-                old is not None and _eligible(old, constraints)
+            delta = int(new is not None and eligible(new, constraints)) - int(
+                old is not None and eligible(old, constraints)
             )
             if delta:
                 self._eligible[constraints] = count + delta
@@ -255,7 +305,7 @@ class SwarmModel:
         )
         if self.views.get(sid) != view:
             self.views[sid] = view
-            self.dirty_services.add(sid)
+            self._services_changed.add(sid)
         self._apply_node_share(sid, per_node)
 
     def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:
@@ -269,7 +319,7 @@ class SwarmModel:
             for state in [s for s, c in total.items() if c <= 0]:
                 del total[state]
             if node_id in self.nodes:
-                self.dirty_nodes.add(node_id)
+                self._nodes_changed.add(node_id)
         if per_node:
             self._node_share[sid] = per_node
         else:
@@ -307,10 +357,6 @@ class SwarmModel:
             ):
                 out.append(sid)
         return out
-
-
-def _eligible(node: Node, constraints: tuple[str, ...]) -> bool:
-    return node.state == "ready" and node.availability == "active" and matches(node, constraints)
 
 
 def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:

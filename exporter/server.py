@@ -1,7 +1,7 @@
 """The HTTP side: /metrics, /healthz, /ready and a landing page.
 
 A scrape never calls the engine: it joins pre-rendered text (see
-``metrics_text``) and appends the exporter's own few counters.
+``exporter.metrics.text``) and appends the exporter's own few counters.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from prometheus_client import exposition as text_exposition
 from prometheus_client.openmetrics import exposition as om_exposition
 
 from common.version import VERSION
-from exporter.metrics_text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
+from exporter.metrics.text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
 from exporter.webconfig import WebConfig, basic_auth_middleware
 
 LANDING = """<!doctype html>

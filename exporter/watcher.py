@@ -18,18 +18,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter
 
 from exporter import gc_tuning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, Unreachable
-from exporter.metrics_text import TextStore
-from exporter.model import SwarmModel
-from exporter.render import publish
-from exporter.types import Event, Node, Service
+from exporter.health import Health
+from exporter.metrics.health import WatcherMetrics
+from exporter.model import Changes, NodeChange, SwarmModel
+from exporter.types import Event, Service
 
 log = structlog.get_logger("exporter.watcher")
 
@@ -54,43 +53,28 @@ class WatchSettings:
     backoff_max: float = 30.0
 
 
-class WatcherMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.events = Counter(
-            "dockerswarm_exporter_events",
-            "Swarm events received from the engine, by event type.",
-            ["event_type"],
-            registry=registry,
-        )
-        self.reconnects = Counter(
-            "dockerswarm_exporter_stream_reconnects",
-            "Times the event stream was lost and opened again.",
-            registry=registry,
-        )
-        self.relists = Counter(
-            "dockerswarm_exporter_relists",
-            "Full relists of nodes, services and tasks.",
-            registry=registry,
-        )
-
-
 class Watcher:
     def __init__(
         self,
         engine: Engine,
         model: SwarmModel,
-        store: TextStore,
+        health: Health,
         metrics: WatcherMetrics,
         settings: WatchSettings,
         *,
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[Changes], object] = lambda _: None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``on_change`` gets what changed in the model (and the exporter's health)
+        after each step; the app renders it into metrics text."""
         self.engine = engine
         self.model = model
-        self.store = store
+        self.health = health
         self.metrics = metrics
         self.settings = settings
         self._on_change = on_change
+        self._clock = clock
+        self._health_changed = True
         self._wake = asyncio.Event()
         self._need_resync = True
         self._tasks_due: set[str] = set()
@@ -98,7 +82,6 @@ class Watcher:
         # a list answer asked for before that is older than the model.
         self._service_touched: dict[str, float] = {}
         self._last_resync = 0.0
-        self._last_error = ""
         self._stream_up = False
         self._stream_was_up = False
         self._backoff = settings.backoff_initial
@@ -171,8 +154,7 @@ class Watcher:
         nodes = await self.engine.nodes()
         asked = time.monotonic()
         services = await self.engine.services()
-        self._note_nodes(nodes)
-        self.model.replace_nodes(nodes)
+        self._note_nodes(self.model.replace_nodes(nodes))
         await self._apply_services(services, asked)
         tasks = await self._list_tasks([s.id for s in services])
         self.metrics.relists.inc()
@@ -180,8 +162,8 @@ class Watcher:
         self._last_resync = time.monotonic()
         self._tasks_due.clear()
         gc_tuning.settle()
-        first = not self.model.synced
-        self.model.synced = True
+        first = not self.health.synced
+        self.health.synced = True
         self._succeeded()
         if first:
             log.info(
@@ -200,9 +182,7 @@ class Watcher:
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
         wanted = set(self.model.services_needing_tasks(fresh)) | (self._tasks_due & fresh.keys())
-        self._note_nodes(managers)
-        for node in managers:
-            self.model.upsert_node(node)
+        self._note_nodes([c for c in map(self.model.upsert_node, managers) if c is not None])
         # A split answer cannot show an ID outside the prefixes asked for: such
         # a service (none exist in swarm) is left to events and the relist.
         await self._apply_services(
@@ -270,19 +250,19 @@ class Watcher:
                 if event.action == "remove":
                     self.model.remove_node(event.actor_id)
                 else:
-                    node = await self.engine.node(event.actor_id)
-                    self._note_nodes([node])
-                    self.model.upsert_node(node)
+                    moved = self.model.upsert_node(await self.engine.node(event.actor_id))
+                    self._note_nodes([moved] if moved is not None else [])
             elif event.type == "service":
                 if event.action == "remove":
                     self.model.remove_service(event.actor_id)
                     self._service_touched[event.actor_id] = time.monotonic()
                 else:
-                    old = self.model.services.get(event.actor_id)
                     svc = await self.engine.service(event.actor_id)
-                    self.model.upsert_service(svc)
+                    change = self.model.upsert_service(svc)
                     self._service_touched[svc.id] = time.monotonic()
-                    if old is None or _tasks_affected(old, svc):
+                    if change is not None and (
+                        change.old is None or _tasks_affected(change.old, change.new)
+                    ):
                         # Its tasks are being replaced: list them at the next poll even
                         # if the counts look the same then. Not now: under a stream of
                         # updates that would list the same tasks many times a second.
@@ -300,40 +280,41 @@ class Watcher:
 
     # ---- bookkeeping -------------------------------------------------------
     def _publish(self) -> None:
-        if publish(self.model, self.store) and self._on_change is not None:
-            self._on_change()
+        changes = self.model.take_changes()
+        if self._health_changed:
+            changes = replace(changes, health=True)
+            self._health_changed = False
+        if changes:
+            self._on_change(changes)
 
     def _succeeded(self) -> None:
-        if self._last_error:
+        if self.health.last_error:
             log.info("engine_recovered", engine=self.engine.address)
-        leader = self.model.leader
-        self.model.set_health(up=True, has_leader=leader is not None)
-        self._last_error = ""
+        self.health.succeeded(self._clock(), has_leader=self.model.leader is not None)
+        self._health_changed = True  # the refresh time, at least
 
     def _failed(self, exc: EngineError) -> None:
         self._need_resync = True
-        # A leader counts only while this exporter can confirm it: an exporter
-        # whose engine is gone must not keep saying "leader" and mask a quorum
-        # loss seen by the others (alerts take the max over all exporters).
-        has_leader = False
-        if str(exc) != self._last_error:
+        if str(exc) != self.health.last_error:
             # One event per distinct problem, not one per poll.
             event = (
                 "quorum_lost"
-                if isinstance(exc, NoLeader) and self.model.has_leader
+                if isinstance(exc, NoLeader) and self.health.has_leader
                 else "engine_error"
             )
             log.error(event, engine=self.engine.address, error=str(exc))
-        self._last_error = str(exc)
-        self.model.set_health(up=False, has_leader=has_leader, error=str(exc))
+        if self.health.failed(str(exc)):
+            self._health_changed = True
 
-    def _note_nodes(self, nodes: list[Node]) -> None:
+    def _note_nodes(self, changes: list[NodeChange]) -> None:
         """Log the node changes an operator wants to hear about."""
-        old_leader = self.model.leader
-        for new in nodes:
-            old = self.model.nodes.get(new.id)
+        stepped_down = next(
+            (c.new.hostname for c in changes if c.old and c.old.leader and not c.new.leader), ""
+        )
+        for change in changes:
+            old, new = change.old, change.new
             if old is None:
-                if self.model.synced:
+                if self.health.synced:
                     log.info("node_joined", node=new.hostname, role=new.role)
                 continue
             if old.state != new.state:
@@ -358,12 +339,8 @@ class Watcher:
                     old=old.reachability,
                     new=new.reachability,
                 )
-            if new.leader and (old_leader is None or old_leader.id != new.id):
-                log.warning(
-                    "leader_changed",
-                    new=new.hostname,
-                    old=old_leader.hostname if old_leader else "",
-                )
+            if new.leader and not old.leader:
+                log.warning("leader_changed", new=new.hostname, old=stepped_down)
 
 
 def _tasks_affected(old: Service, new: Service) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from exporter.metrics_text import Family, TextStore, sample
+from exporter.metrics.text import Family, TextStore, sample
 
 _S = ("service_name", "stack")
 ACTIONS = Family(

@@ -110,6 +110,33 @@ def observe(memory: Memory, broken: bool, now: float, settings: HealerSettings) 
     return Memory(broken_since=None, healthy_since=healthy_since, reset_at=reset_at)
 
 
+def counted_forces(
+    state: HealState, memory: Memory, now: float, settings: HealerSettings
+) -> tuple[float, ...]:
+    """The forces that count toward giving up, oldest first: those within the
+    attempts window, and none from before a long enough healthy stretch."""
+    return tuple(t for t in state.recent(now, settings.attempts_window) if t >= memory.reset_at)
+
+
+def resumes_at(forces: Sequence[float], policy: ServicePolicy, settings: HealerSettings) -> float:
+    """When a service given up on may be forced again: once all but
+    ``max_attempts - 1`` of its counted forces have left the window (0: not given up)."""
+    if len(forces) < policy.max_attempts:
+        return 0.0
+    return forces[len(forces) - policy.max_attempts] + settings.attempts_window
+
+
+def recall(
+    view: ServiceView, state: HealState, now: float, settings: HealerSettings
+) -> tuple[float, ...]:
+    """The counted forces of a service as a healer that never watched it counts them
+    (``status``, or this healer after a restart): what ``first_memory`` and one
+    ``observe`` know from the model alone."""
+    broken = problem(view, None) is not None
+    memory = observe(first_memory(view, broken, now), broken, now, settings)
+    return counted_forces(state, memory, now, settings)
+
+
 def decide(
     view: ServiceView,
     reason: Reason,
@@ -124,7 +151,7 @@ def decide(
     recent_forces: Sequence[float],
 ) -> Decision:
     """The decision for a service that ``problem`` found broken (and ``observe`` saw)."""
-    forces = tuple(t for t in state.recent(now, settings.attempts_window) if t >= memory.reset_at)
+    forces = counted_forces(state, memory, now, settings)
     attempts = len(forces)
     if memory.broken_since is None or now - memory.broken_since < policy.threshold:
         return Decision(Result.WAITING, reason, state.next_allowed, attempts=attempts)

@@ -12,33 +12,19 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import structlog
 
 from common.durations import format_duration
 from common.text import iso_utc
-from exporter.constraints import matches
+from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
 from healer.forcer import Forcer, Outcome
 from healer.metrics import HealerMetrics
-from healer.policy import (
-    Decision,
-    Memory,
-    Reason,
-    Result,
-    decide,
-    first_memory,
-    observe,
-    problem,
-)
-from healer.settings import (
-    LABEL_STATE,
-    HealerSettings,
-    LabelProblem,
-    ServicePolicy,
-    service_policy,
-)
+from healer.policy import Decision, Memory, Reason, Result, decide, first_memory, observe, problem
+from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
 
 log = structlog.get_logger("healer")
@@ -46,36 +32,52 @@ log = structlog.get_logger("healer")
 # Results reported on every occurrence; the others only when they change.
 _ALWAYS = frozenset({Result.FORCED, Result.DRY_RUN, Result.ERROR})
 
+ServiceKey = tuple[str, str]  # (service_name, stack): its labels in the healer's metrics
+
+
+@dataclass(slots=True)
+class ServiceRecord:
+    """What the healer keeps of one service between two evaluations (in memory only:
+    the back-off that must survive a restart is in the service's state label)."""
+
+    key: ServiceKey
+    policy: ServicePolicy
+    read_from: Service
+    """The service object ``policy`` was read from: labels change only with it."""
+    memory: Memory | None = None
+    """Since when broken or healthy; None until it was seen broken or forced."""
+    last: tuple[Result, Reason] | None = None
+    """The last decision reported, so that a repeated one is not logged again."""
+    written: HealState | None = None
+    """The state we wrote (or would have, in dry run) that the model may not show yet."""
+    label_problems: set[tuple[str, str]] = field(default_factory=set)
+    """(label, value) already reported as malformed."""
+
 
 class Healer:
     def __init__(
         self,
         model: SwarmModel,
+        health: Health,
         settings: HealerSettings,
         forcer: Forcer,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.model = model
+        self.health = health
         self.settings = settings
         self.forcer = forcer
         self.clock = clock
         self.metrics = HealerMetrics(settings.dry_run)
-        self.memory: dict[str, Memory] = {}
-        self.last: dict[str, tuple[Result, Reason]] = {}
+        self.records: dict[str, ServiceRecord] = {}
         self.recent_forces: deque[float] = deque(maxlen=1000)
-        # States we wrote (or would have, in dry run) that the model may not show yet.
-        self.written: dict[str, HealState] = {}
-        self._label_problems_seen: set[tuple[str, str, str]] = set()
-        self.decisions: deque[dict[str, object]] = deque(maxlen=100)
-        self._keys: dict[str, tuple[str, str]] = {}  # service id -> (name, stack)
-        self._policies: dict[str, tuple[Service, ServicePolicy]] = {}
 
     @property
     def acting(self) -> bool:
         info, leader = self.model.info, self.model.leader
         return (
-            self.model.has_leader
+            self.health.has_leader
             and info is not None
             and leader is not None
             and leader.id == info.node_id
@@ -90,7 +92,7 @@ class Healer:
         )
         try:
             while True:
-                if self.model.synced:
+                if self.health.synced:
                     await self.evaluate()
                 await asyncio.sleep(self.settings.interval)
         finally:
@@ -103,114 +105,108 @@ class Healer:
         if acting != self.metrics.acting:
             log.info("healer_acting" if acting else "healer_standby")
         self.metrics.acting = acting
+        for sid in [s for s in self.records if s not in self.model.views]:
+            self._forget(self.records.pop(sid))
         out: list[tuple[str, Decision]] = []
-        for sid in [s for s in self.memory if s not in self.model.views]:
-            self._forget(sid)
-        if len(self._policies) > len(self.model.views):
-            self._policies = {k: v for k, v in self._policies.items() if k in self.model.views}
         for sid, view in list(self.model.views.items()):
-            decision = self._evaluate_one(sid, view, now)
+            record = self._record(sid, view.service)
+            decision = self._evaluate_one(record, view, now)
             if decision is None or decision.result == Result.WAITING:
                 continue
-            if not acting and self.model.has_leader:
+            if not acting and self.health.has_leader:
                 continue  # the leader's instance acts and reports
             if decision.result == Result.FORCED:
-                decision = await self._force(sid, view, decision)
+                decision = await self._force(record, view, decision)
             elif decision.result == Result.DRY_RUN and decision.state is not None:
-                self.written[sid] = decision.state
-            self._report(view, decision)
+                record.written = decision.state
+            self._report(record, view, decision)
             out.append((sid, decision))
         self.metrics.render()
         return out
 
-    def _policy(self, sid: str, svc: Service) -> tuple[ServicePolicy, list[LabelProblem]]:
-        # Labels change only with the service object: parse them once per version.
-        cached = self._policies.get(sid)
-        if cached is not None and cached[0] is svc:
-            return cached[1], []
+    def _record(self, sid: str, svc: Service) -> ServiceRecord:
+        """The service's record, its policy read again when the service object changed."""
+        record = self.records.get(sid)
+        if record is not None and record.read_from is svc:
+            return record
         policy, problems = service_policy(svc, self.settings)
-        self._policies[sid] = (svc, policy)
-        return policy, problems
-
-    def _evaluate_one(self, sid: str, view: ServiceView, now: float) -> Decision | None:
-        svc = view.service
-        policy, problems = self._policy(sid, svc)
-        key = (svc.name, svc.stack)
-        self._keys[sid] = key
+        if record is None:
+            record = ServiceRecord(key=(svc.name, svc.stack), policy=policy, read_from=svc)
+            self.records[sid] = record
+        record.key, record.policy, record.read_from = (svc.name, svc.stack), policy, svc
         for p in problems:
-            seen = (sid, p.label, p.value)
-            if seen not in self._label_problems_seen:
-                self._label_problems_seen.add(seen)
-                self.metrics.label_errors[(*key, p.label)] += 1
-                log.warning(
-                    "healer_bad_label",
-                    service=svc.name,
-                    label=p.label,
-                    value=p.value,
-                    problem=p.problem,
-                )
-        if not policy.heal:
-            self._forget(sid)
+            if (p.label, p.value) in record.label_problems:
+                continue
+            record.label_problems.add((p.label, p.value))
+            self.metrics.label_errors[(*record.key, p.label)] += 1
+            log.warning(
+                "healer_bad_label",
+                service=svc.name,
+                label=p.label,
+                value=p.value,
+                problem=p.problem,
+            )
+        return record
+
+    def _evaluate_one(
+        self, record: ServiceRecord, view: ServiceView, now: float
+    ) -> Decision | None:
+        svc = view.service
+        if not record.policy.heal:
+            self._forget(record)
             return None
-        spread = self._spread(view) if policy.rebalance else None
+        spread = self._spread(view) if record.policy.rebalance else None
         reason = problem(view, spread)
-        if reason is None and sid not in self.memory and svc.label(LABEL_STATE) is None:
+        if reason is None and record.memory is None and svc.label(LABEL_STATE) is None:
             return None  # healthy and never forced: nothing to remember
         broken = reason is not None
-        known = self.memory.get(sid)
-        mem = observe(
-            known if known is not None else first_memory(view, broken, now),
-            broken,
-            now,
-            self.settings,
-        )
-        self.memory[sid] = mem
+        known = record.memory if record.memory is not None else first_memory(view, broken, now)
+        record.memory = observe(known, broken, now, self.settings)
         if reason is None:
-            if sid in self.last:
+            if record.last is not None:
                 log.info("healer_service_recovered", service=svc.name, stack=svc.stack)
-                del self.last[sid]
-            self.metrics.gave_up.discard(key)
+                record.last = None
+            self.metrics.gave_up.discard(record.key)
             return None
         return decide(
             view,
             reason,
-            policy,
-            self._state(sid, view),
-            mem,
+            record.policy,
+            self._state(record, view),
+            record.memory,
             now=now,
             settings=self.settings,
-            has_leader=self.model.has_leader,
+            has_leader=self.health.has_leader,
             eligible_nodes=self.model.eligible_count(svc.constraints),
             recent_forces=self.recent_forces,
         )
 
-    def _state(self, sid: str, view: ServiceView) -> HealState:
+    def _state(self, record: ServiceRecord, view: ServiceView) -> HealState:
         try:
             stored = HealState.decode(view.service.label(LABEL_STATE))
         except StateError as exc:
             log.warning("healer_bad_state_label", service=view.service.name, problem=str(exc))
             stored = HealState()
-        mine = self.written.get(sid)
+        mine = record.written
         if mine is None:
             return stored
         # Ours is newer until the model shows what we wrote (or what another healer wrote).
         if stored.forces and mine.forces and max(stored.forces) >= max(mine.forces):
-            del self.written[sid]
+            record.written = None
             return stored
         return mine
 
     def _spread(self, view: ServiceView) -> dict[str, int]:
-        svc = view.service
-        eligible = [
-            n.id
-            for n in self.model.nodes.values()
-            if n.state == "ready" and n.availability == "active" and matches(n, svc.constraints)
-        ]
-        return {nid: view.running_per_node.get(nid, 0) for nid in eligible}
+        """Running tasks per node the service may run on."""
+        nodes = self.model.eligible_nodes(view.service.constraints)
+        return {n.id: view.running_per_node.get(n.id, 0) for n in nodes}
 
-    async def _force(self, sid: str, view: ServiceView, decision: Decision) -> Decision:
+    async def _force(
+        self, record: ServiceRecord, view: ServiceView, decision: Decision
+    ) -> Decision:
         assert decision.state is not None
-        seen = self._state(sid, view)
+        sid = view.service.id
+        seen = self._state(record, view)
         self.recent_forces.append(self.clock())
         try:
             async with asyncio.timeout(self.settings.force_timeout + 5):
@@ -218,7 +214,7 @@ class Healer:
         except TimeoutError:
             return Decision(Result.ERROR, decision.reason, decision.next_allowed)
         if res.outcome == Outcome.FORCED:
-            self.written[sid] = decision.state
+            record.written = decision.state
             return decision
         if res.outcome == Outcome.RACED:
             log.info("healer_raced", service=view.service.name, detail=res.detail)
@@ -226,43 +222,35 @@ class Healer:
         log.error("healer_force_failed", service=view.service.name, error=res.detail)
         return Decision(Result.ERROR, decision.reason, decision.next_allowed)
 
-    def _report(self, view: ServiceView, d: Decision) -> None:
+    def _report(self, record: ServiceRecord, view: ServiceView, d: Decision) -> None:
         svc = view.service
-        sid = svc.id
-        key = (svc.name, svc.stack)
         if d.next_allowed:
-            self.metrics.next_action[key] = d.next_allowed
+            self.metrics.next_action[record.key] = d.next_allowed
         if d.result == Result.GAVE_UP:
-            self.metrics.gave_up.add(key)
+            self.metrics.gave_up.add(record.key)
         else:
-            self.metrics.gave_up.discard(key)
-        if d.result not in _ALWAYS and self.last.get(sid) == (d.result, d.reason):
+            self.metrics.gave_up.discard(record.key)
+        if d.result not in _ALWAYS and record.last == (d.result, d.reason):
             return
-        self.last[sid] = (d.result, d.reason)
-        self.metrics.actions[(*key, str(d.reason), str(d.result))] += 1
-        event = {
-            "service": svc.name,
-            "stack": svc.stack,
-            "reason": str(d.reason),
-            "action": "force" if d.result in (Result.FORCED, Result.DRY_RUN) else "none",
-            "result": str(d.result),
-            "running": view.running,
-            "desired": view.desired,
-            "attempts": d.attempts,
-            "next_allowed": iso_utc(d.next_allowed),
-            "error": view.last_error,
-        }
-        self.decisions.append({"time": self.clock(), **event})
+        record.last = (d.result, d.reason)
+        self.metrics.actions[(*record.key, str(d.reason), str(d.result))] += 1
         level = log.warning if d.result in (Result.GAVE_UP, Result.ERROR) else log.info
-        level("healer_decision", **event)
+        level(
+            "healer_decision",
+            service=svc.name,
+            stack=svc.stack,
+            reason=str(d.reason),
+            action="force" if d.result in (Result.FORCED, Result.DRY_RUN) else "none",
+            result=str(d.result),
+            running=view.running,
+            desired=view.desired,
+            attempts=d.attempts,
+            next_allowed=iso_utc(d.next_allowed),
+            error=view.last_error,
+        )
 
-    def _forget(self, sid: str) -> None:
-        if sid not in self.model.services:
-            self._policies.pop(sid, None)
-        self.memory.pop(sid, None)
-        self.last.pop(sid, None)
-        self.written.pop(sid, None)
-        key = self._keys.pop(sid, None)
-        if key is not None:
-            self.metrics.next_action.pop(key, None)
-            self.metrics.gave_up.discard(key)
+    def _forget(self, record: ServiceRecord) -> None:
+        """Drop what a service no longer healed (or gone) left in memory and metrics."""
+        record.memory = record.last = record.written = None
+        self.metrics.next_action.pop(record.key, None)
+        self.metrics.gave_up.discard(record.key)

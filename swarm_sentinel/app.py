@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 
@@ -17,16 +16,19 @@ from prometheus_client import (
 
 from common.version import VERSION
 from exporter import gc_tuning
-from exporter.engine import Engine, EngineMetrics
-from exporter.families import MODEL_FAMILIES
-from exporter.metrics_text import TextStore
+from exporter.engine import Engine
+from exporter.health import Health
+from exporter.metrics import FAMILIES
+from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.publish import Publisher
+from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.server import make_app
-from exporter.watcher import Watcher, WatcherMetrics, WatchSettings
+from exporter.watcher import Watcher
 from exporter.webconfig import WebConfig
 from healer.forcer import Forcer
 from healer.runner import Healer
-from healer.settings import HealerSettings, Scope
+from swarm_sentinel.config import Config
 
 log = structlog.get_logger("swarm_sentinel")
 
@@ -34,103 +36,67 @@ log = structlog.get_logger("swarm_sentinel")
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
-def healer_settings(args: argparse.Namespace) -> HealerSettings:
-    return HealerSettings(
-        enabled=getattr(args, "healer.enabled"),
-        dry_run=getattr(args, "healer.dry_run"),
-        scope=Scope(getattr(args, "healer.scope")),
-        threshold=getattr(args, "healer.threshold"),
-        cooldown=getattr(args, "healer.cooldown"),
-        max_cooldown=getattr(args, "healer.max_cooldown"),
-        max_attempts=getattr(args, "healer.max_attempts"),
-        rate_limit=getattr(args, "healer.rate_limit"),
-        interval=getattr(args, "healer.interval"),
-        force_timeout=getattr(args, "docker.timeout"),
-    )
-
-
-def split_listen_address(address: str) -> tuple[str | None, int]:
-    """``:9675`` / ``0.0.0.0:9675`` / ``[::1]:9675`` -> (host or None for all, port)."""
-    host, sep, port_text = address.rpartition(":")
-    if not sep:
-        raise ValueError(f"--web.listen-address {address!r}: expected host:port")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"--web.listen-address {address!r}: port is not a number") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"--web.listen-address {address!r}: port out of range")
-    host = host.strip("[]")
-    return (host or None), port
-
-
 class Runtime:
-    """Everything one process runs; built from flags, started by ``run``."""
+    """Everything one process runs; built from the config, started by ``run``."""
 
-    def __init__(self, args: argparse.Namespace, web_config: WebConfig) -> None:
-        self.args = args
+    def __init__(self, config: Config, web_config: WebConfig) -> None:
+        self.config = config
         self.web_config = web_config
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        docker = config.docker
         self.engine = Engine(
-            getattr(args, "docker.host") or None,
+            docker.host,
             EngineMetrics(self.registry),
-            timeout=getattr(args, "docker.timeout"),
-            api_version=getattr(args, "docker.api_version") or None,
+            timeout=docker.timeout,
+            api_version=docker.api_version,
         )
         self.model = SwarmModel()
-        self.store = TextStore(MODEL_FAMILIES)
+        self.health = Health()
+        self.store = TextStore(FAMILIES)
         self.stores: list[TextStore] = [self.store]
         self.watcher = Watcher(
             self.engine,
             self.model,
-            self.store,
+            self.health,
             WatcherMetrics(self.registry),
-            WatchSettings(
-                poll_interval=getattr(args, "watch.poll_interval"),
-                resync_interval=getattr(args, "watch.resync_interval"),
-            ),
+            config.watch,
+            on_change=Publisher(self.model, self.health, self.store),
         )
         self.healer: Healer | None = None
-        if getattr(args, "healer.enabled"):
-            self.healer = Healer(
-                self.model,
-                healer_settings(args),
-                Forcer(
-                    getattr(args, "docker.host") or None,
-                    getattr(args, "docker.timeout"),
-                    api_version=getattr(args, "docker.api_version") or None,
-                ),
-            )
+        if config.healer.enabled:
+            forcer = Forcer(docker.host, docker.timeout, api_version=docker.api_version)
+            self.healer = Healer(self.model, self.health, config.healer, forcer)
             self.stores.append(self.healer.metrics.store)
 
     def ready(self) -> tuple[bool, str]:
-        if self.model.synced:
+        if self.health.synced:
             return True, "ready"
-        return False, "not synced with the engine yet" + (
-            f": {self.model.last_error}" if self.model.last_error else ""
-        )
+        error = self.health.last_error
+        return False, "not synced with the engine yet" + (f": {error}" if error else "")
 
     async def run(self, stop: asyncio.Event) -> None:
-        host, port = split_listen_address(getattr(self.args, "web.listen_address"))
+        web_settings = self.config.web
         app = make_app(self.stores, self.registry, self.ready, self.web_config)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port, ssl_context=self.web_config.tls)
+            site = web.TCPSite(
+                runner, web_settings.host, web_settings.port, ssl_context=self.web_config.tls
+            )
             try:
                 await site.start()
             except OSError as exc:
                 raise SystemExit(
-                    f"swarm-sentinel: cannot listen on {host or '*'}:{port}: {exc.strerror}"
+                    f"swarm-sentinel: cannot listen on {web_settings.shown}: {exc.strerror}"
                 ) from None
             for warning in self.web_config.warnings:
                 log.warning("web_config", problem=warning)
             log.info(
                 "started",
                 version=VERSION,
-                listen=f"{host or '*'}:{port}",
+                listen=web_settings.shown,
                 tls=self.web_config.tls is not None,
                 engine=self.engine.address,
             )

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from common.logs import configure_logging
 from exporter.webconfig import WebConfigError, load_web_config
 from swarm_sentinel import status
-from swarm_sentinel.app import Runtime, serve, split_listen_address
+from swarm_sentinel.app import Runtime, serve
+from swarm_sentinel.config import from_args
 from swarm_sentinel.flags import parse_args
 
 
@@ -21,14 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["status"]:
         return status.main(argv[1:])
     args = parse_args(argv)
-    configure_logging(getattr(args, "log.level"), getattr(args, "log.format"))
     try:
-        split_listen_address(getattr(args, "web.listen_address"))
-        web_config = load_web_config(getattr(args, "web.config.file") or None)
+        config = from_args(args)
+        configure_logging(config.log.level, config.log.format)
+        web_config = load_web_config(config.web.config_file)
     except (ValueError, WebConfigError) as exc:
         print(f"swarm-sentinel: {exc}", file=sys.stderr)
         return 2
-    runtime = Runtime(args, web_config)
+    runtime = Runtime(config, web_config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(runtime))
     return 0

@@ -26,14 +26,14 @@ def env_name(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace(".", "_").replace("-", "_").upper()
 
 
-def _duration(text: str) -> float:
+def duration(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
@@ -57,7 +57,7 @@ def _bool(text: str) -> bool:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-class _Parser(argparse.ArgumentParser):
+class FlagParser(argparse.ArgumentParser):
     """Adds flags whose default comes from their environment variable."""
 
     def flag(
@@ -115,7 +115,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = FlagParser(
         prog="swarm-sentinel",
         description=(
             "Prometheus exporter and careful auto-healer for Docker Swarm. "
@@ -155,14 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.flag(
         "--watch.poll-interval",
         default="15s",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="how often task states are polled (the engine emits no task events)",
     )
     p.flag(
         "--watch.resync-interval",
         default="30m",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="how often nodes, services and all tasks are listed again in full",
     )
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def add_docker_flags(p: _Parser) -> None:
+def add_docker_flags(p: FlagParser) -> None:
     """Where the engine is: shared by the exporter and ``status``."""
     p.flag(
         "--docker.host",
@@ -192,13 +192,13 @@ def add_docker_flags(p: _Parser) -> None:
     p.flag(
         "--docker.timeout",
         default="10s",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="timeout of each Engine API call",
     )
 
 
-def add_healer_flags(p: _Parser) -> None:
+def add_healer_flags(p: FlagParser) -> None:
     p.switch("--healer.enabled", default=True, help="run the healer")
     p.switch(
         "--healer.dry-run",
@@ -215,42 +215,42 @@ def add_healer_flags(p: _Parser) -> None:
     p.flag(
         "--healer.threshold",
         default="2m",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="how long a service must stay broken before it is forced",
     )
     p.flag(
         "--healer.cooldown",
         default="5m",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="wait after a force before the next one; doubles per further force",
     )
     p.flag(
         "--healer.max-cooldown",
         default="1h",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="cap of the doubling cooldown",
     )
     p.flag(
         "--healer.max-attempts",
         default=5,
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="forces within 24h after which the healer gives up on a service",
     )
     p.flag(
         "--healer.interval",
         default="5s",
-        type=_duration,
+        type=duration,
         metavar="DURATION",
         help="how often every service is evaluated",
     )
     p.flag(
         "--healer.rate-limit",
         default=3,
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="forces per minute across the whole swarm at most",
     )

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.engine import Engine, EngineMetrics
+from exporter.engine import Engine
+from exporter.metrics.health import EngineMetrics
 from tests.lab import Lab
 from tests.lab.engines import ENGINES
 from tests.sentinel import Sentinel, wait_for

@@ -28,21 +28,22 @@ from exporter.parse import (
     parse_task,
     parse_time,
 )
+from exporter.quorum import quorum_of
 from exporter.types import Node, Task
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE
 from healer.state import HealState
-from swarm_sentinel.status import to_json
-from swarm_sentinel.status_report import (
+from swarm_sentinel.status.json import to_json
+from swarm_sentinel.status.report import (
     EXIT_HEALTHY,
     EXIT_NO_VIEW,
     EXIT_UNHEALTHY,
     STUCK_AFTER,
+    QuorumLine,
     Report,
     build_report,
     no_leader_report,
-    quorum_of,
 )
-from swarm_sentinel.status_text import render_text, short_duration, use_color
+from swarm_sentinel.status.text import render_text, short_duration, use_color
 from tests.unit.samples import SampleSet
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
@@ -68,7 +69,6 @@ def build(
     model.replace_services(services)
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None)
-    model.synced = True
     return model, tasks
 
 
@@ -197,8 +197,8 @@ def test_quorum_states(up: int, down: int, leader: bool, state: str, can_lose: i
     managers = [manager(f"m{i}", leader=leader and i == 0) for i in range(up)]
     managers += [manager(f"d{i}", reachable=False) for i in range(down)]
     q = quorum_of(managers, has_leader=leader)
-    assert (q.state, q.can_lose, q.quorum) == (state, can_lose, (up + down) // 2 + 1)
-    assert bool(q.alarm) == (state != "ok")
+    assert (q.state, q.can_lose, q.needed) == (state, can_lose, (up + down) // 2 + 1)
+    assert bool(QuorumLine.of(q).alarm) == (state != "ok")
 
 
 def test_healer_state_labels(sample: SampleSet) -> None:

@@ -27,8 +27,9 @@ from common.apiversion import (
     parse_pin,
     refusal_message,
 )
-from exporter.engine import Engine, EngineMetrics
+from exporter.engine import Engine
 from exporter.errors import EngineError
+from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_event
 from tests.unit.samples import SampleSet
 

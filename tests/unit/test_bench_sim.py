@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from bench.measure import SimClient
 from bench.run import sim_argv
 from common.apiversion import ApiVersion
-from exporter.engine import Engine, EngineMetrics
+from exporter.engine import Engine
+from exporter.metrics.health import EngineMetrics
 
 
 def test_simulated_engine_matches_real_shapes() -> None:

@@ -7,16 +7,15 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter.engine import EngineMetrics
-from exporter.families import MODEL_FAMILIES
-from exporter.watcher import WatcherMetrics
+from exporter.metrics import FAMILIES
+from exporter.metrics.health import EngineMetrics, WatcherMetrics
 from healer.metrics import HEALER_FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
 def exported_names() -> set[str]:
-    names = {f.sample_name for f in (*MODEL_FAMILIES, *HEALER_FAMILIES)}
+    names = {f.sample_name for f in (*FAMILIES, *HEALER_FAMILIES)}
     registry = CollectorRegistry()
     EngineMetrics(registry)
     WatcherMetrics(registry)

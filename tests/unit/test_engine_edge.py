@@ -19,10 +19,10 @@ from exporter.engine import (
     ID_CHARS,
     PARSE_SLICE,
     Engine,
-    EngineMetrics,
     split_id_chars,
 )
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Timeout, Unreachable
+from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_node
 
 

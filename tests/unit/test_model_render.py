@@ -8,24 +8,25 @@ from dataclasses import replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.families import MODEL_FAMILIES
-from exporter.metrics_text import TextStore
+from exporter.health import Health
+from exporter.metrics import FAMILIES
+from exporter.metrics.publish import Publisher
+from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_list, parse_node, parse_service, parse_task
-from exporter.render import publish
 from tests.unit.samples import SampleSet
 
 
-def build(sample: SampleSet) -> tuple[SwarmModel, TextStore]:
+def build(sample: SampleSet) -> tuple[SwarmModel, TextStore, Publisher]:
     model = SwarmModel(clock=lambda: sample.now)
-    store = TextStore(MODEL_FAMILIES)
+    store = TextStore(FAMILIES)
+    health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
-    model.synced = True
-    model.set_health(up=True, has_leader=True)
-    publish(model, store)
-    return model, store
+    publish = Publisher(model, health, store)
+    publish(replace(model.take_changes(), health=True))
+    return model, store, publish
 
 
 def samples(store: TextStore) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -41,7 +42,7 @@ def value(store: TextStore, name: str, **labels: str) -> float | None:
 
 
 def test_cluster_quorum_figures(sample: SampleSet) -> None:
-    _, store = build(sample)
+    _, store, _ = build(sample)
     assert value(store, "dockerswarm_managers") == 3
     assert value(store, "dockerswarm_managers_reachable") == 3
     assert value(store, "dockerswarm_manager_quorum") == 2
@@ -51,7 +52,7 @@ def test_cluster_quorum_figures(sample: SampleSet) -> None:
 
 
 def test_nodes(sample: SampleSet) -> None:
-    model, store = build(sample)
+    model, store, _publish = build(sample)
     m2 = next(n for n in model.nodes.values() if n.hostname == "lab-m2")
     ident = {"node_id": m2.id, "hostname": "lab-m2"}
     assert value(store, "dockerswarm_node_availability", **ident, availability="drain") == 1
@@ -71,7 +72,7 @@ def test_nodes(sample: SampleSet) -> None:
 
 
 def test_services(sample: SampleSet) -> None:
-    _, store = build(sample)
+    _, store, _ = build(sample)
     s = {"stack": ""}
     # agent is global with a gpu==true constraint: one eligible node.
     assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", **s) == 1
@@ -123,14 +124,14 @@ def test_services(sample: SampleSet) -> None:
 
 
 def test_latest_task_per_slot_not_history(sample: SampleSet) -> None:
-    model, _ = build(sample)
+    model, _, _ = build(sample)
     crashy = next(v for v in model.views.values() if v.service.name == "crashy")
     # Two slots: the history of failed tasks must not be counted as current.
     assert sum(crashy.task_states.values()) == 2
 
 
 def test_running_since_is_when_the_last_running_task_started(sample: SampleSet) -> None:
-    model, _ = build(sample)
+    model, _, _ = build(sample)
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     for name in ("pinned", "hungry"):  # nothing runs
         assert next(v for v in model.views.values() if v.service.name == name).running_since == 0
@@ -140,36 +141,36 @@ def test_running_since_is_when_the_last_running_task_started(sample: SampleSet) 
 
 
 def test_failures_counted_once_per_task(sample: SampleSet) -> None:
-    model, store = build(sample)
+    model, store, publish = build(sample)
     before = samples(store)
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None)
-    publish(model, store)
+    publish(model.take_changes())
     assert samples(store) == before
 
 
 def test_removed_service_and_node_vanish(sample: SampleSet) -> None:
-    model, store = build(sample)
+    model, store, publish = build(sample)
     sid = next(s.id for s in model.services.values() if s.name == "crashy")
     model.remove_service(sid)
     nid = next(n.id for n in model.nodes.values() if n.hostname == "lab-w1")
     model.remove_node(nid)
-    publish(model, store)
+    publish(model.take_changes())
     text = store.render().decode()
     assert 'service_name="crashy"' not in text
     assert nid not in text
 
 
 def test_drain_changes_global_desired(sample: SampleSet) -> None:
-    model, store = build(sample)
+    model, store, publish = build(sample)
     w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
     model.upsert_node(replace(w1, availability="drain"))
-    publish(model, store)
+    publish(model.take_changes())
     assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", stack="") == 0
 
 
 def test_openmetrics_headers(sample: SampleSet) -> None:
-    _, store = build(sample)
+    _, store, _ = build(sample)
     om = store.render(openmetrics=True).decode()
     assert "# TYPE dockerswarm_service_task_failures counter" in om
     text = store.render().decode()
@@ -178,7 +179,7 @@ def test_openmetrics_headers(sample: SampleSet) -> None:
 
 def test_promtool_check_metrics_is_clean(sample: SampleSet) -> None:
     assert shutil.which("promtool"), "promtool missing: make test installs package prometheus"
-    _, store = build(sample)
+    _, store, _ = build(sample)
     proc = subprocess.run(
         ["promtool", "check", "metrics"], input=store.render(), capture_output=True, check=False
     )
@@ -190,7 +191,7 @@ def test_promtool_check_metrics_is_clean(sample: SampleSet) -> None:
 def test_incremental_eligible_counts_match_a_recount(sample: SampleSet) -> None:
     import random
 
-    model, _ = build(sample)
+    model, _, _ = build(sample)
     rng = random.Random(7)
     nodes = list(model.nodes.values())
     constraint_sets = [(), ("node.labels.gpu==true",), ("node.role==manager",)]

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from exporter.metrics_text import Family, TextStore, sample
+from exporter.metrics.text import Family, TextStore, sample
 from exporter.server import make_app, render_metrics
 from exporter.webconfig import load_web_config
 

@@ -11,12 +11,15 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from exporter.engine import Engine, EngineMetrics
-from exporter.families import MODEL_FAMILIES
-from exporter.metrics_text import TextStore
+from exporter.engine import Engine
+from exporter.health import Health
+from exporter.metrics import FAMILIES
+from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.publish import Publisher
+from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.types import Service
-from exporter.watcher import APPLY_SLICE, Watcher, WatcherMetrics, WatchSettings
+from exporter.watcher import APPLY_SLICE, Watcher, WatchSettings
 
 
 def svc(sid: str, running: int = 1) -> Service:
@@ -35,19 +38,22 @@ def svc(sid: str, running: int = 1) -> Service:
     )
 
 
-def watcher() -> Watcher:
+def watcher() -> tuple[Watcher, TextStore]:
     registry = CollectorRegistry()
-    return Watcher(
+    model, health, store = SwarmModel(), Health(), TextStore(FAMILIES)
+    w = Watcher(
         Engine("unix:///nonexistent.sock", EngineMetrics(registry)),
-        SwarmModel(),
-        TextStore(MODEL_FAMILIES),
+        model,
+        health,
         WatcherMetrics(registry),
         WatchSettings(),
+        on_change=Publisher(model, health, store),
     )
+    return w, store
 
 
 async def test_answer_older_than_an_event_neither_removes_nor_revives() -> None:
-    w = watcher()
+    w, _ = watcher()
     asked = time.monotonic()
     # Events handled after the answer was asked for: "new" created, "gone" removed.
     w.model.upsert_service(svc("new"))
@@ -58,7 +64,7 @@ async def test_answer_older_than_an_event_neither_removes_nor_revives() -> None:
 
 
 async def test_answer_newer_than_an_event_wins_and_the_memory_is_dropped() -> None:
-    w = watcher()
+    w, _ = watcher()
     w.model.upsert_service(svc("a", running=0))
     w.model.upsert_service(svc("b"))
     w._service_touched["a"] = time.monotonic()
@@ -70,8 +76,8 @@ async def test_answer_newer_than_an_event_wins_and_the_memory_is_dropped() -> No
 
 
 async def test_many_services_applied_across_slices() -> None:
-    w = watcher()
+    w, store = watcher()
     many = [svc(f"s{i}") for i in range(APPLY_SLICE * 2 + 3)]
     await w._apply_services(many, time.monotonic())
     assert len(w.model.services) == len(many)
-    assert w.store.series > 0  # published between slices
+    assert store.series > 0  # published between slices

@@ -7,8 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.model import ServiceView, SwarmModel
+from exporter.quorum import Quorum, quorum_of
 from exporter.reasons import classify
 from exporter.types import Node, SwarmInfo, Task
+from healer.policy import recall, resumes_at
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError
 
@@ -40,7 +42,9 @@ class NodeRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Quorum:
+class QuorumLine:
+    """The quorum as the report says it (``exporter.quorum`` does the arithmetic)."""
+
     managers: int | None  # None when the manager could not list nodes (no leader)
     reachable: int | None
     quorum: int | None
@@ -48,6 +52,15 @@ class Quorum:
     has_leader: bool
     leader: str
     state: str  # ok | at_risk | lost
+
+    @classmethod
+    def of(cls, q: Quorum) -> QuorumLine:
+        return cls(q.managers, q.reachable, q.needed, q.can_lose, q.has_leader, q.leader, q.state)
+
+    @classmethod
+    def unknown(cls) -> QuorumLine:
+        """A manager without a leader lists no nodes: all that is known is the loss."""
+        return cls(None, None, None, 0, has_leader=False, leader="", state="lost")
 
     @property
     def summary(self) -> str:
@@ -128,7 +141,7 @@ class Report:
     seen_from: str  # hostname of the engine read
     cluster_id: str
     nodes: list[NodeRow]
-    quorum: Quorum
+    quorum: QuorumLine
     services: list[ServiceRow]
     stuck: list[StuckRow]
     healer: list[HealRow]
@@ -143,23 +156,6 @@ class Report:
     @property
     def exit_code(self) -> int:
         return EXIT_HEALTHY if self.healthy else EXIT_UNHEALTHY
-
-
-def quorum_of(managers: Sequence[Node], has_leader: bool) -> Quorum:
-    n = len(managers)
-    reachable = sum(1 for m in managers if m.reachability == "reachable")
-    need = n // 2 + 1 if n else 0
-    # What the swarm can still lose from where it stands now, not by design:
-    # with one of three managers down this is 0, and that is the point.
-    can_lose = max(reachable - need, 0)
-    if not has_leader or reachable < need:
-        state = "lost"
-    elif can_lose == 0 and n > 1:
-        state = "at_risk"
-    else:
-        state = "ok"
-    leader = next((m.hostname for m in managers if m.leader), "")
-    return Quorum(n, reachable, need, can_lose, has_leader, leader, state)
 
 
 def _title(word: str) -> str:
@@ -256,19 +252,10 @@ def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float
         return HealRow(
             svc.name, svc.id, (), 0, policy.max_attempts, 0.0, False, view.converged, str(exc)
         )
-    # As the healer does: forces before a healthy stretch of ``healthy_reset`` no
-    # longer count, and a converged service has been healthy since its last task
-    # started running.
-    recent = state.recent(now, settings.attempts_window)
-    if view.converged and 0 < view.running_since <= now - settings.healthy_reset:
-        recent = tuple(t for t in recent if t >= view.running_since)
-    attempts = len(recent)
+    # Counted as a healer would count them, had it just started.
+    counted = recall(view, state, now, settings)
+    attempts = len(counted)
     given_up = attempts >= policy.max_attempts
-    resumes_at = 0.0
-    if given_up:
-        # Forces are oldest first: the healer may force again once all but
-        # max_attempts - 1 of them have left the window.
-        resumes_at = recent[attempts - policy.max_attempts] + settings.attempts_window
     return HealRow(
         service=svc.name,
         service_id=svc.id,
@@ -279,7 +266,7 @@ def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float
         given_up=given_up,
         converged=view.converged,
         error="",
-        resumes_at=resumes_at,
+        resumes_at=resumes_at(counted, policy, settings),
     )
 
 
@@ -296,7 +283,7 @@ def build_report(
     self_id = info.node_id if info is not None else ""
     nodes = sorted(model.nodes.values(), key=lambda n: (not n.is_manager, n.hostname))
     rows = [_node_row(n, model, self_id) for n in nodes]
-    quorum = quorum_of(model.managers, model.leader is not None)
+    quorum = QuorumLine.of(quorum_of(model.managers, model.leader is not None))
     by_service: dict[str, list[Task]] = {}
     for t in tasks:
         by_service.setdefault(t.service_id, []).append(t)
@@ -351,7 +338,7 @@ def build_report(
 
 def no_leader_report(info: SwarmInfo | None, error: str, *, now: float, engine: str) -> Report:
     """A manager without a leader answers /info but refuses to list anything."""
-    quorum = Quorum(None, None, None, 0, has_leader=False, leader="", state="lost")
+    quorum = QuorumLine.unknown()
     seen_from = info.hostname if info is not None else ""
     problem = "the swarm has no leader (quorum lost)"
     return Report(

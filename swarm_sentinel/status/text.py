@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from healer.settings import LABEL_STATE
-from swarm_sentinel.status_report import STUCK_AFTER, Report
+from swarm_sentinel.status.report import STUCK_AFTER, Report
 
 _ERROR_WIDTH = 160  # error texts in the text view are cut here; JSON keeps them whole
 

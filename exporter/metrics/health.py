@@ -1,0 +1,90 @@
+"""The exporter's own families: up, last refresh, synced (rendered from ``Health``), and
+the counters of its own work on the registry (Engine API calls, events, reconnects)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from exporter.health import Health
+from exporter.metrics.text import Family, Rendered, sample
+
+UP = Family("dockerswarm_up", "gauge", "1 when the last refresh from the engine succeeded.")
+LAST_REFRESH = Family(
+    "dockerswarm_last_refresh_timestamp_seconds",
+    "gauge",
+    "When the model was last refreshed from the engine successfully.",
+)
+SYNCED = Family(
+    "dockerswarm_exporter_synced",
+    "gauge",
+    "1 once the model was fully listed from the engine at least once.",
+)
+FAMILIES = (UP, LAST_REFRESH, SYNCED)
+
+
+def render_health(health: Health) -> Rendered:
+    out = {
+        UP.name: sample(UP, (), 1 if health.up else 0),
+        SYNCED.name: sample(SYNCED, (), 1 if health.synced else 0),
+    }
+    if health.last_refresh:
+        out[LAST_REFRESH.name] = sample(LAST_REFRESH, (), round(health.last_refresh, 3))
+    return out
+
+
+class EngineMetrics:
+    """The exporter's own counters of the load it puts on the engine."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "dockerswarm_exporter_api_requests",
+            "Docker Engine API requests made by the exporter, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "dockerswarm_exporter_api_errors",
+            "Docker Engine API requests that failed (transport, HTTP status or bad JSON).",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.bytes = Counter(
+            "dockerswarm_exporter_api_response_bytes",
+            "Bytes of Docker Engine API answers read by the exporter, by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.parse_errors = Counter(
+            "dockerswarm_exporter_parse_errors",
+            "API objects that could not be understood and were left out, by kind.",
+            ["object"],
+            registry=registry,
+        )
+        self.api_version = Gauge(
+            "dockerswarm_exporter_api_version_info",
+            "Engine API version the exporter speaks (api_version) and the newest the engine "
+            "offers (engine_api_version, from GET /_ping); always 1, absent before the first "
+            "negotiation.",
+            ["api_version", "engine_api_version"],
+            registry=registry,
+        )
+
+
+class WatcherMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "dockerswarm_exporter_events",
+            "Swarm events received from the engine, by event type.",
+            ["event_type"],
+            registry=registry,
+        )
+        self.reconnects = Counter(
+            "dockerswarm_exporter_stream_reconnects",
+            "Times the event stream was lost and opened again.",
+            registry=registry,
+        )
+        self.relists = Counter(
+            "dockerswarm_exporter_relists",
+            "Full relists of nodes, services and tasks.",
+            registry=registry,
+        )

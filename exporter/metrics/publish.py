@@ -1,0 +1,50 @@
+"""Changes in, pre-rendered text out: the one place the model's changes are rendered.
+
+Each changed object is rendered by its kind's generator into its own key of the
+store; a scrape then only joins text (``text.TextStore``).
+"""
+
+from __future__ import annotations
+
+from exporter.health import Health
+from exporter.metrics.cluster import render_cluster
+from exporter.metrics.health import render_health
+from exporter.metrics.nodes import render_node
+from exporter.metrics.services import render_service
+from exporter.metrics.tasks import render_service_tasks
+from exporter.metrics.text import TextStore
+from exporter.model import Changes, SwarmModel
+
+
+class Publisher:
+    def __init__(self, model: SwarmModel, health: Health, store: TextStore) -> None:
+        self.model = model
+        self.health = health
+        self.store = store
+
+    def __call__(self, changes: Changes) -> int:
+        """Render what ``changes`` names; returns how many objects were rendered."""
+        model, store = self.model, self.store
+        for node_id in changes.removed_nodes:
+            store.delete("node/" + node_id)
+        for sid in changes.removed_services:
+            store.delete("service/" + sid)
+        count = 0
+        for node_id in changes.nodes:
+            node = model.nodes.get(node_id)
+            if node is not None:
+                store.put("node/" + node_id, render_node(node, model.node_tasks.get(node_id, {})))
+                count += 1
+        for sid in changes.services:
+            view = model.views.get(sid)
+            if view is not None:
+                store.put("service/" + sid, {**render_service(view), **render_service_tasks(view)})
+                count += 1
+        if changes.cluster or changes.health:
+            # The quorum figures appear once synced, and has_leader is the exporter's.
+            store.put("cluster", render_cluster(model, self.health))
+            count += 1
+        if changes.health:
+            store.put("health", render_health(self.health))
+            count += 1
+        return count

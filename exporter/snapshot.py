@@ -1,0 +1,25 @@
+"""One full read of the swarm into a model, for a one-shot view (``swarm-sentinel status``).
+
+The watcher keeps a model up to date over time (events, polls, relists in
+slices); this reads everything once, in order, and is done.
+"""
+
+from __future__ import annotations
+
+from exporter.engine import Engine
+from exporter.model import SwarmModel
+from exporter.types import Task
+
+
+async def read_once(engine: Engine, model: SwarmModel) -> list[Task]:
+    """Fill ``model`` from ``engine``; returns every task listed, history included (the
+    model keeps only each slot's current one). Raises what ``Engine`` raises; /info is
+    in the model even when what it says (a worker, no leader) is raised."""
+    info = await engine.info()
+    model.set_info(info)
+    engine.require_manager(info)
+    model.replace_nodes(await engine.nodes())
+    model.replace_services(await engine.services())
+    tasks = await engine.tasks()
+    model.replace_tasks(tasks, None)
+    return tasks

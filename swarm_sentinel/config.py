@@ -1,0 +1,105 @@
+"""The process's settings, typed and frozen, built once from flags and environment.
+
+``flags`` says what an operator may type (and where each flag's environment
+variable is); this turns the parsed flags into settings grouped by the part
+they configure. Nothing past this module reads an ``argparse.Namespace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from common.apiversion import ApiVersion
+from exporter.watcher import WatchSettings
+from healer.settings import HealerSettings, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class DockerSettings:
+    host: str | None
+    """The Engine API address; None: DOCKER_HOST, else the local socket."""
+    timeout: float
+    """Seconds each Engine API call may take."""
+    api_version: ApiVersion | None
+    """A pinned Engine API version; None: negotiated."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str | None
+    """Address to listen on; None: every address."""
+    port: int
+    config_file: str | None
+    """The exporter-toolkit web config file (TLS, basic auth), if any."""
+
+    @property
+    def shown(self) -> str:
+        return f"{self.host or '*'}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str
+    format: str
+    """``json``, ``console``, or ``auto`` (console on a terminal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    docker: DockerSettings
+    web: WebSettings
+    log: LogSettings
+    watch: WatchSettings
+    healer: HealerSettings
+
+
+def split_listen_address(address: str) -> tuple[str | None, int]:
+    """``:9675`` / ``0.0.0.0:9675`` / ``[::1]:9675`` -> (host or None for all, port)."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep:
+        raise ValueError(f"--web.listen-address {address!r}: expected host:port")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"--web.listen-address {address!r}: port is not a number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--web.listen-address {address!r}: port out of range")
+    host = host.strip("[]")
+    return (host or None), port
+
+
+def docker_settings(args: argparse.Namespace) -> DockerSettings:
+    """The engine flags, which ``status`` takes too."""
+    return DockerSettings(
+        host=getattr(args, "docker.host") or None,
+        timeout=getattr(args, "docker.timeout"),
+        api_version=getattr(args, "docker.api_version") or None,
+    )
+
+
+def from_args(args: argparse.Namespace) -> Config:
+    """``ValueError`` with a one-line reason for a value argparse could not judge alone."""
+    docker = docker_settings(args)
+    host, port = split_listen_address(getattr(args, "web.listen_address"))
+    return Config(
+        docker=docker,
+        web=WebSettings(host=host, port=port, config_file=getattr(args, "web.config.file") or None),
+        log=LogSettings(level=getattr(args, "log.level"), format=getattr(args, "log.format")),
+        watch=WatchSettings(
+            poll_interval=getattr(args, "watch.poll_interval"),
+            resync_interval=getattr(args, "watch.resync_interval"),
+        ),
+        healer=HealerSettings(
+            enabled=getattr(args, "healer.enabled"),
+            dry_run=getattr(args, "healer.dry_run"),
+            scope=Scope(getattr(args, "healer.scope")),
+            threshold=getattr(args, "healer.threshold"),
+            cooldown=getattr(args, "healer.cooldown"),
+            max_cooldown=getattr(args, "healer.max_cooldown"),
+            max_attempts=getattr(args, "healer.max_attempts"),
+            rate_limit=getattr(args, "healer.rate_limit"),
+            interval=getattr(args, "healer.interval"),
+            force_timeout=docker.timeout,
+        ),
+    )

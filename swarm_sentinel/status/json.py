@@ -1,0 +1,95 @@
+"""``status --output json``: the report as a JSON document, for scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.text import iso_utc
+from swarm_sentinel.status.report import Report
+
+
+def _iso(ts: float) -> str | None:
+    return iso_utc(ts) or None
+
+
+def to_json(r: Report) -> dict[str, Any]:
+    q = r.quorum
+    return {
+        "time": _iso(r.now),
+        "engine": r.engine,
+        "seen_from": r.seen_from,
+        "cluster_id": r.cluster_id,
+        "healthy": r.healthy,
+        "complete": r.complete,
+        "error": r.error or None,
+        "problems": r.problems,
+        "nodes": [
+            {
+                "id": n.id,
+                "hostname": n.hostname,
+                "self": n.is_self,
+                "role": n.role,
+                "status": n.status.lower(),
+                "availability": n.availability.lower(),
+                "manager_status": n.manager_status.lower() or None,
+                "engine_version": n.engine_version,
+                "running_tasks": n.running_tasks,
+                "message": n.message,
+            }
+            for n in r.nodes
+        ],
+        "quorum": {
+            "managers": q.managers,
+            "reachable": q.reachable,
+            "quorum": q.quorum,
+            "can_lose": q.can_lose,
+            "has_leader": q.has_leader,
+            "leader": q.leader or None,
+            "state": q.state,
+            "summary": q.summary,
+        },
+        "services_not_converged": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "stack": s.stack,
+                "mode": s.mode,
+                "running": s.running,
+                "desired": s.desired,
+                "reason": s.reason,
+                "last_error": s.last_error,
+                "last_error_at": _iso(s.last_error_at),
+                "update_state": s.update_state or None,
+                "failures": dict(s.failures),
+            }
+            for s in r.services
+        ],
+        "stuck_tasks": [
+            {
+                "service": t.service,
+                "service_id": t.service_id,
+                "state": t.state,
+                "reason": t.reason,
+                "since": _iso(t.since),
+                "seconds": round(t.seconds, 1),
+                "detail": t.detail,
+            }
+            for t in r.stuck
+        ],
+        "healer": [
+            {
+                "service": h.service,
+                "service_id": h.service_id,
+                "forces": [_iso(t) for t in h.forces],
+                "last_force": _iso(h.last_force),
+                "next_allowed": _iso(h.next_allowed),
+                "attempts_24h": h.attempts,
+                "max_attempts": h.max_attempts,
+                "given_up": h.given_up,
+                "resumes_at": _iso(h.resumes_at),
+                "converged": h.converged,
+                "error": h.error or None,
+            }
+            for h in r.healer
+        ],
+    }
