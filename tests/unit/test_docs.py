@@ -30,3 +30,21 @@ def test_every_exported_metric_is_documented() -> None:
     assert not missing, f"docs/metrics.md lacks: {sorted(missing)}"
     stale = documented - exported_names()
     assert not stale, f"docs/metrics.md lists metrics the code does not export: {sorted(stale)}"
+
+
+def documented_labels() -> dict[str, set[str]]:
+    rows = re.findall(r"^\| `(dockerswarm_[a-z_]+)` \|([^|]*)\|", DOC.read_text(), re.M)
+    return {
+        name: {
+            label.strip().replace("&lt;", "<").replace("&gt;", ">").rstrip("…")
+            for label in cell.split(",")
+            if label.strip()
+        }
+        for name, cell in rows
+    }
+
+
+def test_every_family_has_its_documented_labels() -> None:
+    documented = documented_labels()
+    for family in (*FAMILIES, *HEALER_FAMILIES):
+        assert documented[family.sample_name] == set(family.labels), family.sample_name

@@ -1,0 +1,85 @@
+"""Each kind of metric family against golden exposition text: an engine sample in,
+the exact text out (as kube-state-metrics tests its stores).
+
+After a deliberate change to a family, write the goldens again and read the diff:
+
+    GOLDEN_UPDATE=1 .venv/bin/pytest tests/unit/test_golden.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+from exporter.health import Health
+from exporter.metrics import cluster, health, nodes, services, tasks
+from exporter.metrics.text import Family, Rendered, TextStore
+from exporter.model import SwarmModel
+from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
+from tests.unit.samples import SampleSet
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def sampled(sample: SampleSet) -> tuple[SwarmModel, Health]:
+    model = SwarmModel(clock=lambda: sample.now)
+    model.set_info(parse_info(sample.load("info.json")))
+    model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
+    model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    return model, Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
+
+
+Renderer = Callable[[SwarmModel, Health], Iterable[tuple[str, Rendered]]]
+
+KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
+    "nodes": (
+        nodes.FAMILIES,
+        lambda m, _: (
+            (nid, nodes.render_node(n, m.node_tasks.get(nid, {}))) for nid, n in m.nodes.items()
+        ),
+    ),
+    "cluster": (cluster.FAMILIES, lambda m, h: [("cluster", cluster.render_cluster(m, h))]),
+    "services": (
+        services.FAMILIES,
+        lambda m, _: ((sid, services.render_service(v)) for sid, v in m.views.items()),
+    ),
+    "tasks": (
+        tasks.FAMILIES,
+        lambda m, _: ((sid, tasks.render_service_tasks(v)) for sid, v in m.views.items()),
+    ),
+    "health": (health.FAMILIES, lambda _, h: [("health", health.render_health(h))]),
+}
+
+
+def exposition(kind: str, sample: SampleSet) -> str:
+    families, render = KINDS[kind]
+    store = TextStore(families)
+    model, hl = sampled(sample)
+    # Sorted keys: the golden must not depend on the order objects were listed in.
+    for key, chunks in sorted(render(model, hl)):
+        store.put(key, chunks)
+    return store.render().decode()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_kind_renders_its_golden_text(kind: str, sample: SampleSet) -> None:
+    text = exposition(kind, sample)
+    golden = GOLDEN / sample.api / f"{kind}.prom"
+    if os.environ.get("GOLDEN_UPDATE"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert golden.exists(), f"{golden} missing: GOLDEN_UPDATE=1 writes it"
+    assert text == golden.read_text()
+
+
+def test_goldens_are_lint_clean(sample: SampleSet) -> None:
+    text = "".join(exposition(kind, sample) for kind in sorted(KINDS))
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout
