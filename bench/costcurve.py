@@ -29,8 +29,8 @@ from exporter.metrics.cluster import render_cluster
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
-from exporter.server import render_metrics
 from exporter.types import Node, Service, SwarmInfo, Task
+from exporter.web.server import render_metrics
 
 SERIES_PER_NODE_UNIT = 30  # a node (~10 series) and its 5 services (4 each)
 

@@ -23,9 +23,9 @@ from exporter.metrics.health import EngineMetrics, WatcherMetrics
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
-from exporter.server import make_app
 from exporter.watcher import Watcher
-from exporter.webconfig import WebConfig
+from exporter.web import WebConfig
+from exporter.web.server import make_app
 from healer.forcer import Forcer
 from healer.runner import Healer
 from swarm_sentinel.config import Config

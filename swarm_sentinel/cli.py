@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from common.logs import configure_logging
-from exporter.webconfig import WebConfigError, load_web_config
+from exporter.web import WebConfigError, load_web_config
 from swarm_sentinel import status
 from swarm_sentinel.app import Runtime, serve
 from swarm_sentinel.config import from_args

@@ -14,8 +14,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter.metrics.text import Family, TextStore, sample
-from exporter.server import make_app, render_metrics
-from exporter.webconfig import load_web_config
+from exporter.web import load_web_config
+from exporter.web.server import make_app, render_metrics
 
 BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
 

@@ -1,4 +1,4 @@
-"""exporter.webconfig against real TLS and a real aiohttp server on 127.0.0.1.
+"""exporter.web (config, TLS, auth) against real TLS and a real aiohttp server on 127.0.0.1.
 
 Certificates come from the openssl command line (one throw-away CA per session signing
 a server and a client certificate); bcrypt hashes use cost 4 so the suite stays fast.
@@ -19,7 +19,7 @@ import bcrypt
 import pytest
 from aiohttp import web
 
-from exporter.webconfig import (
+from exporter.web import (
     WebConfig,
     WebConfigError,
     basic_auth_middleware,

@@ -15,7 +15,8 @@ from prometheus_client.openmetrics import exposition as om_exposition
 
 from common.version import VERSION
 from exporter.metrics.text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
-from exporter.webconfig import WebConfig, basic_auth_middleware
+from exporter.web.auth import basic_auth_middleware
+from exporter.web.config import WebConfig
 
 LANDING = """<!doctype html>
 <html><head><title>swarm-sentinel</title></head>
