@@ -43,10 +43,10 @@ LAB_ENGINE ?= debian
 export LAB_ENGINE
 
 lab-up: deps venv
-	$(PY) -m tests.lab up $(DEMO) --managers 3 --workers 1 --engine $(LAB_ENGINE)
+	$(PY) -m lab up $(DEMO) --managers 3 --workers 1 --engine $(LAB_ENGINE)
 
 lab-down: venv
-	$(PY) -m tests.lab down $(DEMO)
+	$(PY) -m lab down $(DEMO)
 
 clean: lab-down
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -17,7 +17,7 @@ IMAGE = "lab/busybox:1"
 def main() -> int:
     status = json.loads(
         subprocess.run(
-            [sys.executable, "-m", "tests.lab", "status", "--name", "demo", "--json"],
+            [sys.executable, "-m", "lab", "status", "--name", "demo", "--json"],
             check=True,
             capture_output=True,
         ).stdout

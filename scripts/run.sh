@@ -18,17 +18,17 @@ if [ -S /var/run/docker.sock ] &&
 fi
 
 demo=(--name demo)
-status=$("$PY" -m tests.lab status "${demo[@]}" --json 2>/dev/null || true)
+status=$("$PY" -m lab status "${demo[@]}" --json 2>/dev/null || true)
 if ! grep -q '"leader": "' <<<"$status"; then
   echo "swarm-sentinel: no swarm on this machine: starting the demo swarm" >&2
   if [ "$(id -u)" -ne 0 ]; then
     echo "swarm-sentinel: the demo swarm needs root (it starts dockerd in network namespaces)" >&2
     exit 1
   fi
-  "$PY" -m tests.lab up "${demo[@]}" --bridge ssdemo0 --subnet 10.124.0.0/24 \
+  "$PY" -m lab up "${demo[@]}" --bridge ssdemo0 --subnet 10.124.0.0/24 \
     --managers 3 --workers 1 --engine "${LAB_ENGINE:-debian}"
   "$PY" scripts/demo_services.py
-  status=$("$PY" -m tests.lab status "${demo[@]}" --json)
+  status=$("$PY" -m lab status "${demo[@]}" --json)
 fi
 url=$("$PY" -c 'import json, sys
 d = json.load(sys.stdin)

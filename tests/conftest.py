@@ -1,10 +1,10 @@
-"""Shared fixtures. `lab` is a real 3-manager + 1-worker Docker Swarm (see tests/lab/).
+"""Shared fixtures. `lab` is a real 3-manager + 1-worker Docker Swarm (see lab/).
 
 The test lab has its own name, bridge and subnet, so it runs beside a lab
-brought up by hand with `python -m tests.lab up` (name "default", sslab0,
+brought up by hand with `python -m lab up` (name "default", sslab0,
 10.123.0.0/24) without touching it.
 
-Each engine (tests/lab/engines.py) gets a lab of its own. A test module says
+Each engine (lab/engines.py) gets a lab of its own. A test module says
 on which with ``LAB_ENGINES``, a test with ``@pytest.mark.engines(...)``;
 without either, its lab tests run on Debian's 20.10.
 Tests are grouped by engine, and one lab is up at a time.
@@ -18,8 +18,8 @@ from types import FrameType
 
 import pytest
 
-from tests.lab import Lab, LabError
-from tests.labs import lab_config
+from lab import Lab, LabError
+from tests.support.labs import lab_config
 from tests.unit.samples import SETS, SampleSet
 
 

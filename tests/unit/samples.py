@@ -16,7 +16,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "engine-samples"
 
 @dataclass(frozen=True)
 class SampleSet:
-    """One capture (tests/lab/capture.py): the same swarm, asked at one API version."""
+    """One capture (lab/capture.py): the same swarm, asked at one API version."""
 
     api: str
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.sentinel import Sentinel, wait_for
+from tests.support.sentinel import Sentinel, wait_for
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
 

@@ -1,10 +1,10 @@
-"""Command line: `python -m tests.lab up|down|status` (as root, from the repo root).
+"""Command line: `python -m lab up|down|status` (as root, from the repo root).
 
-    python -m tests.lab up --managers 3 --workers 1
-    python -m tests.lab up --engine modern  # Engine 28.5 refusing API < 1.44, as Engine 29
-    python -m tests.lab status --json     # sockets, roles, hostnames, IPs (for `make run`)
-    python -m tests.lab status --url m1   # unix:///var/lib/swarm-sentinel-lab/default/m1/docker.sock
-    python -m tests.lab down
+    python -m lab up --managers 3 --workers 1
+    python -m lab up --engine modern  # Engine 28.5 refusing API < 1.44, as Engine 29
+    python -m lab status --json     # sockets, roles, hostnames, IPs (for `make run`)
+    python -m lab status --url m1   # unix:///var/lib/swarm-sentinel-lab/default/m1/docker.sock
+    python -m lab down
 
 The lab outlives `up`; `status` and `down` find it through its state file
 (<root-base>/<name>/lab.json), or by its names when that file is gone.
@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from tests.lab.config import DEFAULT_ROOT_BASE, LabConfig
-from tests.lab.engines import ENGINES
-from tests.lab.errors import LabError
-from tests.lab.swarm import Lab
+from lab.config import DEFAULT_ROOT_BASE, LabConfig
+from lab.engines import ENGINES
+from lab.errors import LabError
+from lab.swarm import Lab
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--name", default="default", help="lab name (default: %(default)s)")

@@ -41,14 +41,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common.dockerpy import docker_client
 from healer.settings import LABEL_HEAL, LABEL_STATE, LABEL_THRESHOLD
+from lab import IMAGE as BUSYBOX_IMAGE
+from lab import Lab
+from lab.daemon import CALL_ERRORS
 from swarm_sentinel.flags import DEFAULT_PORT
-from tests import image_build
-from tests.lab import IMAGE as BUSYBOX_IMAGE
-from tests.lab import Lab
-from tests.lab.daemon import CALL_ERRORS
-from tests.sentinel import wait_for
+from tests.support import image_build
+from tests.support.sentinel import wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
 STACK_FILE = COMPOSE / "swarm-sentinel.yml"
 PROXY_FILE = COMPOSE / "socket-proxy.yml"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.lab.errors import LabError
-from tests.lab.proc import run
+from lab.errors import LabError
+from lab.proc import run
 
 NETNS_DIR = Path("/var/run/netns")
 _SYS_NET = Path("/sys/class/net")

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from exporter.engine import Engine
 from exporter.metrics.health import EngineMetrics
-from tests.lab import Lab
-from tests.lab.engines import ENGINES
-from tests.sentinel import Sentinel, wait_for
-from tests.swarm_services import Services, services
+from lab import Lab
+from lab.engines import ENGINES
+from tests.support.sentinel import Sentinel, wait_for
+from tests.support.swarm_services import Services, services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29

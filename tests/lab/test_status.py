@@ -15,10 +15,10 @@ import pytest
 
 from healer.settings import LABEL_STATE
 from healer.state import HealState
-from tests.lab import Lab
-from tests.lab.engines import ENGINES
-from tests.sentinel import wait_for
-from tests.swarm_services import Services, services
+from lab import Lab
+from lab.engines import ENGINES
+from tests.support.sentinel import wait_for
+from tests.support.swarm_services import Services, services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29

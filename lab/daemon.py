@@ -17,11 +17,11 @@ import docker
 import requests
 
 from common.dockerpy import docker_client
-from tests.lab.config import LabConfig
-from tests.lab.engines import daemon_env
-from tests.lab.errors import LabAborted, LabError
-from tests.lab.netns import netns_path
-from tests.lab.proc import cmdline, find_pids, kill, pid_alive, terminate
+from lab.config import LabConfig
+from lab.engines import daemon_env
+from lab.errors import LabAborted, LabError
+from lab.netns import netns_path
+from lab.proc import cmdline, find_pids, kill, pid_alive, terminate
 
 SHIM_SOCKET_DIR = Path("/run/containerd/s")
 _START_MARKER = "--- lab: starting dockerd"
@@ -168,7 +168,7 @@ class Daemon:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=self._environment(),
-                        # Own session: a Ctrl-C in the terminal of `python -m tests.lab up`
+                        # Own session: a Ctrl-C in the terminal of `python -m lab up`
                         # must not reach the daemons, and they outlive that command.
                         start_new_session=True,
                     )

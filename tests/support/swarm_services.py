@@ -9,7 +9,7 @@ from typing import Any
 import docker
 import docker.types
 
-from tests.lab import IMAGE, Lab
+from lab import IMAGE, Lab
 
 
 class Services:

@@ -1,6 +1,6 @@
 """Capture real Engine API answers from a lab swarm into engine-samples/<API version>/.
 
-    python -m tests.lab.capture --engine modern     # -> engine-samples/1.51/
+    python -m lab.capture --engine modern     # -> engine-samples/1.51/
 
 Brings up a lab of its own (name "capture", bridge sslab5, 10.123.5.0/24), sets up
 the swarm that engine-samples/README.md describes (a drained manager, a labelled
@@ -27,15 +27,15 @@ from typing import Any
 import requests
 
 from common.dockerpy import docker_client, engine_kwargs, negotiate
-from tests.lab.config import IMAGE, LabConfig
-from tests.lab.engines import ENGINES
-from tests.lab.errors import LabError
-from tests.lab.proc import wait_until
-from tests.lab.swarm import NO_LEADER, Lab
+from lab.config import IMAGE, LabConfig
+from lab.engines import ENGINES
+from lab.errors import LabError
+from lab.proc import wait_until
+from lab.swarm import NO_LEADER, Lab
 
-log = logging.getLogger("tests.lab")
+log = logging.getLogger("lab")
 
-SAMPLES = Path(__file__).resolve().parents[2] / "engine-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "engine-samples"
 
 # name, docker service create arguments (the CLI's shapes, as an operator makes them)
 SERVICES: list[tuple[str, list[str]]] = [
@@ -182,7 +182,7 @@ class Capture:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.capture", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lab.capture", description=__doc__)
     parser.add_argument("--engine", choices=ENGINES, default="modern")
     parser.add_argument("--out", type=Path, help="default: engine-samples/<API version>")
     args = parser.parse_args(argv)

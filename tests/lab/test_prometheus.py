@@ -22,11 +22,17 @@ from typing import Any
 import pytest
 
 from grafana.exprs import alert_exprs, dashboard_exprs
-from tests.lab import Lab
-from tests.lab.engines import ENGINES
-from tests.prometheus_proc import JOB, Alert, Prometheus, PrometheusError, running_prometheus
-from tests.sentinel import Sentinel, wait_for
-from tests.swarm_services import Services, services
+from lab import Lab
+from lab.engines import ENGINES
+from tests.support.prometheus_proc import (
+    JOB,
+    Alert,
+    Prometheus,
+    PrometheusError,
+    running_prometheus,
+)
+from tests.support.sentinel import Sentinel, wait_for
+from tests.support.swarm_services import Services, services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29

@@ -36,9 +36,9 @@ import docker
 from packaging.requirements import Requirement
 
 from common.dockerpy import docker_client
-from tests.lab.image import import_error, rootfs_tar
+from lab.image import import_error, rootfs_tar
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 VENV = "/opt/swarm-sentinel"
 """Where the Dockerfile's build stage makes its virtualenv (checked against the Dockerfile)."""

@@ -21,10 +21,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.lab.errors import LabError
-from tests.lab.proc import HOST_PATH, run
+from lab.errors import LabError
+from lab.proc import HOST_PATH, run
 
-log = logging.getLogger("tests.lab")
+log = logging.getLogger("lab")
 
 ENGINES = ("debian", "modern")
 MODERN_MIN_API = "1.44"

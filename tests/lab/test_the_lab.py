@@ -12,11 +12,11 @@ import docker
 import docker.types
 import pytest
 
-from tests.lab import IMAGE, NO_LEADER, Lab, LabConfig, LabError
-from tests.lab.cleanup import leftovers
-from tests.lab.daemon import Daemon
-from tests.lab.preflight import preflight
-from tests.lab.proc import mounts_under, pid_alive, wait_until
+from lab import IMAGE, NO_LEADER, Lab, LabConfig, LabError
+from lab.cleanup import leftovers
+from lab.daemon import Daemon
+from lab.preflight import preflight
+from lab.proc import mounts_under, pid_alive, wait_until
 
 pytestmark = pytest.mark.lab
 

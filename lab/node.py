@@ -9,8 +9,8 @@ from typing import Any
 
 import docker
 
-from tests.lab.config import Role
-from tests.lab.daemon import Daemon
+from lab.config import Role
+from lab.daemon import Daemon
 
 
 @dataclass(eq=False)

@@ -15,11 +15,11 @@ from common.apiversion import NEWEST, ApiVersion
 from common.dockerpy import docker_client
 from healer.forcer import Forcer, Outcome
 from healer.state import HealState
-from tests.lab import Lab
-from tests.lab.engines import ENGINES, MODERN_MIN_API, check_engine
-from tests.labs import lab_config
-from tests.sentinel import Sentinel, wait_for
-from tests.swarm_services import services
+from lab import Lab
+from lab.engines import ENGINES, MODERN_MIN_API, check_engine
+from tests.support.labs import lab_config
+from tests.support.sentinel import Sentinel, wait_for
+from tests.support.swarm_services import services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES

@@ -12,10 +12,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab.config import LabConfig
-from tests.lab.daemon import Daemon, end_processes, stop_all
-from tests.lab.errors import LabError
-from tests.lab.netns import (
+from lab.config import LabConfig
+from lab.daemon import Daemon, end_processes, stop_all
+from lab.errors import LabError
+from lab.netns import (
     bridge_ports,
     delete_link,
     delete_netns,
@@ -24,7 +24,7 @@ from tests.lab.netns import (
     list_netns,
     remove_forward,
 )
-from tests.lab.proc import find_pids, mounts_under, unmount_all_under, wait_gone
+from lab.proc import find_pids, mounts_under, unmount_all_under, wait_gone
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 _SYS_NET = Path("/sys/class/net")

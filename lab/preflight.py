@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 
-from tests.lab.engines import check_engine
-from tests.lab.errors import LabError
-from tests.lab.image import find_static_busybox
-from tests.lab.proc import HOST_PATH
+from lab.engines import check_engine
+from lab.errors import LabError
+from lab.image import find_static_busybox
+from lab.proc import HOST_PATH
 
 TOOLS = {
     "dockerd": "docker.io",

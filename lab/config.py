@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.lab.engines import ENGINES
-from tests.lab.errors import LabError
+from lab.engines import ENGINES
+from lab.errors import LabError
 
 Role = Literal["manager", "worker"]
 
@@ -56,7 +56,7 @@ class LabConfig:
     start_timeout: float = 30.0
     """Seconds a dockerd may take to answer on its socket."""
     engine: str = "debian"
-    """Which dockerd the nodes run (tests/lab/engines.py): ``debian`` (20.10, API 1.41)
+    """Which dockerd the nodes run (lab/engines.py): ``debian`` (20.10, API 1.41)
     or ``modern`` (Engine 28.5 from Debian unstable, refusing API < 1.44 as Engine 29)."""
 
     def __post_init__(self) -> None:

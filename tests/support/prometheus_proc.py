@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from grafana.exprs import RULES_FILE
-from tests.sentinel import free_port, wait_for
+from tests.support.sentinel import free_port, wait_for
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 JOB = "swarm-sentinel"

@@ -10,12 +10,12 @@ from contextlib import closing
 
 import docker
 
-from tests.lab.daemon import CALL_ERRORS
-from tests.lab.errors import LabAborted, LabError
-from tests.lab.image import import_image
-from tests.lab.node import Node
+from lab.daemon import CALL_ERRORS
+from lab.errors import LabAborted, LabError
+from lab.image import import_image
+from lab.node import Node
 
-log = logging.getLogger("tests.lab")
+log = logging.getLogger("lab")
 
 SWARM_PORT = 2377
 _JOIN_ATTEMPTS = 3

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from tests.lab import LabConfig
-from tests.lab.engines import ENGINES
+from lab import LabConfig
+from lab.engines import ENGINES
 
 SCRATCH = {"upgrade": 8}
 """Scratch labs by name, with their slot (the /24 after the session's base subnet)."""

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import docker
 
-from tests.lab.config import IMAGE
-from tests.lab.errors import LabError
+from lab.config import IMAGE
+from lab.errors import LabError
 
 APPLETS = (
     "sh", "sleep", "wget", "httpd", "cat", "echo", "test", "[", "true", "false", "ls",

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.lab.config import LabConfig
-from tests.lab.errors import LabError
-from tests.lab.node import Node
+from lab.config import LabConfig
+from lab.errors import LabError
+from lab.node import Node
 
 STATE_VERSION = 1
 

@@ -21,19 +21,19 @@ from typing import Any, Self
 
 import docker
 
-from tests.lab import netns
-from tests.lab.bringup import start_swarm
-from tests.lab.cleanup import leftovers, teardown
-from tests.lab.config import DEFAULT_ROOT_BASE, LabConfig
-from tests.lab.daemon import CALL_ERRORS, Daemon
-from tests.lab.errors import LabError
-from tests.lab.image import build_rootfs, rootfs_tar
-from tests.lab.node import Node, NodeRef
-from tests.lab.preflight import preflight
-from tests.lab.proc import wait_until
-from tests.lab.state import read_state, write_state
+from lab import netns
+from lab.bringup import start_swarm
+from lab.cleanup import leftovers, teardown
+from lab.config import DEFAULT_ROOT_BASE, LabConfig
+from lab.daemon import CALL_ERRORS, Daemon
+from lab.errors import LabError
+from lab.image import build_rootfs, rootfs_tar
+from lab.node import Node, NodeRef
+from lab.preflight import preflight
+from lab.proc import wait_until
+from lab.state import read_state, write_state
 
-log = logging.getLogger("tests.lab")
+log = logging.getLogger("lab")
 
 NO_LEADER = "does not have a leader"
 """What a manager's GET /info says in Swarm.Error once quorum is lost."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from tests.lab.errors import LabError
+from lab.errors import LabError
 
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ def pid_alive(pid: int) -> bool:
 def wait_gone(pids: Sequence[int], timeout: float) -> bool:
     """Best effort: wait until dead `pids` have left /proc, zombies included.
 
-    A daemon started by another process (`python -m tests.lab up`) was adopted by
+    A daemon started by another process (`python -m lab up`) was adopted by
     init when that process exited, and init reaps it only a moment after it
     dies; until then `pgrep dockerd` still lists it as <defunct>.
     """
