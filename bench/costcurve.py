@@ -90,9 +90,7 @@ def swarm(n_nodes: int, tasks_per_service: int = 2) -> tuple[list[Node], list[Se
                     node_id=nodes[(j + slot) % n_nodes].id,
                     slot=slot,
                     state="running",
-                    desired_state="running",
                     err="",
-                    message="started",
                     timestamp=now,
                     created_at=now,
                 )
@@ -106,7 +104,7 @@ def point(series: int) -> dict[str, float]:
     n_nodes = max(4, round(series / SERIES_PER_NODE_UNIT))
     nodes, services, tasks = swarm(n_nodes)
     model = SwarmModel()
-    model.set_info(SwarmInfo("n" + "0" * 24, "10.0.0.0", "active", True, "c", "", 3, n_nodes))
+    model.set_info(SwarmInfo("n" + "0" * 24, "active", True, "c", ""))
     t0 = time.perf_counter()
     model.replace_nodes(nodes)
     model.replace_services(services)

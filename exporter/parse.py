@@ -115,7 +115,6 @@ def parse_node(raw: object) -> Node:
         reachability=(_str(mgr_map, "Reachability", "unknown").lower() or "unknown")
         if mgr_map is not None
         else ("unknown" if role == "manager" else ""),
-        manager_addr=_str(mgr_map, "Addr") if mgr_map is not None else "",
         version=_int(_sub(obj, "Version"), "Index") or 0,
     )
 
@@ -155,7 +154,6 @@ def parse_service(raw: object) -> Service:
         if isinstance(constraints_raw, list)
         else ()
     )
-    restart = _sub(template, "RestartPolicy")
     update = _sub(obj, "UpdateStatus")
     status = _sub(obj, "ServiceStatus")
     return Service(
@@ -171,13 +169,8 @@ def parse_service(raw: object) -> Service:
         version=_int(_sub(obj, "Version"), "Index") or 0,
         update_state=_str(update, "State").lower(),
         update_started_at=parse_time(update.get("StartedAt")),
-        update_message=_str(update, "Message"),
         running_tasks=_int(status, "RunningTasks"),
         desired_tasks=_int(status, "DesiredTasks"),
-        restart_condition=_str(restart, "Condition", "any") or "any",
-        restart_max_attempts=_int(restart, "MaxAttempts") or 0,
-        created_at=parse_time(obj.get("CreatedAt")),
-        updated_at=parse_time(obj.get("UpdatedAt")),
     )
 
 
@@ -195,9 +188,7 @@ def parse_task(raw: object) -> Task:
         node_id=_str(obj, "NodeID"),
         slot=_int(obj, "Slot") or 0,
         state=_str(status, "State", "unknown").lower() or "unknown",
-        desired_state=_str(obj, "DesiredState").lower(),
         err=_str(status, "Err"),
-        message=_str(status, "Message"),
         timestamp=parse_time(status.get("Timestamp")),
         created_at=parse_time(obj.get("CreatedAt")),
         exit_code=exit_code,
@@ -210,14 +201,10 @@ def parse_info(raw: object) -> SwarmInfo:
     swarm = _sub(obj, "Swarm")
     return SwarmInfo(
         node_id=_str(swarm, "NodeID"),
-        node_addr=_str(swarm, "NodeAddr"),
         local_node_state=_str(swarm, "LocalNodeState", "inactive").lower(),
         control_available=bool(swarm.get("ControlAvailable")),
         cluster_id=_str(_sub(swarm, "Cluster"), "ID"),
         error=_str(swarm, "Error"),
-        managers=_int(swarm, "Managers"),
-        nodes=_int(swarm, "Nodes"),
-        server_version=_str(obj, "ServerVersion"),
         hostname=_str(obj, "Name"),
     )
 
@@ -229,8 +216,6 @@ def parse_event(raw: object) -> Event:
         type=_str(obj, "Type") or _str(obj, "type"),
         action=_str(obj, "Action") or _str(obj, "action"),
         actor_id=_str(actor, "ID"),
-        attributes=_labels(actor.get("Attributes")),
-        time_nano=_int(obj, "timeNano") or 0,
     )
 
 

@@ -8,7 +8,7 @@ add a task state, and we would rather export it than crash or drop it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exporter.errors import says_no_leader
 
@@ -71,14 +71,10 @@ class Node:
     is_manager: bool = False
     leader: bool = False
     reachability: str = ""
-    manager_addr: str = ""
     version: int = 0
 
     def label(self, key: str) -> str | None:
-        for k, v in self.labels:
-            if k == key:
-                return v
-        return None
+        return label_of(self.labels, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +90,9 @@ class Service:
     version: int
     update_state: str = ""  # "" when the service was never updated
     update_started_at: float = 0.0
-    update_message: str = ""
     # From /services?status=true; None when the answer did not carry it.
     running_tasks: int | None = None
     desired_tasks: int | None = None
-    restart_condition: str = "any"
-    restart_max_attempts: int = 0
-    created_at: float = 0.0
-    updated_at: float = 0.0
 
     @property
     def stack(self) -> str:
@@ -116,10 +107,7 @@ class Service:
         return self.mode.endswith("-job")
 
     def label(self, key: str) -> str | None:
-        for k, v in self.labels:
-            if k == key:
-                return v
-        return None
+        return label_of(self.labels, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +117,7 @@ class Task:
     node_id: str  # "" until the task is assigned
     slot: int  # 0 for global services
     state: str  # observed Status.State
-    desired_state: str
     err: str
-    message: str
     timestamp: float  # Status.Timestamp: when it entered its current state
     created_at: float
     exit_code: int | None = None
@@ -148,19 +134,11 @@ class SwarmInfo:
     """What ``GET /info`` says about the swarm, as seen from this engine."""
 
     node_id: str
-    node_addr: str
     local_node_state: str  # inactive | pending | active | error | locked
     control_available: bool  # True on managers
     cluster_id: str
     error: str
-    managers: int | None
-    nodes: int | None
-    server_version: str = ""
     hostname: str = ""
-
-    @property
-    def is_manager(self) -> bool:
-        return self.local_node_state == "active" and self.control_available
 
     @property
     def has_leader_error(self) -> bool:
@@ -172,11 +150,15 @@ class Event:
     type: str
     action: str
     actor_id: str
-    attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-    time_nano: int = 0
 
-    def attribute(self, key: str) -> str | None:
-        for k, v in self.attributes:
-            if k == key:
-                return v
-        return None
+
+Labels = tuple[tuple[str, str], ...]
+"""Docker labels as sorted (key, value) pairs: hashable, so objects compare cheaply."""
+
+
+def label_of(labels: Labels, key: str) -> str | None:
+    """The value of ``key`` in ``labels``, or None."""
+    for k, v in labels:
+        if k == key:
+            return v
+    return None

@@ -49,7 +49,7 @@ def test_services_sample_modes_status_and_stack(sample: SampleSet) -> None:
     assert by_name["web"].update_state == "updating"
     crashy = by_name["crashy"]
     assert crashy.desired_tasks == 2 and (crashy.running_tasks or 0) < 2
-    assert crashy.stack == "" and crashy.restart_condition == "any"
+    assert crashy.stack == ""
     assert by_name["oneshot"].replicas == 1  # TotalCompletions
     assert by_name["hungry"].running_tasks == 0 and by_name["hungry"].desired_tasks == 1
 
@@ -66,11 +66,10 @@ def test_tasks_sample_error_reasons(sample: SampleSet) -> None:
 
 def test_info_quorum_lost(sample: SampleSet) -> None:
     info = parse_info(sample.load("info-quorum-lost.json"))
-    assert info.is_manager
-    assert info.has_leader_error
-    assert info.managers is None and info.nodes is None
+    assert (info.local_node_state, info.control_available) == ("active", True)
+    assert info.has_leader_error and info.hostname == "lab-m1"
     healthy = parse_info(sample.load("info.json"))
-    assert healthy.is_manager and not healthy.has_leader_error and healthy.managers == 3
+    assert healthy.control_available and not healthy.has_leader_error and healthy.error == ""
 
 
 def test_events_sample(sample: SampleSet) -> None:
@@ -79,8 +78,10 @@ def test_events_sample(sample: SampleSet) -> None:
     events = [parse_event(r) for r in raw]
     assert {e.type for e in events} >= {"node", "service"}
     assert all(e.actor_id for e in events)
-    drained = next(e for e in events if e.attribute("availability.new") == "drain")
-    assert (drained.type, drained.action, drained.attribute("name")) == ("node", "update", "lab-m2")
+    m2 = next(
+        n["ID"] for n in sample.load("nodes.json") if n["Description"]["Hostname"] == "lab-m2"
+    )
+    assert any((e.type, e.action, e.actor_id) == ("node", "update", m2) for e in events)
     # API 1.52 drops the deprecated status/id/from (swarm events never had them): only
     # Type, Action and Actor are read, so an answer without them parses the same.
     legacy = {"status", "id", "from"}
