@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import docker.errors
@@ -36,6 +36,14 @@ class ForceResult:
     outcome: Outcome
     detail: str = ""
     force_update: int = 0
+
+
+class Writer(Protocol):
+    """What the healer loop needs of its one write call (``Forcer``, or a fake in tests)."""
+
+    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult: ...
+
+    def close(self) -> None: ...
 
 
 class Forcer:

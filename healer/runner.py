@@ -21,8 +21,8 @@ from common.text import iso_utc
 from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
-from healer.forcer import Forcer, Outcome
-from healer.metrics import HealerMetrics
+from healer.forcer import Outcome, Writer
+from healer.metrics import HealerMetrics, ServiceKey
 from healer.policy import Decision, Memory, Reason, Result, decide, first_memory, observe, problem
 from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
@@ -31,8 +31,6 @@ log = structlog.get_logger("healer")
 
 # Results reported on every occurrence; the others only when they change.
 _ALWAYS = frozenset({Result.FORCED, Result.DRY_RUN, Result.ERROR})
-
-ServiceKey = tuple[str, str]  # (service_name, stack): its labels in the healer's metrics
 
 
 @dataclass(slots=True)
@@ -60,7 +58,7 @@ class Healer:
         model: SwarmModel,
         health: Health,
         settings: HealerSettings,
-        forcer: Forcer,
+        forcer: Writer,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:

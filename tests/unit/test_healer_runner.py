@@ -1,0 +1,137 @@
+"""The healer loop offline: a model from the recorded engine answers (engine-samples),
+a fake clock, and a forcer that records instead of writing. What it forces, skips and
+reports, pass after pass; the real write is tested on the lab."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from exporter.health import Health
+from exporter.model import SwarmModel
+from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
+from healer.forcer import ForceResult, Outcome
+from healer.policy import Decision, Result
+from healer.runner import Healer
+from healer.settings import HealerSettings, Scope
+from healer.state import HealState
+from tests.unit.samples import SampleSet
+
+
+@dataclass
+class RecordingForcer:
+    """Answers every force as the engine would when nobody else writes."""
+
+    calls: list[tuple[str, HealState, HealState]] = field(default_factory=list)
+    outcome: Outcome = Outcome.FORCED
+
+    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+        self.calls.append((service_id, new_state, seen))
+        return ForceResult(self.outcome, force_update=len(self.calls))
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Clock:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+SETTINGS = HealerSettings(scope=Scope.ALL, threshold=60, cooldown=300, rate_limit=3, interval=5)
+
+
+def healer(
+    sample: SampleSet, settings: HealerSettings = SETTINGS, *, has_leader: bool = True
+) -> tuple[Healer, RecordingForcer, Clock, SwarmModel]:
+    model = SwarmModel(clock=lambda: sample.now)
+    model.set_info(parse_info(sample.load("info.json")))
+    model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
+    model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    health = Health(up=True, has_leader=has_leader, synced=True, last_refresh=sample.now)
+    clock = Clock(sample.now)
+    forcer = RecordingForcer()
+    return Healer(model, health, settings, forcer, clock=clock), forcer, clock, model
+
+
+def names(model: SwarmModel, decisions: list[tuple[str, Decision]]) -> dict[str, str]:
+    return {model.services[sid].name: str(d.result) for sid, d in decisions}
+
+
+async def past_threshold(h: Healer, clock: Clock, model: SwarmModel) -> dict[str, str]:
+    """The decisions once the broken services have been seen broken for the threshold."""
+    await h.evaluate()
+    clock.now += SETTINGS.threshold + 1
+    return names(model, await h.evaluate())
+
+
+async def test_forces_after_the_threshold_within_the_rate_limit(sample: SampleSet) -> None:
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, rate_limit=2))
+    assert h.acting  # the sampled engine is the leader
+    # Broken, but not for the threshold yet: nothing is decided.
+    assert await h.evaluate() == []
+    clock.now += 61
+    first = names(model, await h.evaluate())
+    # Never: a converged service, a job, one in a rolling update.
+    assert not {"agent", "oneshot", "web"} & set(first)
+    # pinned's constraint matches no node: forcing it would change nothing.
+    assert first.pop("pinned") == Result.SKIPPED_NO_ELIGIBLE_NODE
+    forceable = {"badimage", "crashy", "hungry"}
+    assert set(first) == forceable
+    forced = {n for n, r in first.items() if r == Result.FORCED}
+    assert len(forced) == 2 == len(forcer.calls)
+    assert {r for n, r in first.items() if n not in forced} == {Result.SKIPPED_RATE_LIMIT}
+    # A minute later the third is forced; the two forced ones are cooling down.
+    clock.now += 61
+    second = names(model, await h.evaluate())
+    assert {n for n, r in second.items() if r == Result.FORCED} == forceable - forced
+    assert {second[n] for n in forced} == {Result.SKIPPED_COOLDOWN}
+    assert len(forcer.calls) == 3
+    # Each force carries the back-off state written with it, and what it was based on.
+    _, state, seen = forcer.calls[0]
+    assert state.forces == (clock.now - 61,) and state.next_allowed == clock.now - 61 + 300
+    assert seen == HealState()
+
+
+async def test_without_quorum_nothing_is_forced_and_it_says_so(sample: SampleSet) -> None:
+    h, forcer, clock, model = healer(sample, has_leader=False)
+    assert not h.acting
+    decided = await past_threshold(h, clock, model)
+    assert forcer.calls == []
+    assert set(decided.values()) == {Result.SKIPPED_NO_QUORUM}
+    text = h.metrics.store.render().decode()
+    assert 'result="skipped_no_quorum"' in text and "dockerswarm_healer_acting 0" in text
+
+
+async def test_an_instance_whose_engine_is_not_the_leader_stays_silent(
+    sample: SampleSet,
+) -> None:
+    h, forcer, clock, model = healer(sample)
+    info = model.info
+    assert info is not None
+    model.set_info(replace(info, node_id="someone-else"))
+    assert await past_threshold(h, clock, model) == {} and forcer.calls == []
+
+
+async def test_dry_run_decides_and_writes_nothing(sample: SampleSet) -> None:
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, dry_run=True))
+    decided = await past_threshold(h, clock, model)
+    assert forcer.calls == []
+    assert Result.DRY_RUN in decided.values()
+    assert "dockerswarm_healer_dry_run 1" in h.metrics.store.render().decode()
+
+
+@pytest.mark.parametrize("outcome", [Outcome.RACED, Outcome.ERROR])
+async def test_a_force_that_did_not_happen_is_reported_as_such(
+    sample: SampleSet, outcome: Outcome
+) -> None:
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, rate_limit=1))
+    forcer.outcome = outcome
+    decided = await past_threshold(h, clock, model)
+    expected = Result.SKIPPED_COOLDOWN if outcome == Outcome.RACED else Result.ERROR
+    assert expected in decided.values() and Result.FORCED not in decided.values()
