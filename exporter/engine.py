@@ -232,11 +232,10 @@ class Engine:
         """Every service with its task counts, asked for in ``parts`` calls.
 
         status=true adds Running/DesiredTasks per service in the same call
-        (API 1.41): it is what tells the watcher whose tasks to fetch. At
-        5,000 services the answer is 3.7 MB, and decoding it in one piece held
-        the event loop ~30 ms; ``parts`` > 1 splits it by the first character
-        of the ID (the engine matches ID prefixes), into answers of about the
-        same size.
+        (API 1.41): it is what tells the watcher whose tasks to fetch. A large
+        swarm's answer is megabytes, and decoding it in one piece holds the
+        event loop; ``parts`` > 1 splits it by the first character of the ID
+        (the engine matches ID prefixes), into answers of about the same size.
         """
         if parts <= 1:
             raw = await self.get_json("services", "services", {"status": "true"})
@@ -302,9 +301,9 @@ class Engine:
             raise BadAnswer(kind + "s", f"expected a list, got {type(raw).__name__}")
         good: list[T] = []
         problems: list[str] = []
-        # Parsing 5,000 services or a batch of tasks in one go held the event
-        # loop for 50-150 ms (scrapes and events waited behind it): parse a
-        # slice, then let them in.
+        # Parsing thousands of objects in one go holds the event loop long
+        # enough for scrapes and events to wait behind it: parse a slice, then
+        # let them in.
         for start in range(0, len(raw), PARSE_SLICE):
             if start:
                 await asyncio.sleep(0)

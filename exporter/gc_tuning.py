@@ -1,9 +1,8 @@
 """How the process's garbage collector is set for a large, long-lived model.
 
-Measured at 1,000 nodes under churn (asyncio debug mode, py-spy): with
-CPython's default thresholds (700, 10, 10), decoding task lists triggered
-about 40 full collections a minute, 30-110 ms each, which were most of the
-event-loop stalls that scrapes waited behind. Decoded JSON is short-lived and
+With CPython's default thresholds, decoding task lists triggered frequent full
+collections, which were most of the event-loop stalls that scrapes waited
+behind (figures in docs/benchmarks.md). Decoded JSON is short-lived and
 acyclic: collecting young objects often only costs time.
 """
 
@@ -24,12 +23,11 @@ def tune() -> None:
 def settle() -> None:
     """After a relist: move what it built out of the collector's sight.
 
-    Every full collection walked the whole model: at 5,000 services those
-    were the healer's p99 (55 ms for a 6 ms pass). Frozen objects are still
-    freed by reference counting; unfreezing and collecting first means a cycle
-    that became garbage since the last relist is not kept for good. That full
-    collection is one stall (30-110 ms at 1,000 nodes) per relist, which
-    itself takes seconds: every 30 min and after a stream reconnect.
+    Every full collection walked the whole model: at scale those were the
+    healer's p99. Frozen objects are still freed by reference counting;
+    unfreezing and collecting first means a cycle that became garbage since the
+    last relist is not kept for good. That full collection is one stall per
+    relist, which itself takes seconds: every 30 min and after a reconnect.
     """
     gc.unfreeze()
     gc.collect()

@@ -238,7 +238,8 @@ class SwarmModel:
     def _node_changed(self, node_id: str, old: Node | None, new: Node | None) -> None:
         # One node moves each cached count by at most one: adjusting them costs
         # O(constraint sets), where counting again would cost O(sets x nodes)
-        # per node event, which at 1,000 nodes stalled the event loop ~130 ms.
+        # per node event, long enough at scale to stall the event loop
+        # (docs/benchmarks.md, "The figures behind the code's slices").
         moved: set[tuple[str, ...]] = set()
         for constraints, count in self._eligible.items():
             delta = int(new is not None and eligible(new, constraints)) - int(

@@ -34,12 +34,11 @@ log = structlog.get_logger("exporter.watcher")
 
 TASK_BATCH = 10
 """Services whose tasks are listed in one call (~50 tasks each with history):
-at 25, decoding and applying one answer held the event loop for 100-370 ms
-under churn at 1,000 nodes."""
+larger answers held the event loop too long to decode and apply under churn."""
 APPLY_SLICE = 250
 """Services compared and re-rendered between two yields to the event loop."""
 STATUS_PART = 500
-"""Services per ``/services?status=true`` call in a poll (~370 KB of JSON)."""
+"""Services per ``/services?status=true`` call in a poll."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +199,8 @@ class Watcher:
     ) -> None:
         """``model.replace_services``, a slice at a time.
 
-        Applying 5,000 services (comparing each, recomputing those whose
-        counts moved) and rendering them held the event loop 50-140 ms under
+        Applying thousands of services (comparing each, recomputing those whose
+        counts moved) and rendering them in one go holds the event loop under
         churn: scrapes and events get in between slices instead.
         """
         # An event handled since the answer was asked for (the calls and the

@@ -61,8 +61,8 @@ def make_app(
         parts, ctype = metrics_parts(
             stores, registry, wants_openmetrics(request.headers.get("Accept", ""))
         )
-        # Written part by part: joining would copy the whole cached body (4 MB at
-        # 1,000 nodes) on every scrape.
+        # Written part by part: joining would copy the whole cached body (megabytes
+        # at scale) on every scrape.
         resp = web.StreamResponse(headers={"Content-Type": ctype})
         resp.content_length = sum(len(p) for p in parts)
         try:
