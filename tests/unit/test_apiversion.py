@@ -31,6 +31,7 @@ from exporter.engine import Engine
 from exporter.errors import EngineError
 from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_event
+from tests.support.fake_engine import fake_engine
 from tests.unit.samples import SampleSet
 
 TOO_OLD = (
@@ -112,18 +113,9 @@ class FakeEngine:
 @pytest.fixture
 async def fake(tmp_path: Path) -> AsyncIterator[tuple[FakeEngine, str]]:
     fe = FakeEngine(offered="1.51")
-    app = web.Application()
-    app.router.add_get("/_ping", fe.ping)
-    app.router.add_get("/version", fe.version)
-    app.router.add_get(r"/v{version:[0-9.]+}/info", fe.info)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = tmp_path / "engine.sock"
-    await web.UnixSite(runner, str(sock)).start()
-    try:
-        yield fe, f"unix://{sock}"
-    finally:
-        await runner.cleanup()
+    routes = {"/_ping": fe.ping, "/version": fe.version, r"/v{version:[0-9.]+}/info": fe.info}
+    async with fake_engine(tmp_path, routes) as url:
+        yield fe, url
 
 
 async def _info_with(
@@ -229,18 +221,12 @@ async def test_events_as_engine_29_sends_them(tmp_path: Path, sample: SampleSet)
     async def ping(_: web.Request) -> web.Response:
         return web.Response(text="OK", headers={"API-Version": "1.52"})
 
-    app = web.Application()
-    app.router.add_get("/_ping", ping)
-    app.router.add_get("/v1.52/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = tmp_path / "engine.sock"
-    await web.UnixSite(runner, str(sock)).start()
-    engine = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=5)
-    try:
-        got = [e async for e in engine.events(0.0)]
-    finally:
-        await engine.close()
-        await runner.cleanup()
+    routes = {"/_ping": ping, "/v1.52/events": events}
+    async with fake_engine(tmp_path, routes) as url:
+        engine = Engine(url, EngineMetrics(CollectorRegistry()), timeout=5)
+        try:
+            got = [e async for e in engine.events(0.0)]
+        finally:
+            await engine.close()
     expected = [parse_event(json.loads(line)) for line in lines.splitlines() if line.strip()]
     assert got == expected and len(got) > 5

@@ -24,6 +24,7 @@ from exporter.engine import (
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Timeout, Unreachable
 from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_node
+from tests.support.fake_engine import fake_engine, ping_141
 
 
 async def _nodes(_: web.Request) -> web.Response:
@@ -55,30 +56,23 @@ async def _not_a_list(_: web.Request) -> web.Response:
     return web.json_response({"message": "a map where a list belongs"})
 
 
-async def _ping(_: web.Request) -> web.Response:
-    return web.Response(text="OK", headers={"API-Version": "1.41"})
-
-
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[tuple[Engine, CollectorRegistry]]:
-    app = web.Application()
-    app.router.add_get("/_ping", _ping)
-    app.router.add_get("/v1.41/nodes", _nodes)
-    app.router.add_get("/v1.41/info", _info)
-    app.router.add_get("/v1.41/services", _services)
-    app.router.add_get("/v1.41/tasks", _not_a_list)
-    app.router.add_get("/v1.41/many/nodes", _many_nodes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = tmp_path / "engine.sock"
-    await web.UnixSite(runner, str(sock)).start()
-    registry = CollectorRegistry()
-    eng = Engine(f"unix://{sock}", EngineMetrics(registry), timeout=5)
-    try:
-        yield eng, registry
-    finally:
-        await eng.close()
-        await runner.cleanup()
+    routes = {
+        "/_ping": ping_141,
+        "/v1.41/nodes": _nodes,
+        "/v1.41/info": _info,
+        "/v1.41/services": _services,
+        "/v1.41/tasks": _not_a_list,
+        "/v1.41/many/nodes": _many_nodes,
+    }
+    async with fake_engine(tmp_path, routes) as url:
+        registry = CollectorRegistry()
+        eng = Engine(url, EngineMetrics(registry), timeout=5)
+        try:
+            yield eng, registry
+        finally:
+            await eng.close()
 
 
 async def test_bad_objects_are_skipped_counted_and_logged_once(
@@ -169,20 +163,13 @@ async def test_error_answers_are_classified_once(
     async def answer(_: web.Request) -> web.Response:
         return web.json_response({"message": message}, status=status)
 
-    app = web.Application()
-    app.router.add_get("/_ping", _ping)
-    app.router.add_get("/v1.41/nodes", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = tmp_path / "engine.sock"
-    await web.UnixSite(runner, str(sock)).start()
-    eng = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=5)
-    try:
-        with pytest.raises(EngineError) as err:
-            await eng.nodes()
-    finally:
-        await eng.close()
-        await runner.cleanup()
+    async with fake_engine(tmp_path, {"/_ping": ping_141, "/v1.41/nodes": answer}) as url:
+        eng = Engine(url, EngineMetrics(CollectorRegistry()), timeout=5)
+        try:
+            with pytest.raises(EngineError) as err:
+                await eng.nodes()
+        finally:
+            await eng.close()
     assert type(err.value) is kind
     assert str(err.value) == f"nodes: {message}"
 
@@ -199,16 +186,10 @@ async def test_no_engine_is_unreachable_and_silence_a_timeout(tmp_path: Path) ->
         await asyncio.sleep(1)
         return web.Response(text="late")
 
-    app = web.Application()
-    app.router.add_get("/_ping", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = tmp_path / "slow.sock"
-    await web.UnixSite(runner, str(sock)).start()
-    slow = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=0.2)
-    try:
-        with pytest.raises(Timeout, match=r"^ping: no answer within 0\.2s$"):
-            await slow.info()
-    finally:
-        await slow.close()
-        await runner.cleanup()
+    async with fake_engine(tmp_path, {"/_ping": hang}, "slow.sock") as url:
+        slow = Engine(url, EngineMetrics(CollectorRegistry()), timeout=0.2)
+        try:
+            with pytest.raises(Timeout, match=r"^ping: no answer within 0\.2s$"):
+                await slow.info()
+        finally:
+            await slow.close()
