@@ -1,7 +1,7 @@
 """``make bench``: swarm-sentinel and a naive baseline, side by side, on one simulated engine.
 
 For each size (nodes; 5 services per node, 10 tasks per service, 5 tasks of
-history per slot), one simulated engine (``bench.simengine``) serves both
+history per slot), one simulated engine (``bench.sim``) serves both
 exporters in turn, first steady, then under churn (task state changes,
 service update events, node flaps). Per exporter and mode it measures scrape
 latency under 4 concurrent scrapers, body size and series, RSS and CPU (from
@@ -54,7 +54,7 @@ from bench.measure import (
     series_count,
     start,
 )
-from bench.simengine import API_VERSIONS
+from bench.sim.shapes import API_VERSIONS
 from healer.settings import Scope
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -814,7 +814,7 @@ def sim_argv(sock: str, nodes: int, engine: str = "debian") -> list[str]:
     return [
         sys.executable,
         "-m",
-        "bench.simengine",
+        "bench.sim",
         "--socket",
         sock,
         "--nodes",
@@ -1172,7 +1172,7 @@ At {TARGET_SIZE:,} nodes / {5 * TARGET_SIZE:,} services / {50 * TARGET_SIZE:,} t
 {extras_tables(results)}
 ## Method
 
-- **Simulated engine** (`bench/simengine.py`): an aiohttp server on a unix
+- **Simulated engine** (`bench/sim/`): an aiohttp server on a unix
   socket answering the Engine API 1.41 calls the exporters make, with JSON
   shaped like dockerd 20.10's (templates and a key-by-key check against real
   answers in `engine-samples/`, `python -m bench.shapecheck`, run before every
@@ -1220,7 +1220,7 @@ At {TARGET_SIZE:,} nodes / {5 * TARGET_SIZE:,} services / {50 * TARGET_SIZE:,} t
 ## Running the simulated engine on its own
 
 ```sh
-.venv/bin/python -m bench.simengine --socket /tmp/sim.sock --nodes 1000 --services 5000 \\
+.venv/bin/python -m bench.sim --socket /tmp/sim.sock --nodes 1000 --services 5000 \\
     --tasks-per-service 10 --history 5 --task-churn 200 --service-churn 20 --node-flaps 0.2
 .venv/bin/swarm-sentinel --docker.host unix:///tmp/sim.sock --web.listen-address 127.0.0.1:9675
 curl --unix-socket /tmp/sim.sock http://x/_sim/stats     # requests and bytes per endpoint
