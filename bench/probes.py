@@ -60,7 +60,9 @@ class Plan:
     baseline_batches: int = 2  # baseline: all probe kinds at once, per batch
     baseline_conc: bool = True
     baseline_steady_probes: bool = True
-    baseline_task_probes: bool = True  # off at 5,000: its listings are ~40 s apart
+    # Off at 5,000 nodes: the baseline's listings are too far apart there (one per
+    # scrape; docs/benchmarks.md has its scrape time).
+    baseline_task_probes: bool = True
     relist: bool = True
 
 
@@ -350,7 +352,7 @@ async def measure_mode(
     seq_api = api_delta(a0, a1)
     scrape_cpu = max(0.0, (c1 - c0) - bg_cpu_rate * seq_time) / max(seq, 1)
     if sentinel and steady_scrape_cpu is not None:
-        # Under churn the background dwarfs a 5 ms scrape: use the steady figure.
+        # Under churn the background's CPU dwarfs one scrape's: use the steady figure.
         scrape_cpu = steady_scrape_cpu
     res.body_bytes = len(body)
     res.series = series_count(body)
