@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Proc, SimClient, new_session, percentile, scrape_load, scrape_once, start
-from bench.run import CHURN, SIM_ENGINES, free_port, relists, sentinel_flags, sim_argv
+from bench.probes import relists
+from bench.run import CHURN, SIM_ENGINES, free_port, sentinel_flags, sim_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 _COUNTER = r'^dockerswarm_exporter_{name}_total\{{endpoint="([^"]+)"\}} ([0-9.e+]+)$'

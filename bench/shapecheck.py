@@ -14,7 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench.simengine import API_VERSIONS, SAMPLES, SimConfig, Swarm
+from bench.sim.shapes import API_VERSIONS, SAMPLES, Shapes
+from bench.sim.swarm import SimConfig, Swarm
 from exporter.parse import parse_event, parse_info, parse_node, parse_service, parse_task
 
 # Maps whose keys are data, not schema: compared as "a map of strings".
@@ -94,6 +95,7 @@ def _align_real(ours: Any, real: Any) -> Any:
 def check(api: str) -> list[str]:
     """Returns the differences found (empty: all shapes match) for the engine of ``api``."""
     problems: list[str] = []
+    js = Shapes(api)
     sw = Swarm(
         SimConfig(
             nodes=40,
@@ -104,7 +106,7 @@ def check(api: str) -> list[str]:
             api_version=api,
         )
     )
-    nodes = [json.loads(sw.node_json(n)) for n in sw.nodes.values()]
+    nodes = [json.loads(js.node_json(n)) for n in sw.nodes.values()]
     svc_objs = list(sw.services.values())
     # Drive some state changes the samples show: a failure, a forced update, a node down.
     replicated = next(s for s in svc_objs if s.mode == "replicated" and not s.probe)
@@ -113,9 +115,9 @@ def check(api: str) -> list[str]:
     worker = next(n for n in sw.nodes.values() if n.role == "worker")
     manager = next(n for n in sw.nodes.values() if n.role == "manager" and not n.leader)
     sw.set_node_state(manager, "down")
-    services = [json.loads(sw.service_json_status(s)) for s in svc_objs]
-    tasks = [json.loads(sw.task_json(t)) for t in sw.tasks.values()]
-    down = json.loads(sw.node_json(manager))
+    services = [json.loads(js.service_json_status(s, sw.nodes)) for s in svc_objs]
+    tasks = [json.loads(js.task_json(t)) for t in sw.tasks.values()]
+    down = json.loads(js.node_json(manager))
     real_nodes = _sample("nodes.json", api)
     real_down = _sample("nodes-one-manager-down.json", api)
     real_services = _sample("services-status.json", api)
@@ -137,7 +139,7 @@ def check(api: str) -> list[str]:
     )
     compare(
         "worker node",
-        json.loads(sw.node_json(worker)),
+        json.loads(js.node_json(worker)),
         _pick(real_nodes, lambda n: "ManagerStatus" not in n),
     )
     compare("manager down", down, _pick(real_down, lambda n: n["Status"]["State"] == "down"))
@@ -151,7 +153,7 @@ def check(api: str) -> list[str]:
         next(s for s in services if "Global" in s["Spec"]["Mode"]),
         _pick(real_services, lambda s: s["Spec"]["Name"] == "agent"),
     )
-    ours_updating = json.loads(sw.service_json_status(replicated))
+    ours_updating = json.loads(js.service_json_status(replicated, sw.nodes))
     real_updating = _pick(real_services, lambda s: s["Spec"]["Name"] == "web")
     # The sample's service has no RestartPolicy; ours do (crashy's shape, checked above).
     for spec in (ours_updating["Spec"], ours_updating["PreviousSpec"]):
@@ -188,7 +190,7 @@ def check(api: str) -> list[str]:
         next(e for e in events if e["Type"] == "service"),
         _pick(real_events, lambda e: e["Type"] == "service"),
     )
-    info = json.loads(sw.info_json())
+    info = json.loads(js.info_json(sw.nodes, sw.leader))
     compare("info", info, _sample("info.json", api))
     # swarm-sentinel's parser must take all of it.
     try:
