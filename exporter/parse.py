@@ -49,6 +49,17 @@ def _int(obj: Mapping[str, Any], key: str) -> int | None:
     return None
 
 
+def _count(obj: Mapping[str, Any], key: str) -> int | None:
+    """A count (replicas, tasks, a version): a negative one is garbage, not a figure."""
+    v = _int(obj, key)
+    return v if v is not None and v >= 0 else None
+
+
+def _bool(obj: Mapping[str, Any], key: str) -> bool:
+    """Only a JSON true is true: the string "false" is not."""
+    return obj.get(key) is True
+
+
 def _labels(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         return ()
@@ -111,11 +122,11 @@ def parse_node(raw: object) -> Node:
         engine_labels=_labels(_sub(desc, "Engine").get("Labels")),
         message=_str(status, "Message"),
         is_manager=mgr_map is not None or role == "manager",
-        leader=bool(mgr_map.get("Leader")) if mgr_map is not None else False,
+        leader=_bool(mgr_map, "Leader") if mgr_map is not None else False,
         reachability=(_str(mgr_map, "Reachability", "unknown").lower() or "unknown")
         if mgr_map is not None
         else ("unknown" if role == "manager" else ""),
-        version=_int(_sub(obj, "Version"), "Index") or 0,
+        version=_count(_sub(obj, "Version"), "Index") or 0,
     )
 
 
@@ -142,9 +153,9 @@ def parse_service(raw: object) -> Service:
             mode = value
             break
     if mode == "replicated":
-        replicas = _int(_sub(mode_obj, "Replicated"), "Replicas")
+        replicas = _count(_sub(mode_obj, "Replicated"), "Replicas")
     elif mode == "replicated-job":
-        replicas = _int(_sub(mode_obj, "ReplicatedJob"), "TotalCompletions")
+        replicas = _count(_sub(mode_obj, "ReplicatedJob"), "TotalCompletions")
     template = _sub(spec, "TaskTemplate")
     container = _sub(template, "ContainerSpec")
     placement = _sub(template, "Placement")
@@ -165,12 +176,12 @@ def parse_service(raw: object) -> Service:
         labels=_labels(spec.get("Labels")),
         replicas=replicas,
         constraints=constraints,
-        force_update=_int(template, "ForceUpdate") or 0,
-        version=_int(_sub(obj, "Version"), "Index") or 0,
+        force_update=_count(template, "ForceUpdate") or 0,
+        version=_count(_sub(obj, "Version"), "Index") or 0,
         update_state=_str(update, "State").lower(),
         update_started_at=parse_time(update.get("StartedAt")),
-        running_tasks=_int(status, "RunningTasks"),
-        desired_tasks=_int(status, "DesiredTasks"),
+        running_tasks=_count(status, "RunningTasks"),
+        desired_tasks=_count(status, "DesiredTasks"),
     )
 
 
@@ -186,13 +197,13 @@ def parse_task(raw: object) -> Task:
         id=task_id,
         service_id=service_id,
         node_id=_str(obj, "NodeID"),
-        slot=_int(obj, "Slot") or 0,
+        slot=_count(obj, "Slot") or 0,
         state=_str(status, "State", "unknown").lower() or "unknown",
         err=_str(status, "Err"),
         timestamp=parse_time(status.get("Timestamp")),
         created_at=parse_time(obj.get("CreatedAt")),
         exit_code=exit_code,
-        version=_int(_sub(obj, "Version"), "Index") or 0,
+        version=_count(_sub(obj, "Version"), "Index") or 0,
     )
 
 
@@ -202,7 +213,7 @@ def parse_info(raw: object) -> SwarmInfo:
     return SwarmInfo(
         node_id=_str(swarm, "NodeID"),
         local_node_state=_str(swarm, "LocalNodeState", "inactive").lower(),
-        control_available=bool(swarm.get("ControlAvailable")),
+        control_available=_bool(swarm, "ControlAvailable"),
         cluster_id=_str(_sub(swarm, "Cluster"), "ID"),
         error=_str(swarm, "Error"),
         hostname=_str(obj, "Name"),

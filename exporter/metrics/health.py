@@ -3,10 +3,14 @@ the counters of its own work on the registry (Engine API calls, events, reconnec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from exporter.health import Health
-from exporter.metrics.text import Family, Rendered, sample
+from exporter.metrics.text import LABEL_VALUE_MAX, Family, LabelCuts, Rendered, sample
 
 UP = Family("dockerswarm_up", "gauge", "1 when the last refresh from the engine succeeded.")
 LAST_REFRESH = Family(
@@ -60,6 +64,7 @@ class EngineMetrics:
             ["object"],
             registry=registry,
         )
+        registry.register(LabelCutsCollector())
         self.api_version = Gauge(
             "dockerswarm_exporter_api_version_info",
             "Engine API version the exporter speaks (api_version) and the newest the engine "
@@ -67,6 +72,17 @@ class EngineMetrics:
             "negotiation.",
             ["api_version", "engine_api_version"],
             registry=registry,
+        )
+
+
+class LabelCutsCollector(Collector):
+    """``LabelCuts`` as a counter on the registry."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "dockerswarm_exporter_label_values_cut",
+            f"Label values longer than {LABEL_VALUE_MAX} characters, cut to that length.",
+            value=LabelCuts.count,
         )
 
 

@@ -3,8 +3,8 @@
 As kube-state-metrics does since v1.5: when an object changes, its metric
 lines are rendered once and stored under its key; a scrape only joins the
 stored chunks (and caches the join until the next change). Rendering through
-prometheus-client costs ~10 µs a series, which at swarm scale would block the
-event loop for the length of every scrape.
+prometheus-client costs microseconds a series, which at swarm scale would block
+the event loop for the length of every scrape.
 """
 
 from __future__ import annotations
@@ -40,7 +40,26 @@ Rendered = dict[str, str]
 """One object's exposition lines, by family name: what a kind's generator returns."""
 
 
+LABEL_VALUE_MAX = 1024
+"""Characters of a label value at most: a 200 KB service label must not go to every
+scrape and into the TSDB whole."""
+
+
+class LabelCuts:
+    """How many label values were cut to ``LABEL_VALUE_MAX`` (exported as a counter)."""
+
+    count = 0
+
+
 def escape(value: str) -> str:
+    """A label value as the exposition formats want it, whatever string came in."""
+    if len(value) > LABEL_VALUE_MAX:
+        value = value[:LABEL_VALUE_MAX]
+        LabelCuts.count += 1
+    if not value.isascii():
+        # A lone surrogate (JSON can carry "\ud800") cannot be encoded as UTF-8:
+        # it would fail the whole scrape. It becomes "?".
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
