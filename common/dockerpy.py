@@ -11,6 +11,7 @@ from typing import Any
 
 import docker
 
+from common.address import DEFAULT_HOST
 from common.apiversion import OLDEST, ApiVersion, choose
 
 
@@ -20,7 +21,7 @@ def engine_kwargs(base_url: str | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = docker.utils.kwargs_from_env()
     if base_url:
         kwargs["base_url"] = base_url
-    kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
+    kwargs.setdefault("base_url", DEFAULT_HOST)
     return kwargs
 
 

@@ -25,6 +25,15 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def parse_positive_duration(text: str) -> float:
+    """``parse_duration``, refusing zero: every interval, timeout, threshold or cooldown
+    of swarm-sentinel must last (0s would busy-loop, fail every call, or force at once)."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be longer than 0s")
+    return seconds
+
+
 def format_duration(seconds: float) -> str:
     """The inverse, for logs and labels: 330 -> ``5m30s``."""
     if seconds < 1:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -22,6 +21,7 @@ import aiodocker
 import aiohttp
 import structlog
 
+from common.address import engine_host
 from common.apiversion import (
     OLDEST,
     ApiVersion,
@@ -88,7 +88,7 @@ class Engine:
             try:
                 # A version given here makes aiodocker ask nothing: the real one
                 # is set once /_ping has answered (``_client``).
-                self._docker = aiodocker.Docker(url=self._url, api_version=f"v{OLDEST}")
+                self._docker = aiodocker.Docker(url=self.address, api_version=f"v{OLDEST}")
             except (ValueError, OSError, aiodocker.DockerError) as exc:
                 raise Unreachable("connect", f"cannot set up the client: {exc}") from exc
         return self._docker
@@ -169,7 +169,7 @@ class Engine:
     @property
     def address(self) -> str:
         """The engine's address as the operator gave it, for logs."""
-        return self._url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        return engine_host(self._url)
 
     async def close(self) -> None:
         if self._docker is not None:

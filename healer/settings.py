@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from common.durations import parse_duration
+from common.durations import parse_positive_duration
 from common.text import parse_bool
 from exporter.types import Service
 
@@ -78,13 +78,6 @@ def _count(value: str) -> int:
     return n
 
 
-def _seconds(value: str) -> float:
-    s = parse_duration(value)
-    if s <= 0:
-        raise ValueError(f"{value!r} must be longer than 0s")
-    return s
-
-
 def _read(
     service: Service,
     label: str,
@@ -109,8 +102,8 @@ def service_policy(
     p: list[LabelProblem] = []
     policy = ServicePolicy(
         heal=_read(service, LABEL_HEAL, parse_bool, settings.scope == Scope.ALL, p),
-        threshold=_read(service, LABEL_THRESHOLD, _seconds, settings.threshold, p),
-        cooldown=_read(service, LABEL_COOLDOWN, _seconds, settings.cooldown, p),
+        threshold=_read(service, LABEL_THRESHOLD, parse_positive_duration, settings.threshold, p),
+        cooldown=_read(service, LABEL_COOLDOWN, parse_positive_duration, settings.cooldown, p),
         max_attempts=_read(service, LABEL_MAX_ATTEMPTS, _count, settings.max_attempts, p),
         rebalance=_read(service, LABEL_REBALANCE, parse_bool, False, p),
     )

@@ -13,8 +13,9 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.address import check_host
 from common.apiversion import NEWEST, OLDEST, ApiVersion, parse_pin
-from common.durations import parse_duration
+from common.durations import parse_positive_duration
 from common.text import parse_bool
 from common.version import VERSION
 
@@ -28,7 +29,14 @@ def env_name(flag: str) -> str:
 
 def duration(text: str) -> float:
     try:
-        return parse_duration(text)
+        return parse_positive_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def docker_host(text: str) -> str:
+    try:
+        return check_host(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -175,6 +183,7 @@ def add_docker_flags(p: FlagParser) -> None:
     p.flag(
         "--docker.host",
         default="",
+        type=docker_host,
         docker_env="DOCKER_HOST",
         help="Docker Engine API of a swarm manager: unix:///path or tcp://host:port "
         "(TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH); empty: the local socket, or DOCKER_HOST",

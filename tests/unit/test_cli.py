@@ -34,6 +34,12 @@ def test_bad_flags_give_one_line_and_exit_2() -> None:
         (["--healer.scope", "some"], "invalid choice"),
         (["--web.listen-address", "nowhere"], "expected host:port"),
         (["--web.config.file", "/nonexistent/web.yml"], "/nonexistent/web.yml"),
+        # Zero would busy-loop (polls, healer passes) or fail every call (timeout).
+        (["--watch.poll-interval", "0s"], "must be longer than 0s"),
+        (["--healer.interval", "0s"], "must be longer than 0s"),
+        (["--docker.timeout", "0ms"], "must be longer than 0s"),
+        (["--docker.host", "garbage"], "is not an engine address"),
+        (["--docker.host", "unix://relative.sock"], "needs an absolute path"),
     ]:
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)
@@ -65,3 +71,10 @@ def test_unreachable_engine_keeps_serving_and_retrying(tmp_path: Path) -> None:
         assert len(errors) == 1, "one log event per distinct problem, not one per retry"
     finally:
         proc.stop()
+
+
+def test_a_bad_docker_host_in_the_environment_names_the_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWARM_SENTINEL_")}
+    out = run(env={**env, "DOCKER_HOST": "garbage"})
+    assert out.returncode == 2 and out.stdout == ""
+    assert "environment DOCKER_HOST" in out.stderr and "not an engine address" in out.stderr

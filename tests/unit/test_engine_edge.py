@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from common import address
 from exporter.engine import (
     ID_CHARS,
     PARSE_SLICE,
@@ -193,3 +194,19 @@ async def test_no_engine_is_unreachable_and_silence_a_timeout(tmp_path: Path) ->
                 await slow.info()
         finally:
             await slow.close()
+
+
+async def test_no_socket_and_no_docker_host_is_unreachable_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What an operator gets with no DOCKER_HOST on a host without /var/run/docker.sock
+    # (aiodocker left to itself fails an assert there).
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(address, "DEFAULT_HOST", f"unix://{tmp_path}/docker.sock")
+    eng = Engine(None, EngineMetrics(CollectorRegistry()), timeout=5)
+    try:
+        assert eng.address == f"unix://{tmp_path}/docker.sock"
+        with pytest.raises(Unreachable):
+            await eng.info()
+    finally:
+        await eng.close()
