@@ -28,7 +28,29 @@ LANDING = """<!doctype html>
 
 
 def wants_openmetrics(accept: str) -> bool:
-    return "application/openmetrics-text" in accept
+    """Whether ``accept`` prefers OpenMetrics to the text format, by q-value (RFC 9110);
+    on a tie the one listed first wins, and the text format is the default."""
+    best: tuple[float, bool] | None = None
+    for item in accept.split(","):
+        media, *params = (p.strip() for p in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media == "application/openmetrics-text":
+            om = True
+        elif media in ("text/plain", "text/*", "*/*"):
+            om = False
+        else:
+            continue
+        if q > 0 and (best is None or q > best[0]):
+            best = (q, om)
+    return best is not None and best[1]
 
 
 def metrics_parts(

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.metrics.text import Family, TextStore, sample
 from exporter.web import load_web_config
-from exporter.web.server import make_app, render_metrics
+from exporter.web.server import make_app, render_metrics, wants_openmetrics
 
 BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
 
@@ -65,3 +65,27 @@ async def test_body_is_the_joined_parts_and_a_lost_client_is_quiet(
         assert not errors, [r.getMessage() for r in errors]
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("accept", "openmetrics"),
+    [
+        ("", False),
+        ("application/openmetrics-text; version=1.0.0", True),
+        # What Prometheus sends: OpenMetrics preferred.
+        (
+            "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;"
+            "version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+            True,
+        ),
+        # The finding: text preferred by q-value, OpenMetrics only acceptable.
+        ("text/plain;q=1, application/openmetrics-text;q=0.1", False),
+        ("application/openmetrics-text;q=0", False),
+        ("application/openmetrics-text;q=garbage, text/plain", False),
+        ("text/plain, application/openmetrics-text", False),  # a tie: the first listed
+        ("application/openmetrics-text, text/plain", True),
+        ("text/html", False),
+    ],
+)
+def test_openmetrics_only_when_preferred(accept: str, openmetrics: bool) -> None:
+    assert wants_openmetrics(accept) is openmetrics
