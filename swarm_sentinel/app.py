@@ -25,7 +25,7 @@ from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.watcher import Watcher
 from exporter.web import WebConfig
-from exporter.web.server import make_app
+from exporter.web.server import make_app, make_runner
 from healer.forcer import Forcer
 from healer.runner import Healer
 from swarm_sentinel.config import Config
@@ -79,7 +79,7 @@ class Runtime:
     async def run(self, stop: asyncio.Event) -> None:
         web_settings = self.config.web
         app = make_app(self.stores, self.registry, self.ready, self.web_config)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = make_runner(app)
         await runner.setup()
         try:
             site = web.TCPSite(

@@ -73,6 +73,18 @@ def render_metrics(
     return b"".join(parts), content_type
 
 
+IDLE_TIMEOUT = 15.0
+"""Seconds a connection may stay open without a whole request: before its first one
+(a client that connects and sends nothing, or half a request header) and between
+two. A scraper that keeps its connection longer simply connects again."""
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner of ``app``: no access log (scrapes every few seconds are noise),
+    signals left to the caller, idle connections closed after ``IDLE_TIMEOUT``."""
+    return web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=IDLE_TIMEOUT)
+
+
 def make_app(
     stores: Sequence[TextStore],
     registry: CollectorRegistry,

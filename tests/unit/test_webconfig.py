@@ -25,6 +25,7 @@ from exporter.web import (
     basic_auth_middleware,
     load_web_config,
 )
+from exporter.web.auth import Checks
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl CLI")
 
@@ -132,8 +133,12 @@ def client_ctx(pki: Pki, *, with_cert: bool = False) -> ssl.SSLContext:
 
 
 @asynccontextmanager
-async def serve(config: WebConfig, exempt: frozenset[str] = frozenset()) -> AsyncIterator[str]:
-    """A real aiohttp server on an ephemeral port; yields its base URL."""
+async def serve(
+    config: WebConfig, exempt: frozenset[str] = frozenset(), checks: Checks | None = None
+) -> AsyncIterator[str]:
+    """A real aiohttp server on an ephemeral port; yields its base URL. Unless ``checks``
+    says otherwise, a failed login costs no wait: these tests are about who gets in
+    (tests/unit/test_auth_load.py is about the waits)."""
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(text="swarm_up 1\n")
@@ -145,7 +150,8 @@ async def serve(config: WebConfig, exempt: frozenset[str] = frozenset()) -> Asyn
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         return web.Response(text=ssl_object.version() if ssl_object else "none")
 
-    app = web.Application(middlewares=[basic_auth_middleware(config, exempt=exempt)])
+    checks = checks or Checks(first_wait=0.0, max_wait=0.0)
+    app = web.Application(middlewares=[basic_auth_middleware(config, exempt=exempt, checks=checks)])
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", metrics)
     app.router.add_get("/custom", custom_frame)
