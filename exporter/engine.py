@@ -282,14 +282,18 @@ class Engine:
             ) as resp:
                 if on_connect is not None:
                     on_connect()
-                async for line in resp.content:
-                    if not line.strip():
-                        continue
-                    self.metrics.bytes.labels("events").inc(len(line))
-                    try:
-                        yield parse_event(json.loads(line))
-                    except (ValueError, ParseError):
-                        self.metrics.parse_errors.labels("event").inc()
+                lines = Lines(MAX_EVENT_LINE)
+                async for chunk in resp.content.iter_any():
+                    self.metrics.bytes.labels("events").inc(len(chunk))
+                    for line in lines.feed(chunk):
+                        try:
+                            yield parse_event(json.loads(line))
+                        except (ValueError, ParseError):
+                            self.metrics.parse_errors.labels("event").inc()
+                    if lines.skipped:
+                        self.metrics.parse_errors.labels("event").inc(lines.skipped)
+                        self._log_once(f"event: a line over {MAX_EVENT_LINE} bytes, skipped")
+                        lines.skipped = 0
         except _CALL_ERRORS as exc:
             raise self._failure("events", exc) from exc
         finally:
@@ -340,6 +344,47 @@ _CALL_ERRORS = (
 )
 """What a call can raise: aiodocker decodes error bodies itself and raises
 KeyError or ValueError on a garbled one."""
+
+MAX_EVENT_LINE = 1 << 20
+"""Bytes of one event line at most: swarm events are well under a kilobyte; a longer
+line is skipped and counted, never a reason for the stream to end."""
+
+
+class Lines:
+    """The lines of a stream fed in chunks of any size, each at most ``limit`` bytes:
+    a longer one is dropped (and counted in ``skipped``) as it comes, never held."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.skipped = 0
+        self._buffer = bytearray()
+        self._dropping = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                self._keep(chunk[start:])
+                return out
+            self._keep(chunk[start:end])
+            if not self._dropping and self._buffer.strip():
+                out.append(bytes(self._buffer))
+            self._buffer.clear()
+            self._dropping = False
+            start = end + 1
+
+    def _keep(self, part: bytes) -> None:
+        if self._dropping:
+            return
+        if len(self._buffer) + len(part) > self.limit:
+            self._buffer.clear()
+            self._dropping = True
+            self.skipped += 1
+            return
+        self._buffer += part
+
 
 ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 """What swarm object IDs are made of (swarmkit's identity.NewID: base 36)."""

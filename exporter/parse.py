@@ -224,9 +224,10 @@ def parse_event(raw: object) -> Event:
     obj = _map(raw, "event")
     actor = _sub(obj, "Actor")
     return Event(
-        type=_str(obj, "Type") or _str(obj, "type"),
-        action=_str(obj, "Action") or _str(obj, "action"),
+        type=_str(obj, "Type"),
+        action=_str(obj, "Action"),
         actor_id=_str(actor, "ID"),
+        time_nano=_count(obj, "timeNano") or 0,
     )
 
 

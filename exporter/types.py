@@ -150,6 +150,8 @@ class Event:
     type: str
     action: str
     actor_id: str
+    time_nano: int = 0
+    """When the engine emitted it (its clock): where a reconnect resumes."""
 
 
 Labels = tuple[tuple[str, str], ...]

@@ -6,8 +6,14 @@
   (one call, or one per 500 services split by ID prefix) and lists tasks
   only of the services whose counts moved or
   that are not converged; every ``resync_interval`` everything is listed.
-- The engine replays only its last 256 events, so every (re)connect of the
-  stream is followed by a full relist.
+- A lost event stream is opened again from the last event seen (``since``):
+  the engine replays what it still holds (its last 256 events), and the next
+  poll lists every node. A stream lost for longer than ``relist_after_gap`` is
+  followed by a full relist instead. While the stream says nothing for a poll
+  interval (down, or connected but silent), each poll lists every node, so a
+  node change is never hidden for longer than that.
+- The poll loop and the event loop are supervised: if one fails for any
+  reason, it is logged, ``up`` drops to 0, and it starts again.
 - When the manager says the swarm has no leader, the model keeps its last
   known state, ``up`` and ``has_leader`` drop to 0, and polling goes on
   until the leader is back.
@@ -22,6 +28,7 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from common.supervise import supervise
 from exporter import gc_tuning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, Unreachable
@@ -50,6 +57,12 @@ class WatchSettings:
     backoff_initial: float = 0.5
     """First wait before reconnecting the event stream; doubles up to ``backoff_max``."""
     backoff_max: float = 30.0
+    stable_after: float = 30.0
+    """Seconds a stream must have stayed up for its loss to start the back-off over: a
+    proxy that accepts the stream and cuts it at once gets ever rarer reconnects."""
+    relist_after_gap: float = 60.0
+    """A stream lost for longer than this is followed by a full relist (the engine's
+    replay may not reach back that far); a shorter gap is caught up by replay and polls."""
 
 
 class Watcher:
@@ -83,16 +96,36 @@ class Watcher:
         self._last_resync = 0.0
         self._stream_up = False
         self._stream_was_up = False
-        self._backoff = settings.backoff_initial
+        self._connected_at = 0.0  # monotonic: when the stream was last opened
+        self._lost_at = 0.0  # monotonic: when it was last lost
+        self._last_heard = 0.0  # monotonic: its last event, or its opening
+        self._resume_from = 0.0  # the engine's time (epoch) to reopen it from
+        self._catch_up = False  # the next poll lists every node
 
     # ---- the two loops ---------------------------------------------------
     async def run(self) -> None:
-        events = asyncio.create_task(self._event_loop(), name="swarm-events")
+        events = asyncio.create_task(
+            supervise(
+                "event stream", self._event_loop, on_failure=self._loop_failed("event stream")
+            ),
+            name="swarm-events",
+        )
         try:
-            await self._poll_loop()
+            await supervise("poll", self._poll_loop, on_failure=self._loop_failed("poll"))
         finally:
             events.cancel()
             await asyncio.gather(events, return_exceptions=True)
+
+    def _loop_failed(self, name: str) -> Callable[[str], None]:
+        """What to do when a loop dies (a bug, or something nobody foresaw): say so in
+        the metrics too, and relist once it runs again."""
+
+        def failed(problem: str) -> None:
+            self.metrics.task_failures.labels(name).inc()
+            self._failed(Unreachable(name, problem))
+            self._publish()
+
+        return failed
 
     async def _poll_loop(self) -> None:
         next_poll = 0.0
@@ -105,6 +138,8 @@ class Watcher:
                 elif now >= next_poll:
                     await self.poll()
                     next_poll = time.monotonic() + self.settings.poll_interval
+                elif self._catch_up:
+                    await self.poll()  # a reconnect: catch up now, not at the next poll
             except EngineError as exc:
                 self._failed(exc)
                 next_poll = time.monotonic() + self.settings.poll_interval
@@ -117,10 +152,15 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        self._backoff = self.settings.backoff_initial
+        backoff = self.settings.backoff_initial
+        self._resume_from = self._resume_from or time.time()
         while True:
             try:
-                async for event in self.engine.events(time.time(), self._stream_connected):
+                async for event in self.engine.events(self._resume_from, self._stream_opened):
+                    self._last_heard = time.monotonic()
+                    if event.time_nano:
+                        # Just after it: the engine replays from ``since`` inclusive.
+                        self._resume_from = (event.time_nano + 1) / 1e9
                     await self._apply_event(event)
                 raise Unreachable("events", "the engine closed the event stream")
             except EngineError as exc:
@@ -128,21 +168,35 @@ class Watcher:
                     # One event per loss, not one per failed retry.
                     self.metrics.reconnects.inc()
                     log.warning("event_stream_lost", engine=self.engine.address, error=str(exc))
+                    self._lost_at = time.monotonic()
+                    if self._lost_at - self._connected_at >= self.settings.stable_after:
+                        backoff = self.settings.backoff_initial
                 else:
-                    log.debug("event_stream_retry", error=str(exc), retry_in=self._backoff)
+                    log.debug("event_stream_retry", error=str(exc), retry_in=backoff)
                 self._stream_up = False
-            await asyncio.sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, self.settings.backoff_max)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.backoff_max)
 
-    def _stream_connected(self) -> None:
-        self._backoff = self.settings.backoff_initial
+    def _stream_opened(self) -> None:
+        now = time.monotonic()
         self._stream_up = True
+        self._connected_at = self._last_heard = now
         if self._stream_was_up:
-            # Events lost while disconnected are beyond replay: relist.
-            log.info("event_stream_reconnected", engine=self.engine.address)
-            self._need_resync = True
+            gap = now - self._lost_at
+            log.info("event_stream_reconnected", engine=self.engine.address, gap=round(gap, 1))
+            if gap > self.settings.relist_after_gap:
+                self._need_resync = True  # the engine's replay may not reach back that far
+            else:
+                self._catch_up = True
             self._wake.set()
         self._stream_was_up = True
+
+    @property
+    def _stream_silent(self) -> bool:
+        """Whether the stream may have missed a change: down, or quiet for a poll."""
+        return not self._stream_up or (
+            time.monotonic() - self._last_heard >= self.settings.poll_interval
+        )
 
     # ---- refreshing ---------------------------------------------------------
     async def resync(self) -> None:
@@ -175,13 +229,18 @@ class Watcher:
 
     async def poll(self) -> None:
         """Cheap refresh: managers, service counts, and tasks of services that moved."""
-        managers = await self.engine.nodes(role="manager")
+        every_node = self._catch_up or self._stream_silent
+        self._catch_up = False
+        nodes = await self.engine.nodes(role=None if every_node else "manager")
         asked = time.monotonic()
         parts = -(-len(self.model.services) // STATUS_PART)
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
         wanted = set(self.model.services_needing_tasks(fresh)) | (self._tasks_due & fresh.keys())
-        self._note_nodes([c for c in map(self.model.upsert_node, managers) if c is not None])
+        if every_node:
+            self._note_nodes(self.model.replace_nodes(nodes))
+        else:
+            self._note_nodes([c for c in map(self.model.upsert_node, nodes) if c is not None])
         # A split answer cannot show an ID outside the prefixes asked for: such
         # a service (none exist in swarm) is left to events and the relist.
         await self._apply_services(

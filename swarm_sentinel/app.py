@@ -14,6 +14,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from common.supervise import supervise
 from common.version import VERSION
 from exporter import gc_tuning
 from exporter.engine import Engine
@@ -102,7 +103,9 @@ class Runtime:
             )
             tasks = [asyncio.create_task(self.watcher.run(), name="watcher")]
             if self.healer is not None:
-                tasks.append(asyncio.create_task(self.healer.run(), name="healer"))
+                failures = self.watcher.metrics.task_failures.labels("healer")
+                healer = supervise("healer", self.healer.run, on_failure=lambda _: failures.inc())
+                tasks.append(asyncio.create_task(healer, name="healer"))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for t in [*tasks, stopper]:

@@ -104,3 +104,9 @@ class WatcherMetrics:
             "Full relists of nodes, services and tasks.",
             registry=registry,
         )
+        self.task_failures = Counter(
+            "dockerswarm_exporter_task_failures",
+            "Background tasks (event stream, poll, healer) that failed and were started again.",
+            ["task"],
+            registry=registry,
+        )

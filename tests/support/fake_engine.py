@@ -4,9 +4,14 @@ against the real engine is tested on the lab."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -34,3 +39,72 @@ async def fake_engine(
         yield f"unix://{sock}"
     finally:
         await runner.cleanup()
+
+
+class SampledEngine:
+    """A manager answering from a captured sample set (engine-samples/<api>/), whose
+    event stream misbehaves as a test asks (``events_mode``):
+
+    - ``silent``: accepted, then nothing, ever (a stream a proxy holds open);
+    - ``cut``: accepted and closed at once (a proxy that cuts it);
+    - ``long``: one line of ``long_line`` bytes, then the sample's events, then silence.
+
+    ``nodes`` can be changed between calls; ``requests`` counts what was asked, by path.
+    """
+
+    def __init__(self, sample_dir: Path, events_mode: str = "silent") -> None:
+        self.dir = sample_dir
+        self.events_mode = events_mode
+        self.long_line = 2 << 20
+        self.nodes: list[dict[str, Any]] = json.loads((sample_dir / "nodes.json").read_text())
+        self.requests: Counter[str] = Counter()
+        self._hold = asyncio.Event()
+
+    def _sample(self, name: str) -> web.Response:
+        return web.Response(body=(self.dir / name).read_bytes(), content_type="application/json")
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = re.sub(r"^/v[0-9.]+/", "/", request.path)
+        self.requests[path.strip("/").split("/")[0]] += 1
+        if path == "/_ping":
+            api = self.dir.name
+            return web.Response(text="OK", headers={"API-Version": api})
+        if path == "/info":
+            return self._sample("info.json")
+        if path == "/nodes":
+            role = json.loads(request.query.get("filters", "{}")).get("role")
+            nodes = [n for n in self.nodes if not role or n["Spec"]["Role"] in role]
+            return web.json_response(nodes)
+        if path.startswith("/nodes/"):
+            found = [n for n in self.nodes if n["ID"] == path.split("/")[2]]
+            return web.json_response(found[0]) if found else web.json_response({}, status=404)
+        if path == "/services":
+            return self._sample("services-status.json")
+        if path.startswith("/services/"):
+            sid = path.split("/")[2]
+            services = json.loads((self.dir / "services-status.json").read_text())
+            return web.json_response(next(s for s in services if s["ID"] == sid))
+        if path == "/tasks":
+            return self._sample("tasks.json")
+        if path == "/events":
+            return await self._events(request)
+        return web.json_response({"message": "page not found"}, status=404)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        if self.events_mode == "cut":
+            return resp
+        if self.events_mode == "long":
+            await resp.write(b'{"Type":"service","x":"' + b"x" * self.long_line + b'"}\n')
+            await resp.write((self.dir / "events-swarm.jsonl").read_bytes())
+        await self._hold.wait()
+        return resp
+
+    @asynccontextmanager
+    async def serving(self, tmp_path: Path) -> AsyncIterator[str]:
+        async with fake_engine(tmp_path, {"/{tail:.*}": self._dispatch}) as url:
+            try:
+                yield url
+            finally:
+                self._hold.set()
