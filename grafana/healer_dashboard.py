@@ -22,6 +22,7 @@ HEALER_RESULT_COLORS = {
     "skipped_no_eligible_node": "light-yellow",
     "gave_up": "red",
     "error": "dark-red",
+    "conflict": "dark-orange",
 }
 
 
@@ -133,12 +134,12 @@ def healer() -> Dashboard:
     d.timeseries(
         "Skips and errors",
         "Why the healer did not act: cooldown, rate limit, no quorum, no eligible node, "
-        "gave up, errors.",
+        "gave up, errors, conflicts.",
         [
             (
                 "sum by (result) (max by (service_name, stack, reason, result) "
                 "(increase(dockerswarm_healer_actions_total"
-                f'{{result=~"skipped_.*|gave_up|error", {SVC}}}[$__rate_interval])))',
+                f'{{result=~"skipped_.*|gave_up|error|conflict", {SVC}}}[$__rate_interval])))',
                 "{{result}}",
             )
         ],

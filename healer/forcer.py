@@ -28,6 +28,7 @@ from healer.state import HealState, StateError
 class Outcome(StrEnum):
     FORCED = "forced"
     RACED = "raced"  # another healer forced it first: its state is newer than ours
+    CONFLICT = "conflict"  # "update out of sequence": someone wrote it since we read it
     ERROR = "error"
 
 
@@ -108,7 +109,7 @@ class Forcer:
     def _failed(self, text: str) -> ForceResult:
         """An error answer of the engine (its message), as an outcome."""
         if "out of sequence" in text:
-            return ForceResult(Outcome.RACED, "update out of sequence: another writer won")
+            return ForceResult(Outcome.CONFLICT, "update out of sequence: another writer won")
         if is_refusal(text) and self._client is not None:
             spoke = ApiVersion.parse(self._client.api_version)
             self.close()  # negotiate again: the engine may have changed

@@ -26,6 +26,7 @@ class Result(StrEnum):
     SKIPPED_NO_ELIGIBLE_NODE = "skipped_no_eligible_node"
     GAVE_UP = "gave_up"
     ERROR = "error"
+    CONFLICT = "conflict"  # the engine turned the update away: the service changed under us
     WAITING = "waiting"  # broken, but not yet for ``threshold``: not counted
 
 

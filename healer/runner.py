@@ -21,7 +21,7 @@ from common.text import iso_utc
 from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
-from healer.forcer import Outcome, Writer
+from healer.forcer import ForceResult, Outcome, Writer
 from healer.metrics import HealerMetrics, ServiceKey
 from healer.policy import Decision, Memory, Reason, Result, decide, first_memory, observe, problem
 from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
@@ -30,7 +30,7 @@ from healer.state import HealState, StateError
 log = structlog.get_logger("healer")
 
 # Results reported on every occurrence; the others only when they change.
-_ALWAYS = frozenset({Result.FORCED, Result.DRY_RUN, Result.ERROR})
+_ALWAYS = frozenset({Result.FORCED, Result.DRY_RUN, Result.ERROR, Result.CONFLICT})
 
 
 @dataclass(slots=True)
@@ -49,7 +49,9 @@ class ServiceRecord:
     written: HealState | None = None
     """The state we wrote (or would have, in dry run) that the model may not show yet."""
     label_problems: set[tuple[str, str]] = field(default_factory=set)
-    """(label, value) already reported as malformed."""
+    """(label, value) already reported as malformed, the state label's included."""
+    last_attempt: float = 0.0
+    """When it was last forced or tried (errors, dry runs): who waited longest goes first."""
 
 
 class Healer:
@@ -106,7 +108,9 @@ class Healer:
         for sid in [s for s in self.records if s not in self.model.views]:
             self._forget(self.records.pop(sid))
         out: list[tuple[str, Decision]] = []
-        for sid, view in list(self.model.views.items()):
+        # Those tried longest ago first: under the swarm-wide rate limit, services whose
+        # forces keep failing must not take every turn from those that can be healed.
+        for sid, view in sorted(self.model.views.items(), key=self._waited_longest):
             record = self._record(sid, view.service)
             decision = self._evaluate_one(record, view, now)
             if decision is None or decision.result == Result.WAITING:
@@ -114,13 +118,20 @@ class Healer:
             if not acting and self.health.has_leader:
                 continue  # the leader's instance acts and reports
             if decision.result == Result.FORCED:
-                decision = await self._force(record, view, decision)
+                decision = await self._force(record, view, decision, now)
             elif decision.result == Result.DRY_RUN and decision.state is not None:
-                record.written = decision.state
+                # A rehearsal shows what a real run would do: the same back-off, and
+                # the same share of the rate limit.
+                record.written, record.last_attempt = decision.state, now
+                self.recent_forces.append(now)
             self._report(record, view, decision)
             out.append((sid, decision))
         self.metrics.render()
         return out
+
+    def _waited_longest(self, item: tuple[str, ServiceView]) -> float:
+        record = self.records.get(item[0])
+        return record.last_attempt if record is not None else 0.0
 
     def _record(self, sid: str, svc: Service) -> ServiceRecord:
         """The service's record, its policy read again when the service object changed."""
@@ -133,18 +144,18 @@ class Healer:
             self.records[sid] = record
         record.key, record.policy, record.read_from = (svc.name, svc.stack), policy, svc
         for p in problems:
-            if (p.label, p.value) in record.label_problems:
-                continue
-            record.label_problems.add((p.label, p.value))
-            self.metrics.label_errors[(*record.key, p.label)] += 1
-            log.warning(
-                "healer_bad_label",
-                service=svc.name,
-                label=p.label,
-                value=p.value,
-                problem=p.problem,
-            )
+            self._bad_label(record, p.label, p.value, p.problem)
         return record
+
+    def _bad_label(self, record: ServiceRecord, label: str, value: str, problem: str) -> None:
+        """Counted and logged once per value: it comes back at every evaluation."""
+        if (label, value) in record.label_problems:
+            return
+        record.label_problems.add((label, value))
+        self.metrics.label_errors[(*record.key, label)] += 1
+        log.warning(
+            "healer_bad_label", service=record.key[0], label=label, value=value, problem=problem
+        )
 
     def _evaluate_one(
         self, record: ServiceRecord, view: ServiceView, now: float
@@ -180,10 +191,11 @@ class Healer:
         )
 
     def _state(self, record: ServiceRecord, view: ServiceView) -> HealState:
+        text = view.service.label(LABEL_STATE)
         try:
-            stored = HealState.decode(view.service.label(LABEL_STATE))
+            stored = HealState.decode(text)
         except StateError as exc:
-            log.warning("healer_bad_state_label", service=view.service.name, problem=str(exc))
+            self._bad_label(record, LABEL_STATE, text or "", str(exc))
             stored = HealState()
         mine = record.written
         if mine is None:
@@ -200,25 +212,39 @@ class Healer:
         return {n.id: view.running_per_node.get(n.id, 0) for n in nodes}
 
     async def _force(
-        self, record: ServiceRecord, view: ServiceView, decision: Decision
+        self, record: ServiceRecord, view: ServiceView, decision: Decision, now: float
     ) -> Decision:
         assert decision.state is not None
         sid = view.service.id
         seen = self._state(record, view)
-        self.recent_forces.append(self.clock())
+        self.recent_forces.append(now)
+        record.last_attempt = now
+        # The write is an inspect and an update, each bounded by the client's timeout.
+        guard = 2 * self.settings.force_timeout + 1
         try:
-            async with asyncio.timeout(self.settings.force_timeout + 5):
+            async with asyncio.timeout(guard):
                 res = await asyncio.to_thread(self.forcer.force, sid, decision.state, seen)
         except TimeoutError:
-            return Decision(Result.ERROR, decision.reason, decision.next_allowed)
+            res = ForceResult(Outcome.ERROR, f"no answer within {guard:g}s")
         if res.outcome == Outcome.FORCED:
             record.written = decision.state
             return decision
         if res.outcome == Outcome.RACED:
             log.info("healer_raced", service=view.service.name, detail=res.detail)
             return Decision(Result.SKIPPED_COOLDOWN, decision.reason, decision.next_allowed)
+        if res.outcome == Outcome.CONFLICT:
+            # Someone wrote the service since the model read it: decide again on the
+            # next reading, with nothing counted.
+            log.info("healer_conflict", service=view.service.name, detail=res.detail)
+            return Decision(Result.CONFLICT, decision.reason, decision.next_allowed)
+        # It failed, or gave no answer: the engine may still apply it (a timed-out
+        # update was seen applied seconds later). Either way it counts as a force:
+        # the same cooldown before the next, and toward giving up.
+        record.written = decision.state
         log.error("healer_force_failed", service=view.service.name, error=res.detail)
-        return Decision(Result.ERROR, decision.reason, decision.next_allowed)
+        return Decision(
+            Result.ERROR, decision.reason, decision.next_allowed, attempts=decision.attempts
+        )
 
     def _report(self, record: ServiceRecord, view: ServiceView, d: Decision) -> None:
         svc = view.service

@@ -4,9 +4,11 @@ reports, pass after pass; the real write is tested on the lab."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 import pytest
+from structlog.testing import capture_logs
 
 from exporter.health import Health
 from exporter.model import SwarmModel
@@ -14,7 +16,7 @@ from exporter.parse import parse_info, parse_list, parse_node, parse_service, pa
 from healer.forcer import ForceResult, Outcome
 from healer.policy import Decision, Result
 from healer.runner import Healer
-from healer.settings import HealerSettings, Scope
+from healer.settings import LABEL_STATE, HealerSettings, Scope
 from healer.state import HealState
 from tests.unit.samples import SampleSet
 
@@ -135,3 +137,97 @@ async def test_a_force_that_did_not_happen_is_reported_as_such(
     decided = await past_threshold(h, clock, model)
     expected = Result.SKIPPED_COOLDOWN if outcome == Outcome.RACED else Result.ERROR
     assert expected in decided.values() and Result.FORCED not in decided.values()
+
+
+@dataclass
+class SlowForcer(RecordingForcer):
+    """Blocks each write until ``release`` (or ``hold`` seconds): an engine that takes
+    longer than the healer's patience, and applies it anyway."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    hold: float = 5.0
+
+    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+        result = super().force(service_id, new_state, seen)  # the POST is on its way
+        self.release.wait(self.hold)
+        return result
+
+
+async def test_a_force_that_times_out_is_not_repeated_within_its_cooldown(
+    sample: SampleSet,
+) -> None:
+    settings = replace(SETTINGS, rate_limit=10, force_timeout=0.1, cooldown=300)
+    h, _, clock, model = healer(sample, settings)
+    slow = SlowForcer()
+    h.forcer = slow
+    try:
+        first = await past_threshold(h, clock, model)
+        assert set(first.values()) <= {Result.ERROR, Result.SKIPPED_NO_ELIGIBLE_NODE}
+        tried = {n for n, r in first.items() if r == Result.ERROR}
+        # Every pass of the next five minutes: cooling down, not POSTing again.
+        for _ in range(59):
+            clock.now += 5
+            later = names(model, await h.evaluate())
+            assert {later[n] for n in tried if n in later} <= {Result.SKIPPED_COOLDOWN}
+    finally:
+        slow.release.set()
+    posts = {sid for sid, _, _ in slow.calls}
+    assert len(slow.calls) == len(posts) == len(tried), "one POST per service per cooldown"
+
+
+async def test_failing_services_neither_starve_the_others_nor_go_on_for_ever(
+    sample: SampleSet,
+) -> None:
+    settings = replace(SETTINGS, rate_limit=1, cooldown=60, max_cooldown=60, max_attempts=2)
+    h, forcer, clock, model = healer(sample, settings)
+    ids = {s.name: sid for sid, s in model.services.items()}
+    failing = {ids["crashy"], ids["hungry"]}
+
+    def answer(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+        forcer.calls.append((service_id, new_state, seen))
+        if service_id in failing:
+            return ForceResult(Outcome.ERROR, "500 the engine is unwell")
+        return ForceResult(Outcome.FORCED, force_update=1)
+
+    forcer.force = answer  # type: ignore[method-assign]
+    seen: list[dict[str, str]] = [await past_threshold(h, clock, model)]
+    for _ in range(8):  # a pass a minute: one force a minute may go
+        clock.now += 61
+        seen.append(names(model, await h.evaluate()))
+    forced = [n for d in seen for n, r in d.items() if r == Result.FORCED]
+    assert "badimage" in forced[:3], "the healable one had a turn among the first three"
+    # Each failing one: two errors (two attempts), then given up on.
+    for name in ("crashy", "hungry"):
+        results = [d[name] for d in seen if name in d]
+        assert results.count(Result.ERROR) == 2, results
+        assert results[-1] == Result.GAVE_UP, results
+
+
+async def test_a_dry_run_takes_its_share_of_the_rate_limit(sample: SampleSet) -> None:
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, dry_run=True, rate_limit=1))
+    decided = [await past_threshold(h, clock, model)]
+    for _ in range(11):  # the rest of a minute, a pass every 5 s
+        clock.now += 5
+        decided.append(names(model, await h.evaluate()))
+    rehearsed = [n for d in decided for n, r in d.items() if r == Result.DRY_RUN]
+    assert len(rehearsed) == 1 and forcer.calls == []
+    print(f"dry-run decisions in a minute with --healer.rate-limit 1: {len(rehearsed)}")
+
+
+async def test_a_bad_state_label_is_said_once_and_a_conflict_is_a_conflict(
+    sample: SampleSet,
+) -> None:
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, rate_limit=1))
+    crashy = next(s for s in model.services.values() if s.name == "crashy")
+    model.upsert_service(replace(crashy, labels=((LABEL_STATE, "garbage;;;"),)))
+    forcer.outcome = Outcome.CONFLICT
+    with capture_logs() as logs:
+        results = [await past_threshold(h, clock, model)]
+        for _ in range(5):
+            clock.now += 61
+            results.append(names(model, await h.evaluate()))
+    bad = [e for e in logs if e["event"] == "healer_bad_label" and e["label"] == LABEL_STATE]
+    assert len(bad) == 1 and bad[0]["value"] == "garbage;;;"
+    assert h.metrics.label_errors[("crashy", "", LABEL_STATE)] == 1
+    assert Result.CONFLICT in {r for d in results for r in d.values()}
+    assert Result.SKIPPED_COOLDOWN not in {r for d in results for r in d.values()}
