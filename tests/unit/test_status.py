@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from common import address
 from exporter.model import SwarmModel
 from exporter.parse import (
     parse_info,
@@ -32,6 +33,7 @@ from exporter.quorum import quorum_of
 from exporter.types import Node, Task
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE
 from healer.state import HealState
+from swarm_sentinel.status.command import main as status_main
 from swarm_sentinel.status.json import to_json
 from swarm_sentinel.status.report import (
     EXIT_HEALTHY,
@@ -530,3 +532,18 @@ def test_console_script_engine_that_hangs_exits_2(
     assert out.returncode == EXIT_NO_VIEW and out.stdout == ""
     assert len(out.stderr.splitlines()) == 1
     assert "gave no answer within 0.5s (info)" in out.stderr
+
+
+def test_no_socket_and_no_docker_host_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Where aiodocker, left to find the socket itself, failed an assert (exit 1).
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("SWARM_SENTINEL_DOCKER_HOST", raising=False)
+    monkeypatch.setattr(address, "DEFAULT_HOST", f"unix://{tmp_path}/docker.sock")
+    assert status_main([]) == EXIT_NO_VIEW
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(
+        f"swarm-sentinel status: cannot talk to the Docker engine at unix://{tmp_path}"
+    )
