@@ -27,10 +27,10 @@ async def ping_141(_: web.Request) -> web.Response:
 async def fake_engine(
     tmp_path: Path, routes: Mapping[str, Handler], name: str = "engine.sock"
 ) -> AsyncIterator[str]:
-    """Serve ``routes`` (path -> GET handler); yields the ``unix://`` URL."""
+    """Serve ``routes`` (path -> handler, any method); yields the ``unix://`` URL."""
     app = web.Application()
     for path, handler in routes.items():
-        app.router.add_get(path, handler)
+        app.router.add_route("*", path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     sock = tmp_path / name
@@ -49,7 +49,8 @@ class SampledEngine:
     - ``cut``: accepted and closed at once (a proxy that cuts it);
     - ``long``: one line of ``long_line`` bytes, then the sample's events, then silence.
 
-    ``nodes`` can be changed between calls; ``requests`` counts what was asked, by path.
+    ``nodes`` can be changed between calls; ``requests`` counts what was asked, by path
+    (``update`` for a service update, which takes ``update_delay`` seconds to answer).
     """
 
     def __init__(self, sample_dir: Path, events_mode: str = "silent") -> None:
@@ -58,6 +59,7 @@ class SampledEngine:
         self.long_line = 2 << 20
         self.nodes: list[dict[str, Any]] = json.loads((sample_dir / "nodes.json").read_text())
         self.requests: Counter[str] = Counter()
+        self.update_delay = 0.0
         self._hold = asyncio.Event()
 
     def _sample(self, name: str) -> web.Response:
@@ -65,6 +67,10 @@ class SampledEngine:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = re.sub(r"^/v[0-9.]+/", "/", request.path)
+        if request.method == "POST" and path.endswith("/update"):
+            self.requests["update"] += 1
+            await asyncio.sleep(self.update_delay)
+            return web.json_response({"Warnings": None})
         self.requests[path.strip("/").split("/")[0]] += 1
         if path == "/_ping":
             api = self.dir.name
