@@ -33,12 +33,19 @@ class ServiceView:
     stuck: Mapping[tuple[str, str], float]
     failures: Mapping[str, int]  # reason -> tasks seen entering failed/rejected
     running_per_node: Mapping[str, int]
-    last_error: str  # newest error text among its current tasks, for people
+    last_error: str
+    """The newest error text among its tasks as last listed, history included: a crash
+    loop's current task is often a fresh one with no error yet."""
     tasks_known: bool  # False until its tasks were listed once
     # When the last of its running tasks started running (0 if none runs): a
     # converged service has been healthy at least since then, which is what a
     # restarted healer can know without having watched it.
     running_since: float = 0.0
+    last_error_at: float = 0.0
+    last_error_reason: str = "none"  # exporter.reasons vocabulary
+    stuck_errors: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """The engine's words for each stuck (state, reason), e.g. "no suitable node
+    (scheduling constraints not satisfied on 3 nodes ...)"."""
 
     @property
     def converged(self) -> bool:
@@ -58,6 +65,7 @@ class _ServiceTasks:
     counted_failures: set[str] = field(default_factory=set)
     failures: Counter[str] = field(default_factory=Counter)
     known: bool = False
+    newest_error: Task | None = None  # among the tasks as last listed, history included
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +224,18 @@ class SwarmModel:
             new_failures = bool(failed - st.counted_failures)
             st.counted_failures = failed
             latest = latest_per_slot(fresh.values())
-            if st.known and latest == st.latest and not new_failures:
+            newest_error = max(
+                (t for t in fresh.values() if t.err), key=lambda t: t.timestamp, default=None
+            )
+            if (
+                st.known
+                and latest == st.latest
+                and not new_failures
+                and newest_error == st.newest_error
+            ):
                 continue
             st.latest = latest
+            st.newest_error = newest_error
             st.known = True
             self._recompute(sid)
 
@@ -262,11 +279,11 @@ class SwarmModel:
         latest = st.latest
         states: Counter[str] = Counter()
         stuck: dict[tuple[str, str], float] = {}
+        stuck_errors: dict[tuple[str, str], str] = {}
         per_node: dict[str, Counter[str]] = {}
         running_per_node: Counter[str] = Counter()
         running = 0
         running_since = 0.0
-        last_error, last_error_ts = "", 0.0
         for t in latest.values():
             states[t.state] += 1
             if t.node_id:
@@ -282,8 +299,8 @@ class SwarmModel:
                 since = t.timestamp or t.created_at
                 if key2 not in stuck or since < stuck[key2]:
                     stuck[key2] = since
-            if t.err and t.timestamp >= last_error_ts:
-                last_error, last_error_ts = t.err, t.timestamp
+                if t.err:
+                    stuck_errors[key2] = t.err
         if svc.mode == "global":
             desired = self.eligible_count(svc.constraints)
         elif svc.mode == "replicated" and svc.replicas is not None:
@@ -300,9 +317,16 @@ class SwarmModel:
             stuck=stuck,
             failures=dict(st.failures),
             running_per_node=dict(running_per_node),
-            last_error=last_error,
+            last_error=st.newest_error.err if st.newest_error else "",
             tasks_known=st.known,
             running_since=running_since,
+            last_error_at=st.newest_error.timestamp if st.newest_error else 0.0,
+            last_error_reason=(
+                classify(st.newest_error.err, st.newest_error.exit_code)
+                if st.newest_error
+                else "none"
+            ),
+            stuck_errors=stuck_errors,
         )
         if self.views.get(sid) != view:
             self.views[sid] = view

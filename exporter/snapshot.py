@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from exporter.engine import Engine
 from exporter.model import SwarmModel
-from exporter.types import Task
 
 
-async def read_once(engine: Engine, model: SwarmModel) -> list[Task]:
-    """Fill ``model`` from ``engine``; returns every task listed, history included (the
-    model keeps only each slot's current one). Raises what ``Engine`` raises; /info is
-    in the model even when what it says (a worker, no leader) is raised."""
+async def read_once(engine: Engine, model: SwarmModel) -> None:
+    """Fill ``model`` from ``engine``. Raises what ``Engine`` raises; /info is in the
+    model even when what it says (a worker, no leader) is raised."""
     info = await engine.info()
     model.set_info(info)
     engine.require_manager(info)
     model.replace_nodes(await engine.nodes())
     model.replace_services(await engine.services())
-    tasks = await engine.tasks()
-    model.replace_tasks(tasks, None)
-    return tasks
+    model.replace_tasks(await engine.tasks(), None)

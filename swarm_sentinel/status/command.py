@@ -37,7 +37,6 @@ from exporter.errors import EngineError, NoLeader, NotManager, Timeout
 from exporter.metrics.health import EngineMetrics
 from exporter.model import SwarmModel
 from exporter.snapshot import read_once
-from exporter.types import Task
 from healer.settings import HealerSettings
 from swarm_sentinel.config import docker_settings
 from swarm_sentinel.flags import FlagParser, add_docker_flags, positive_int
@@ -89,7 +88,7 @@ def main(argv: Sequence[str]) -> int:
         api_version=docker.api_version,
     )
     try:
-        tasks = asyncio.run(_read(engine, model))
+        asyncio.run(_read(engine, model))
     except NoLeader as exc:
         report = no_leader_report(model.info, exc.message, now=time.time(), engine=engine.address)
     except EngineError as exc:
@@ -98,7 +97,6 @@ def main(argv: Sequence[str]) -> int:
     else:
         report = build_report(
             model,
-            tasks,
             now=time.time(),
             engine=engine.address,
             max_attempts=getattr(args, "healer.max_attempts"),
@@ -116,9 +114,9 @@ def main(argv: Sequence[str]) -> int:
     return report.exit_code
 
 
-async def _read(engine: Engine, model: SwarmModel) -> list[Task]:
+async def _read(engine: Engine, model: SwarmModel) -> None:
     try:
-        return await read_once(engine, model)
+        await read_once(engine, model)
     finally:
         await engine.close()
 

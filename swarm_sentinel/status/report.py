@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporter.model import ServiceView, SwarmModel
 from exporter.quorum import Quorum, quorum_of
-from exporter.reasons import classify
-from exporter.types import Node, SwarmInfo, Task
+from exporter.types import Node, SwarmInfo
 from healer.policy import recall, resumes_at
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError
@@ -182,21 +181,10 @@ def _node_row(node: Node, model: SwarmModel, self_id: str) -> NodeRow:
     )
 
 
-def _newest_error(tasks: Sequence[Task]) -> Task | None:
-    return max((t for t in tasks if t.err), key=lambda t: t.timestamp, default=None)
-
-
-def _service_row(view: ServiceView, tasks: Sequence[Task]) -> ServiceRow:
+def _service_row(view: ServiceView) -> ServiceRow:
     svc = view.service
-    # The model keeps only the error of each slot's current task; a crash loop's
-    # current task is often a fresh one with no error yet, so look through the
-    # listed history for the newest error.
-    newest = _newest_error(tasks)
-    last_error = newest.err if newest is not None else view.last_error
-    if newest is not None:
-        reason = classify(newest.err, newest.exit_code)
-    elif view.last_error:
-        reason = classify(view.last_error)
+    if view.last_error:
+        reason = view.last_error_reason
     else:
         stuck = sorted(r for _, r in view.stuck if r != "none")
         failures = Counter(view.failures).most_common(1)
@@ -214,33 +202,27 @@ def _service_row(view: ServiceView, tasks: Sequence[Task]) -> ServiceRow:
         running=view.running,
         desired=view.desired,
         reason=reason,
-        last_error=last_error,
-        last_error_at=newest.timestamp if newest is not None else 0.0,
+        last_error=view.last_error,
+        last_error_at=view.last_error_at,
         update_state=svc.update_state,
         failures=dict(view.failures),
     )
 
 
-def _stuck_rows(view: ServiceView, tasks: Sequence[Task], now: float) -> list[StuckRow]:
-    rows = []
-    for (state, reason), since in sorted(view.stuck.items()):
-        if now - since < STUCK_AFTER:
-            continue
-        # view.stuck keeps the classified reason only; the engine's text says more
-        # ("no suitable node (scheduling constraints not satisfied on 3 nodes ...)").
-        match = _newest_error([t for t in tasks if t.state == state and classify(t.err) == reason])
-        rows.append(
-            StuckRow(
-                service=view.service.name,
-                service_id=view.service.id,
-                state=state,
-                reason=reason,
-                since=since,
-                seconds=now - since,
-                detail=match.err if match is not None else "",
-            )
+def _stuck_rows(view: ServiceView, now: float) -> list[StuckRow]:
+    return [
+        StuckRow(
+            service=view.service.name,
+            service_id=view.service.id,
+            state=state,
+            reason=reason,
+            since=since,
+            seconds=now - since,
+            detail=view.stuck_errors.get((state, reason), ""),
         )
-    return rows
+        for (state, reason), since in sorted(view.stuck.items())
+        if now - since >= STUCK_AFTER
+    ]
 
 
 def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float) -> HealRow:
@@ -272,31 +254,27 @@ def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float
 
 def build_report(
     model: SwarmModel,
-    tasks: Sequence[Task],
     *,
     now: float,
     engine: str = "",
     max_attempts: int = HealerSettings().max_attempts,
 ) -> Report:
-    """The report of a model filled by one resync, and the tasks that resync listed."""
+    """The report of what ``model`` holds: one reading (``status``), or the exporter's
+    live model (its page at ``/``)."""
     info = model.info
     self_id = info.node_id if info is not None else ""
     nodes = sorted(model.nodes.values(), key=lambda n: (not n.is_manager, n.hostname))
     rows = [_node_row(n, model, self_id) for n in nodes]
     quorum = QuorumLine.of(quorum_of(model.managers, model.leader is not None))
-    by_service: dict[str, list[Task]] = {}
-    for t in tasks:
-        by_service.setdefault(t.service_id, []).append(t)
     settings = HealerSettings(max_attempts=max_attempts)
     services: list[ServiceRow] = []
     stuck: list[StuckRow] = []
     healer: list[HealRow] = []
     for view in sorted(model.views.values(), key=lambda v: v.service.name):
-        mine = by_service.get(view.service.id, [])
         # A job that has finished runs nothing, by design: never "not converged".
         if not view.converged and not view.service.is_job:
-            services.append(_service_row(view, mine))
-        stuck.extend(_stuck_rows(view, mine, now))
+            services.append(_service_row(view))
+        stuck.extend(_stuck_rows(view, now))
         label = view.service.label(LABEL_STATE)
         if label:
             healer.append(_heal_row(view, label, settings, now))

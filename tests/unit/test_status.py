@@ -76,7 +76,7 @@ def build(
 
 def report(sample: SampleSet, **kwargs: Any) -> Report:
     model, tasks = build(sample, **kwargs)
-    return build_report(model, tasks, now=sample.now, engine="unix:///sample.sock")
+    return build_report(model, now=sample.now, engine="unix:///sample.sock")
 
 
 def section(text: str, title: str) -> list[str]:
@@ -241,9 +241,9 @@ def test_forces_before_ten_healthy_minutes_no_longer_count(sample: SampleSet) ->
     model, tasks = build(
         sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"}
     )
-    soon = build_report(model, tasks, now=since + 300).healer[0]
+    soon = build_report(model, now=since + 300).healer[0]
     assert (soon.attempts, soon.given_up) == (3, True)
-    later = build_report(model, tasks, now=since + 601).healer[0]
+    later = build_report(model, now=since + 601).healer[0]
     assert (later.attempts, later.given_up) == (0, False)
 
 
