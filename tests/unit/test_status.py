@@ -30,7 +30,7 @@ from exporter.parse import (
     parse_time,
 )
 from exporter.quorum import quorum_of
-from exporter.types import Node, Task
+from exporter.types import Node
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE
 from healer.state import HealState
 from swarm_sentinel.status.command import main as status_main
@@ -57,7 +57,7 @@ def build(
     nodes: str = "nodes.json",
     only: set[str] | None = None,
     labels: Mapping[str, str] | None = None,
-) -> tuple[SwarmModel, list[Task]]:
+) -> SwarmModel:
     """The model one resync of the sampled swarm gives; ``only``: keep these services;
     ``labels``: added to every kept service."""
     model = SwarmModel(clock=lambda: sample.now)
@@ -69,13 +69,12 @@ def build(
     if labels:
         services = [replace(s, labels=(*s.labels, *sorted(labels.items()))) for s in services]
     model.replace_services(services)
-    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
-    model.replace_tasks(tasks, None)
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
     return model, tasks
 
 
 def report(sample: SampleSet, **kwargs: Any) -> Report:
-    model, tasks = build(sample, **kwargs)
+    model = build(sample, **kwargs)
     return build_report(model, now=sample.now, engine="unix:///sample.sock")
 
 
@@ -234,11 +233,11 @@ def test_healer_state_labels(sample: SampleSet) -> None:
 def test_forces_before_ten_healthy_minutes_no_longer_count(sample: SampleSet) -> None:
     # As the healer counts them: "agent" converged and its task has been running
     # since before `later` - 10 min, so the forces before that are history.
-    model, tasks = build(sample, only={"agent"})
+    model = build(sample, only={"agent"})
     since = next(iter(model.views.values())).running_since
     forces = (since - 3000, since - 600, since - 60)
     state = HealState(forces=forces, next_allowed=since + 500).encode()
-    model, tasks = build(
+    model = build(
         sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"}
     )
     soon = build_report(model, now=since + 300).healer[0]
