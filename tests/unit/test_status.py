@@ -70,7 +70,7 @@ def build(
         services = [replace(s, labels=(*s.labels, *sorted(labels.items()))) for s in services]
     model.replace_services(services)
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
-    return model, tasks
+    return model
 
 
 def report(sample: SampleSet, **kwargs: Any) -> Report:
