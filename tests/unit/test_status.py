@@ -45,7 +45,8 @@ from swarm_sentinel.status.report import (
     build_report,
     no_leader_report,
 )
-from swarm_sentinel.status.text import render_text, short_duration, use_color
+from swarm_sentinel.status.tables import short_duration
+from swarm_sentinel.status.text import render_text, use_color
 from tests.unit.samples import SampleSet
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
