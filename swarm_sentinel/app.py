@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 
 import structlog
 from aiohttp import web
@@ -30,6 +31,9 @@ from exporter.web.server import make_app, make_runner
 from healer.forcer import Forcer
 from healer.runner import Healer
 from swarm_sentinel.config import Config
+from swarm_sentinel.status.html import Live, render_html
+from swarm_sentinel.status.json import to_json
+from swarm_sentinel.status.report import Report, build_report
 
 log = structlog.get_logger("swarm_sentinel")
 
@@ -71,6 +75,24 @@ class Runtime:
             self.healer = Healer(self.model, self.health, config.healer, forcer)
             self.stores.append(self.healer.metrics.store)
 
+    def report(self) -> Report:
+        """The ``status`` report of the live model, for the page and ``/status.json``."""
+        return build_report(
+            self.model,
+            now=time.time(),
+            engine=self.engine.address,
+            max_attempts=self.config.healer.max_attempts,
+            has_leader=self.health.has_leader,
+        )
+
+    def page(self) -> str:
+        h = self.health
+        healer = "off" if self.healer is None else "acting" if self.healer.acting else "standby"
+        live = Live(
+            h.up, h.last_refresh, h.last_error, h.synced, healer, self.config.healer.dry_run
+        )
+        return render_html(self.report(), live)
+
     def ready(self) -> tuple[bool, str]:
         if self.health.synced:
             return True, "ready"
@@ -79,7 +101,14 @@ class Runtime:
 
     async def run(self, stop: asyncio.Event) -> None:
         web_settings = self.config.web
-        app = make_app(self.stores, self.registry, self.ready, self.web_config)
+        app = make_app(
+            self.stores,
+            self.registry,
+            self.ready,
+            self.web_config,
+            page=self.page,
+            document=lambda: to_json(self.report()),
+        )
         runner = make_runner(app)
         await runner.setup()
         try:

@@ -6,7 +6,9 @@ A scrape never calls the engine: it joins pre-rendered text (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -90,7 +92,13 @@ def make_app(
     registry: CollectorRegistry,
     ready: Callable[[], tuple[bool, str]],
     web_config: WebConfig,
+    *,
+    page: Callable[[], str] | None = None,
+    document: Callable[[], Mapping[str, Any]] | None = None,
 ) -> web.Application:
+    """``page`` builds ``/`` (else a list of links), ``document`` builds ``/status.json``:
+    on request, never on the scrape path."""
+
     async def metrics(request: web.Request) -> web.StreamResponse:
         parts, ctype = metrics_parts(
             stores, registry, wants_openmetrics(request.headers.get("Accept", ""))
@@ -118,13 +126,20 @@ def make_app(
         return web.Response(text=why + "\n", status=200 if ok else 503)
 
     async def landing(_: web.Request) -> web.Response:
-        return web.Response(text=LANDING.format(version=VERSION), content_type="text/html")
+        text = page() if page is not None else LANDING.format(version=VERSION)
+        return web.Response(text=text, content_type="text/html")
+
+    async def status_json(_: web.Request) -> web.Response:
+        if document is None:
+            raise web.HTTPNotFound()
+        return web.json_response(document(), dumps=lambda d: json.dumps(d, indent=2))
 
     app = web.Application(middlewares=[basic_auth_middleware(web_config)])
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ready", readyz)
     app.router.add_get("/", landing)
+    app.router.add_get("/status.json", status_json)
 
     if web_config.headers:
 

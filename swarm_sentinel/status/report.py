@@ -258,14 +258,18 @@ def build_report(
     now: float,
     engine: str = "",
     max_attempts: int = HealerSettings().max_attempts,
+    has_leader: bool | None = None,
 ) -> Report:
     """The report of what ``model`` holds: one reading (``status``), or the exporter's
-    live model (its page at ``/``)."""
+    live model (its page at ``/``). ``has_leader``: whether the engine confirms a
+    leader now (the exporter's health); None: as the model's nodes say."""
     info = model.info
     self_id = info.node_id if info is not None else ""
     nodes = sorted(model.nodes.values(), key=lambda n: (not n.is_manager, n.hostname))
     rows = [_node_row(n, model, self_id) for n in nodes]
-    quorum = QuorumLine.of(quorum_of(model.managers, model.leader is not None))
+    if has_leader is None:
+        has_leader = model.leader is not None
+    quorum = QuorumLine.of(quorum_of(model.managers, has_leader))
     settings = HealerSettings(max_attempts=max_attempts)
     services: list[ServiceRow] = []
     stuck: list[StuckRow] = []

@@ -7,14 +7,16 @@ import asyncio
 import logging
 import socket
 import struct
+from types import MappingProxyType
 
 import aiohttp
+import bcrypt
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from exporter.metrics.text import Family, TextStore, sample
-from exporter.web import load_web_config
+from exporter.web import WebConfig, load_web_config
 from exporter.web.server import make_app, render_metrics, wants_openmetrics
 
 BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
@@ -89,3 +91,32 @@ async def test_body_is_the_joined_parts_and_a_lost_client_is_quiet(
 )
 def test_openmetrics_only_when_preferred(accept: str, openmetrics: bool) -> None:
     assert wants_openmetrics(accept) is openmetrics
+
+
+async def test_the_page_and_its_json_are_served_and_behind_the_same_auth() -> None:
+    users = MappingProxyType({"alice": bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4))})
+    app = make_app(
+        [TextStore(())],
+        CollectorRegistry(),
+        lambda: (True, "ready"),
+        WebConfig(users=users),
+        page=lambda: "<!doctype html><p>the page</p>",
+        document=lambda: {"healthy": True},
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    auth = {"Authorization": aiohttp.encode_basic_auth("alice", "pw")}
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path in ("/", "/status.json", "/metrics"):
+                async with session.get(base + path) as resp:
+                    assert resp.status == 401, path
+            async with session.get(base + "/", headers=auth) as resp:
+                assert resp.status == 200 and resp.content_type == "text/html"
+                assert "the page" in await resp.text()
+            async with session.get(base + "/status.json", headers=auth) as resp:
+                assert resp.status == 200 and await resp.json() == {"healthy": True}
+    finally:
+        await runner.cleanup()

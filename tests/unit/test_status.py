@@ -238,9 +238,7 @@ def test_forces_before_ten_healthy_minutes_no_longer_count(sample: SampleSet) ->
     since = next(iter(model.views.values())).running_since
     forces = (since - 3000, since - 600, since - 60)
     state = HealState(forces=forces, next_allowed=since + 500).encode()
-    model = build(
-        sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"}
-    )
+    model = build(sample, only={"agent"}, labels={LABEL_STATE: state, LABEL_MAX_ATTEMPTS: "2"})
     soon = build_report(model, now=since + 300).healer[0]
     assert (soon.attempts, soon.given_up) == (3, True)
     later = build_report(model, now=since + 601).healer[0]

@@ -1,0 +1,149 @@
+"""The status report as a web page, the exporter's ``/``: the same tables as the
+terminal view (``tables``), drawn in plain HTML and CSS.
+
+Nothing is fetched from anywhere (it must work in an air-gapped swarm) and there is
+no script: the page asks the browser to load it again every few seconds. It is built
+when it is asked for, from the model, never on the scrape path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+
+from common.version import VERSION
+from swarm_sentinel.status.report import Report
+from swarm_sentinel.status.tables import Table, node_table, sections, short_duration, verdict
+
+REFRESH_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What the exporter knows of itself when the page is asked for."""
+
+    up: bool
+    last_refresh: float  # 0: never
+    last_error: str
+    synced: bool
+    healer: str  # "acting", "standby" or "off"
+    dry_run: bool
+
+
+_CSS = """
+:root { color-scheme: light dark; --bad: #c62828; --warn: #b26a00; --ok: #2e7d32; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0; padding: 0 12px 24px; }
+header { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: baseline;
+  padding: 10px 0; border-bottom: 1px solid #8884; }
+header h1 { font-size: 18px; margin: 0; }
+nav a { margin-right: 10px; }
+.alarm { background: var(--bad); color: #fff; font-weight: 700; padding: 12px;
+  margin: 12px 0; border-radius: 6px; font-size: 17px; }
+.quorum { font-size: 17px; margin: 12px 0; }
+.quorum .can-lose-0 { color: var(--bad); font-weight: 700; }
+.verdict { font-weight: 700; font-size: 17px; }
+.verdict.healthy { color: var(--ok); }
+.verdict.unhealthy { color: var(--bad); }
+h2 { font-size: 15px; margin: 20px 0 6px; letter-spacing: .03em; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; min-width: 100%; }
+th, td { text-align: left; padding: 4px 10px 4px 0; vertical-align: top;
+  border-bottom: 1px solid #8883; }
+th { font-size: 12px; text-transform: uppercase; opacity: .8; white-space: nowrap; }
+td.bold_red, td.red { color: var(--bad); } td.bold_red, td.bold { font-weight: 700; }
+td.yellow { color: var(--warn); } td.green { color: var(--ok); }
+.fresh.stale { color: var(--bad); font-weight: 700; }
+ul.problems { margin: 6px 0; padding-left: 20px; }
+@media (max-width: 600px) { body { font-size: 14px; } th, td { padding-right: 6px; } }
+"""
+
+
+def _table(table: Table, empty: str) -> str:
+    if not table.rows:
+        return f"<p class=empty>{escape(empty)}</p>"
+    head = "".join(f"<th>{escape(h.title())}</th>" for h in table.headers)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{c.style}">{escape(c.text)}</td>'
+            if c.style
+            else f"<td>{escape(c.text)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    table_html = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f"<div class=scroll>{table_html}</div>"
+
+
+def _freshness(r: Report, live: Live) -> str:
+    if not live.last_refresh:
+        said = "not read from the engine yet"
+    else:
+        said = f"last refresh {short_duration(r.now - live.last_refresh)} ago"
+    stale = not live.up
+    state = "up" if live.up else "down: " + live.last_error
+    css = "fresh stale" if stale else "fresh"
+    return f'<span class="{css}" id=freshness>{escape(said)}, {escape(state)}</span>'
+
+
+def render_html(r: Report, live: Live) -> str:
+    when = datetime.fromtimestamp(r.now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    seen = f"{r.seen_from} ({r.engine})" if r.seen_from else r.engine
+    healer = {
+        "acting": "acting (its engine is the leader)",
+        "standby": "standby (another instance acts)",
+        "off": "off",
+    }[live.healer] + (", dry run" if live.dry_run and live.healer != "off" else "")
+    body = [
+        "<header>",
+        f"<h1>swarm-sentinel {escape(VERSION)}</h1>",
+        f"<span>seen from {escape(seen)} at {when}</span>",
+        _freshness(r, live),
+        '<nav><a href="metrics">metrics</a><a href="status.json">status.json</a>'
+        '<a href="healthz">healthz</a><a href="ready">ready</a></nav>',
+        "</header>",
+    ]
+    if r.quorum.alarm:
+        body.append(f"<div class=alarm id=alarm>{escape(r.quorum.alarm)}</div>")
+    if not live.synced:
+        body.append(
+            "<div class=alarm>Not synced with the engine yet"
+            + (f": {escape(live.last_error)}" if live.last_error else "")
+            + "</div>"
+        )
+    q = r.quorum
+    summary = escape(q.summary)
+    if q.managers is not None and q.can_lose == 0 and q.managers > 1:
+        summary = summary.replace("can lose 0", '<span class="can-lose-0">can lose 0</span>')
+    body.append(f"<div class=quorum id=quorum>{summary}</div>")
+    if r.error:
+        body.append(f"<p class=alarm>The engine says: {escape(r.error)}</p>")
+    verdict_class = "healthy" if r.healthy else "unhealthy"
+    body.append(f'<div class="verdict {verdict_class}" id=verdict>{escape(verdict(r))}</div>')
+    if r.problems:
+        body.append(
+            "<ul class=problems>" + "".join(f"<li>{escape(p)}</li>" for p in r.problems) + "</ul>"
+        )
+    body.append("<section id=nodes><h2>NODES</h2>")
+    body.append(
+        _table(node_table(r), "not listed: a manager lists nodes only while the swarm has a leader")
+    )
+    body.append("</section>")
+    ids = ("services", "stuck", "healer")
+    for section_id, (title, table, empty) in zip(ids, sections(r), strict=True):
+        body.append(f"<section id={section_id}><h2>{escape(title)}</h2>")
+        if section_id == "healer":
+            body.append(f"<p id=healer-mode>This instance's healer: {escape(healer)}.</p>")
+        body.append(_table(table, empty))
+        body.append("</section>")
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv=refresh content="{REFRESH_SECONDS}">'
+        f"<title>{escape(verdict(r))} - swarm-sentinel</title>"
+        f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
