@@ -56,21 +56,34 @@ td.bold_red, td.red { color: var(--bad); } td.bold_red, td.bold { font-weight: 7
 td.yellow { color: var(--warn); } td.green { color: var(--ok); }
 .fresh.stale { color: var(--bad); font-weight: 700; }
 ul.problems { margin: 6px 0; padding-left: 20px; }
-@media (max-width: 600px) { body { font-size: 14px; } th, td { padding-right: 6px; } }
+.managers { display: inline-flex; gap: 3px; vertical-align: middle; margin-right: 8px; }
+.managers i { width: 14px; height: 14px; border-radius: 3px; background: var(--ok); }
+.managers i.down { background: var(--bad); }
+/* On a phone a row becomes a card: each cell on its own line, named by its column. */
+@media (max-width: 600px) {
+  body { font-size: 14px; }
+  table, tbody, tr, td { display: block; min-width: 0; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid #8886; padding: 4px 0; }
+  td { border: 0; padding: 1px 0; }
+  td::before { content: attr(data-label) ": "; font-size: 12px; opacity: .7; }
+  td:empty { display: none; }
+}
 """
 
 
 def _table(table: Table, empty: str) -> str:
     if not table.rows:
         return f"<p class=empty>{escape(empty)}</p>"
-    head = "".join(f"<th>{escape(h.title())}</th>" for h in table.headers)
+    names = [escape(h.title()) for h in table.headers]
+    head = "".join(f"<th>{name}</th>" for name in names)
     rows = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{c.style}">{escape(c.text)}</td>'
-            if c.style
-            else f"<td>{escape(c.text)}</td>"
-            for c in row
+            f'<td data-label="{name}"'
+            + (f' class="{c.style}"' if c.style else "")
+            + f">{escape(c.text)}</td>"
+            for name, c in zip(names, row, strict=True)
         )
         + "</tr>"
         for row in table.rows
@@ -119,7 +132,16 @@ def render_html(r: Report, live: Live) -> str:
     summary = escape(q.summary)
     if q.managers is not None and q.can_lose == 0 and q.managers > 1:
         summary = summary.replace("can lose 0", '<span class="can-lose-0">can lose 0</span>')
-    body.append(f"<div class=quorum id=quorum>{summary}</div>")
+    boxes = ""
+    if q.managers is not None and q.reachable is not None:
+        # One box a manager, red when unreachable: the count against the need at a glance.
+        boxes = (
+            "<span class=managers aria-hidden=true>"
+            + "<i></i>" * q.reachable
+            + "<i class=down></i>" * (q.managers - q.reachable)
+            + "</span>"
+        )
+    body.append(f"<div class=quorum>{boxes}<span id=quorum>{summary}</span></div>")
     if r.error:
         body.append(f"<p class=alarm>The engine says: {escape(r.error)}</p>")
     verdict_class = "healthy" if r.healthy else "unhealthy"
