@@ -1,6 +1,7 @@
 """Capture real Engine API answers from a lab swarm into engine-samples/<API version>/.
 
     python -m lab.capture --engine modern     # -> engine-samples/1.51/
+    python -m lab.capture --engine modern --containers   # -> .../events-containers.jsonl
 
 Brings up a lab of its own (name "capture", bridge sslab5, 10.123.5.0/24), sets up
 the swarm that engine-samples/README.md describes (a drained manager, a labelled
@@ -85,12 +86,13 @@ class Capture:
             f"{resp.text.strip()}\n\nHTTP {resp.status_code}\n\nanswered in {took:.3f}s\n"
         )
 
-    def record_events(self) -> threading.Thread:
-        """GET /events (swarm scope) from now on, each line as the engine sent it."""
-        filters = json.dumps({"scope": ["swarm"]})
+    def record_events(self, filters: dict[str, list[str]] | None = None) -> threading.Thread:
+        """GET /events (swarm scope, or ``filters``) from now on, each line as the engine
+        sent it."""
+        filters_text = json.dumps(filters or {"scope": ["swarm"]})
         resp = self.session.get(
             self.url("events"),
-            params={"since": f"{time.time():.9f}", "filters": filters},
+            params={"since": f"{time.time():.9f}", "filters": filters_text},
             stream=True,
             timeout=(10, None),
         )
@@ -181,12 +183,62 @@ class Capture:
         self.session.close()
 
 
+# name, docker service create arguments: one of each way a task's container ends
+CONTAINER_SERVICES: list[tuple[str, list[str]]] = [
+    ("crash", ["--restart-delay", "1s", IMAGE, "sh", "-c", "sleep 2; exit 3"]),
+    ("oom", ["--limit-memory", "16M", "--restart-condition", "none",
+             IMAGE, "sh", "-c", "a=x; while true; do a=$a$a; done"]),
+    ("sick", ["--health-cmd", "false", "--health-interval", "1s", "--health-retries", "2",
+              "--health-start-period", "0s", IMAGE, "sleep", "1000"]),
+    ("once", ["--mode", "replicated-job", IMAGE, "true"]),
+]  # fmt: skip
+CONTAINER_FILTERS = {
+    "type": ["container"],
+    "event": ["start", "die", "oom", "health_status"],
+    "label": ["com.docker.swarm.task.id"],
+}
+
+
+def capture_containers(engine: str, out: Path | None) -> Path:
+    """A one-node swarm's own container events (die, oom, health_status, start) for
+    25 s while a crashing, an OOM-killed, an unhealthy and a one-shot service run."""
+    config = LabConfig(
+        name="capture-c", managers=1, workers=0, bridge="sslab5c", subnet="10.123.15.0/24",
+        engine=engine,
+    )  # fmt: skip
+    with Lab(config) as lab:
+        capture = Capture(lab, out or SAMPLES / "pending")
+        if out is None:
+            capture.out = SAMPLES / capture.version
+        capture.out.mkdir(parents=True, exist_ok=True)
+        events = capture.record_events(CONTAINER_FILTERS)
+        for name, args in CONTAINER_SERVICES:
+            capture.docker(
+                "service", "create", "--detach", "--no-resolve-image", "--name", name, *args
+            )
+        time.sleep(25)
+        capture._stop.set()
+        capture.docker("service", "create", "--detach", "--no-resolve-image", "--name", "last",
+                       IMAGE, "true")  # fmt: skip
+        events.join(10)
+        target = capture.out / "events-containers.jsonl"
+        target.write_text("".join(line.decode() + "\n" for line in capture.events))
+        capture.session.close()
+        return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.capture", description=__doc__)
     parser.add_argument("--engine", choices=ENGINES, default="modern")
     parser.add_argument("--out", type=Path, help="default: engine-samples/<API version>")
+    parser.add_argument(
+        "--containers", action="store_true", help="only a node's own container events"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="capture: %(message)s", stream=sys.stderr)
+    if args.containers:
+        print(capture_containers(args.engine, args.out))
+        return 0
     config = LabConfig(name="capture", bridge="sslab5", subnet="10.123.5.0/24", engine=args.engine)
     with Lab(config) as lab:
         capture = Capture(lab, args.out or SAMPLES / "pending")
