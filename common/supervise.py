@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import structlog
 
+from common.backoff import Backoff
 from common.text import one_line
 
 log = structlog.get_logger("supervise")
@@ -27,7 +28,7 @@ async def supervise(
     """Run ``run()`` for good. Each time it ends, ``on_failure`` hears why (one line)
     and it starts again after a wait that doubles up to ``max_wait``, back to
     ``first_wait`` once a run lasted ``max_wait``. Cancelling the supervisor cancels it."""
-    wait = first_wait
+    backoff = Backoff(first_wait, max_wait, stable_after=max_wait)
     while True:
         started = clock()
         try:
@@ -37,9 +38,7 @@ async def supervise(
             raise
         except Exception as exc:  # anything: a dead task must not go unnoticed
             problem = one_line(f"{type(exc).__name__}: {exc}")
-        if clock() - started >= max_wait:
-            wait = first_wait
+        wait = backoff.after(clock() - started)
         log.error("task_failed", task=name, error=problem, restart_in=wait)
         on_failure(problem)
         await asyncio.sleep(wait)
-        wait = min(wait * 2, max_wait)

@@ -42,7 +42,9 @@ from exporter.errors import (
 )
 from exporter.metrics.health import EngineMetrics
 from exporter.parse import (
+    SWARM_TASK_LABEL,
     ParseError,
+    parse_container_event,
     parse_event,
     parse_info,
     parse_list,
@@ -50,7 +52,7 @@ from exporter.parse import (
     parse_service,
     parse_task,
 )
-from exporter.types import Event, Node, Service, SwarmInfo, Task
+from exporter.types import ContainerEvent, Event, Node, Service, SwarmInfo, Task
 
 T = TypeVar("T")
 log = structlog.get_logger("exporter.engine")
@@ -261,21 +263,46 @@ class Engine:
         raw = await self.get_json(endpoint, "tasks", params)
         return await self._list("task", raw, parse_task)
 
-    async def events(
+    def events(
         self, since: float, on_connect: Callable[[], None] | None = None
     ) -> AsyncIterator[Event]:
-        """Swarm-scope events from ``since`` (epoch seconds) on, until the stream ends.
+        """Swarm-scope events (nodes, services) from ``since`` (epoch seconds) on, until
+        the stream ends.
 
         ``on_connect`` is called once the engine has accepted the stream, before
         any event: from then on nothing is missed, so a relist can start. When the
         stream ends, however it ends, the next call negotiates the version again.
         """
-        docker = await self._client()
-        self.metrics.requests.labels("events").inc()
-        params = {
-            "since": f"{since:.9f}",
-            "filters": json.dumps({"scope": ["swarm"], "type": ["node", "service"]}),
+        filters = {"scope": ["swarm"], "type": ["node", "service"]}
+        return self._stream("events", "event", filters, since, on_connect, parse_event)
+
+    def container_events(
+        self, since: float, on_connect: Callable[[], None] | None = None
+    ) -> AsyncIterator[ContainerEvent]:
+        """This engine's own task containers' events (start, die, oom, health_status)
+        from ``since`` on, as ``events``. Any engine has them, a worker's too."""
+        filters = {
+            "type": ["container"],
+            "event": ["start", "die", "oom", "health_status"],
+            "label": [SWARM_TASK_LABEL],
         }
+        return self._stream(
+            "container_events", "container_event", filters, since, on_connect,
+            parse_container_event,
+        )  # fmt: skip
+
+    async def _stream(
+        self,
+        endpoint: str,
+        kind: str,
+        filters: Mapping[str, list[str]],
+        since: float,
+        on_connect: Callable[[], None] | None,
+        parse_one: Callable[[object], T],
+    ) -> AsyncIterator[T]:
+        docker = await self._client()
+        self.metrics.requests.labels(endpoint).inc()
+        params = {"since": f"{since:.9f}", "filters": json.dumps(filters)}
         try:
             async with docker._query(
                 "events", "GET", params=params, timeout=aiohttp.ClientTimeout(total=None)
@@ -284,18 +311,18 @@ class Engine:
                     on_connect()
                 lines = Lines(MAX_EVENT_LINE)
                 async for chunk in resp.content.iter_any():
-                    self.metrics.bytes.labels("events").inc(len(chunk))
+                    self.metrics.bytes.labels(endpoint).inc(len(chunk))
                     for line in lines.feed(chunk):
                         try:
-                            yield parse_event(json.loads(line))
+                            yield parse_one(json.loads(line))
                         except (ValueError, ParseError):
-                            self.metrics.parse_errors.labels("event").inc()
+                            self.metrics.parse_errors.labels(kind).inc()
                     if lines.skipped:
-                        self.metrics.parse_errors.labels("event").inc(lines.skipped)
-                        self._log_once(f"event: a line over {MAX_EVENT_LINE} bytes, skipped")
+                        self.metrics.parse_errors.labels(kind).inc(lines.skipped)
+                        self._log_once(f"{kind}: a line over {MAX_EVENT_LINE} bytes, skipped")
                         lines.skipped = 0
         except _CALL_ERRORS as exc:
-            raise self._failure("events", exc) from exc
+            raise self._failure(endpoint, exc) from exc
         finally:
             self.speaking = None
 

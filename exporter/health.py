@@ -17,6 +17,11 @@ class Health:
     """The whole swarm was listed at least once."""
     last_refresh: float = 0.0
     last_error: str = ""
+    role: str = ""
+    """What the engine is: "manager" (the cluster view is ours to give) or "worker"
+    (its own containers only); "" until it said."""
+    containers_up: bool = False
+    """The engine's stream of its own task containers' events is open."""
 
     def succeeded(self, now: float, *, has_leader: bool) -> None:
         self.up, self.has_leader, self.last_refresh, self.last_error = True, has_leader, now, ""

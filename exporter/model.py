@@ -81,7 +81,10 @@ class Changes:
     cluster: bool = False
     """The engine's /info, or the managers among the nodes."""
     health: bool = False
-    """The exporter's own health (set by the watcher, not the model)."""
+    """The exporter's own health (set by the watchers, not the model)."""
+    containers: frozenset[tuple[str, str]] = frozenset()
+    """(service_name, stack) whose containers on this node did something (set by the
+    container watcher, from ``NodeContainers``)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -91,6 +94,7 @@ class Changes:
             or self.removed_services
             or self.cluster
             or self.health
+            or self.containers
         )
 
 

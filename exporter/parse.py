@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from exporter.types import Event, Node, Service, SwarmInfo, Task
+from exporter.types import STACK_LABEL, ContainerEvent, Event, Node, Service, SwarmInfo, Task
 
 T = TypeVar("T")
 
@@ -152,10 +152,13 @@ def parse_service(raw: object) -> Service:
         if key in mode_obj:
             mode = value
             break
+    max_concurrent: int | None = None
     if mode == "replicated":
         replicas = _count(_sub(mode_obj, "Replicated"), "Replicas")
     elif mode == "replicated-job":
-        replicas = _count(_sub(mode_obj, "ReplicatedJob"), "TotalCompletions")
+        job = _sub(mode_obj, "ReplicatedJob")
+        replicas = _count(job, "TotalCompletions")
+        max_concurrent = _count(job, "MaxConcurrent")
     template = _sub(spec, "TaskTemplate")
     container = _sub(template, "ContainerSpec")
     placement = _sub(template, "Placement")
@@ -182,6 +185,11 @@ def parse_service(raw: object) -> Service:
         update_started_at=parse_time(update.get("StartedAt")),
         running_tasks=_count(status, "RunningTasks"),
         desired_tasks=_count(status, "DesiredTasks"),
+        completed_tasks=_count(status, "CompletedTasks"),
+        max_concurrent=max_concurrent,
+        restart_condition=(
+            _str(_sub(template, "RestartPolicy"), "Condition", "any").lower() or "any"
+        ),
     )
 
 
@@ -228,6 +236,39 @@ def parse_event(raw: object) -> Event:
         action=_str(obj, "Action"),
         actor_id=_str(actor, "ID"),
         time_nano=_count(obj, "timeNano") or 0,
+    )
+
+
+_SWARM = "com.docker.swarm."
+SWARM_TASK_LABEL = _SWARM + "task.id"
+"""On every container swarm runs for a task, and on no other."""
+
+
+def parse_container_event(raw: object) -> ContainerEvent:
+    """One event of a node's own task containers; ``ParseError`` for any other."""
+    obj = _map(raw, "container event")
+    actor = _sub(obj, "Actor")
+    attrs = _sub(actor, "Attributes")
+    action = _str(obj, "Action")
+    health = ""
+    if action.startswith("health_status"):
+        # "health_status: unhealthy": the status is in the action's text.
+        action, _, health = action.partition(":")
+        health = health.strip()
+    container_id, task_id = _str(actor, "ID"), _str(attrs, SWARM_TASK_LABEL)
+    if _str(obj, "Type") != "container" or not container_id or not task_id:
+        raise ParseError(f"not a task container's event: {_str(obj, 'Type')} {action}")
+    exit_text = _str(attrs, "exitCode")
+    return ContainerEvent(
+        action=action,
+        container_id=container_id,
+        service_name=_str(attrs, _SWARM + "service.name"),
+        stack=_str(attrs, STACK_LABEL),
+        task_id=task_id,
+        node_id=_str(attrs, _SWARM + "node.id"),
+        time_nano=_count(obj, "timeNano") or 0,
+        exit_code=int(exit_text) if exit_text.lstrip("-").isdigit() else None,
+        health=health,
     )
 
 

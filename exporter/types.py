@@ -93,6 +93,9 @@ class Service:
     # From /services?status=true; None when the answer did not carry it.
     running_tasks: int | None = None
     desired_tasks: int | None = None
+    completed_tasks: int | None = None  # jobs: tasks that completed (API 1.41)
+    max_concurrent: int | None = None  # replicated jobs: tasks run at once at most
+    restart_condition: str = "any"  # any | on-failure | none
 
     @property
     def stack(self) -> str:
@@ -105,6 +108,12 @@ class Service:
     @property
     def is_job(self) -> bool:
         return self.mode.endswith("-job")
+
+    @property
+    def runs_once(self) -> bool:
+        """A task of it that completed (exit 0) is done, not to be run again: a job, or
+        a service whose restart policy restarts only failures or nothing."""
+        return self.is_job or self.restart_condition in ("none", "on-failure")
 
     def label(self, key: str) -> str | None:
         return label_of(self.labels, key)
@@ -141,6 +150,11 @@ class SwarmInfo:
     hostname: str = ""
 
     @property
+    def is_member(self) -> bool:
+        """Part of an active swarm, as a manager or a worker."""
+        return self.local_node_state == "active"
+
+    @property
     def has_leader_error(self) -> bool:
         return says_no_leader(self.error)
 
@@ -152,6 +166,26 @@ class Event:
     actor_id: str
     time_nano: int = 0
     """When the engine emitted it (its clock): where a reconnect resumes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEvent:
+    """A node's own engine saying what happened to one of its task containers."""
+
+    action: str  # start | die | oom | health_status
+    container_id: str
+    service_name: str
+    stack: str
+    task_id: str
+    node_id: str
+    time_nano: int
+    exit_code: int | None = None  # die only
+    health: str = ""  # health_status only: healthy | unhealthy | starting
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """One event, however often a replay delivers it."""
+        return (self.container_id, self.action, self.time_nano)
 
 
 Labels = tuple[tuple[str, str], ...]

@@ -28,10 +28,11 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from common.backoff import Backoff
 from common.supervise import supervise
 from exporter import gc_tuning
 from exporter.engine import ID_CHARS, Engine
-from exporter.errors import EngineError, NoLeader, NotFound, Unreachable
+from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
 from exporter.metrics.health import WatcherMetrics
 from exporter.model import Changes, NodeChange, SwarmModel
@@ -140,6 +141,9 @@ class Watcher:
                     next_poll = time.monotonic() + self.settings.poll_interval
                 elif self._catch_up:
                     await self.poll()  # a reconnect: catch up now, not at the next poll
+            except NotManager as exc:
+                self._not_a_manager(exc)
+                next_poll = time.monotonic() + self.settings.poll_interval
             except EngineError as exc:
                 self._failed(exc)
                 next_poll = time.monotonic() + self.settings.poll_interval
@@ -152,9 +156,13 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        backoff = self.settings.backoff_initial
+        settings = self.settings
+        backoff = Backoff(settings.backoff_initial, settings.backoff_max, settings.stable_after)
         self._resume_from = self._resume_from or time.time()
         while True:
+            if self.health.role == "worker":
+                await asyncio.sleep(settings.poll_interval)  # a worker has no swarm events
+                continue
             try:
                 async for event in self.engine.events(self._resume_from, self._stream_opened):
                     self._last_heard = time.monotonic()
@@ -164,18 +172,17 @@ class Watcher:
                     await self._apply_event(event)
                 raise Unreachable("events", "the engine closed the event stream")
             except EngineError as exc:
+                lasted = 0.0
                 if self._stream_up:
                     # One event per loss, not one per failed retry.
-                    self.metrics.reconnects.inc()
+                    self.metrics.reconnects.labels("swarm").inc()
                     log.warning("event_stream_lost", engine=self.engine.address, error=str(exc))
                     self._lost_at = time.monotonic()
-                    if self._lost_at - self._connected_at >= self.settings.stable_after:
-                        backoff = self.settings.backoff_initial
+                    lasted = self._lost_at - self._connected_at
                 else:
-                    log.debug("event_stream_retry", error=str(exc), retry_in=backoff)
+                    log.debug("event_stream_retry", error=str(exc))
                 self._stream_up = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.settings.backoff_max)
+            await asyncio.sleep(backoff.after(lasted))
 
     def _stream_opened(self) -> None:
         now = time.monotonic()
@@ -203,6 +210,11 @@ class Watcher:
         """List everything: info, nodes, services (with status) and all tasks."""
         info = await self.engine.info()
         self.model.set_info(info)
+        role = "manager" if info.control_available else "worker" if info.is_member else ""
+        if role != self.health.role:
+            log.info("engine_role", engine=self.engine.address, role=role or "none")
+            self.health.role = role
+            self._health_changed = True
         self.engine.require_manager(info)
         nodes = await self.engine.nodes()
         asked = time.monotonic()
@@ -350,6 +362,20 @@ class Watcher:
             log.info("engine_recovered", engine=self.engine.address)
         self.health.succeeded(self._clock(), has_leader=self.model.leader is not None)
         self._health_changed = True  # the refresh time, at least
+
+    def _not_a_manager(self, exc: NotManager) -> None:
+        """A worker's engine answers, and has no cluster view to give: the instance
+        serves its own node's containers, and asks again in case it is promoted."""
+        if self.health.role != "worker":
+            self._failed(exc)  # not in a swarm at all: nothing to serve
+            return
+        if self.model.nodes or self.model.services:
+            # Demoted: what it listed as a manager would go stale under its name.
+            self.model.replace_nodes([])
+            self.model.replace_services([])
+        self.health.synced = False
+        self.health.succeeded(self._clock(), has_leader=False)
+        self._health_changed = True
 
     def _failed(self, exc: EngineError) -> None:
         self._need_resync = True

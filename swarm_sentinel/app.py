@@ -18,6 +18,8 @@ from prometheus_client import (
 from common.supervise import supervise
 from common.version import VERSION
 from exporter import gc_tuning
+from exporter.container_watcher import ContainerWatcher
+from exporter.containers import NodeContainers
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
@@ -59,15 +61,26 @@ class Runtime:
         )
         self.model = SwarmModel()
         self.health = Health()
+        self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)
         self.stores: list[TextStore] = [self.store]
+        publish = Publisher(self.model, self.health, self.store, self.containers)
+        watch_metrics = WatcherMetrics(self.registry)
         self.watcher = Watcher(
             self.engine,
             self.model,
             self.health,
-            WatcherMetrics(self.registry),
+            watch_metrics,
             config.watch,
-            on_change=Publisher(self.model, self.health, self.store),
+            on_change=publish,
+        )
+        self.container_watcher = ContainerWatcher(
+            self.engine,
+            self.containers,
+            self.health,
+            watch_metrics,
+            config.watch,
+            on_change=publish,
         )
         self.healer: Healer | None = None
         if config.healer.enabled:
@@ -94,9 +107,15 @@ class Runtime:
         return render_html(self.report(), live)
 
     def ready(self) -> tuple[bool, str]:
-        if self.health.synced:
+        h = self.health
+        if h.role == "worker":
+            # A worker's instance serves its own node's containers, and nothing more.
+            if h.containers_up:
+                return True, "ready: a worker, reporting its own containers"
+            return False, "a worker whose container event stream is not open yet"
+        if h.synced:
             return True, "ready"
-        error = self.health.last_error
+        error = h.last_error
         return False, "not synced with the engine yet" + (f": {error}" if error else "")
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -130,7 +149,10 @@ class Runtime:
                 tls=self.web_config.tls is not None,
                 engine=self.engine.address,
             )
-            tasks = [asyncio.create_task(self.watcher.run(), name="watcher")]
+            tasks = [
+                asyncio.create_task(self.watcher.run(), name="watcher"),
+                asyncio.create_task(self.container_watcher.run(), name="containers"),
+            ]
             if self.healer is not None:
                 failures = self.watcher.metrics.task_failures.labels("healer")
                 healer = supervise("healer", self.healer.run, on_failure=lambda _: failures.inc())

@@ -6,6 +6,8 @@ descriptor next to the generator that renders it (as kube-state-metrics'
 - ``cluster``: the managers and the quorum, seen through this exporter;
 - ``services``: one service (desired, running, update state);
 - ``tasks``: one service's tasks (by state, failures, stuck since when);
+- ``containers``: one service's task containers on this node (exits and why,
+  starts, unhealthy checks): per node, summed across instances;
 - ``health``: the exporter itself (up, refresh, synced, its API calls and events);
 - the healer's own families live in ``healer.metrics``.
 
@@ -19,7 +21,7 @@ docs/metrics.md (a test checks both ways) and extend the kind's golden text.
 
 from __future__ import annotations
 
-from exporter.metrics import cluster, health, nodes, services, tasks
+from exporter.metrics import cluster, containers, health, nodes, services, tasks
 from exporter.metrics.text import Family
 
 FAMILIES: tuple[Family, ...] = (
@@ -27,6 +29,7 @@ FAMILIES: tuple[Family, ...] = (
     *cluster.FAMILIES,
     *services.FAMILIES,
     *tasks.FAMILIES,
+    *containers.FAMILIES,
     *health.FAMILIES,
 )
 """Every family rendered from the model and the exporter's health, in exposition order."""

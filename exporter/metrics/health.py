@@ -10,7 +10,14 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.health import Health
-from exporter.metrics.text import LABEL_VALUE_MAX, Family, LabelCuts, Rendered, sample
+from exporter.metrics.text import (
+    LABEL_VALUE_MAX,
+    Family,
+    LabelCuts,
+    Rendered,
+    sample,
+    state_set,
+)
 
 UP = Family("dockerswarm_up", "gauge", "1 when the last refresh from the engine succeeded.")
 LAST_REFRESH = Family(
@@ -23,14 +30,30 @@ SYNCED = Family(
     "gauge",
     "1 once the model was fully listed from the engine at least once.",
 )
-FAMILIES = (UP, LAST_REFRESH, SYNCED)
+ROLE = Family(
+    "dockerswarm_exporter_role",
+    "gauge",
+    "What this instance's engine is, as a state set: manager (it reports the cluster and "
+    "its node's containers) or worker (its node's containers only).",
+    ("role",),
+)
+CONTAINER_STREAM_UP = Family(
+    "dockerswarm_exporter_container_stream_up",
+    "gauge",
+    "1 while the stream of this node's own task-container events is open.",
+)
+FAMILIES = (UP, LAST_REFRESH, SYNCED, ROLE, CONTAINER_STREAM_UP)
+ROLES = ("manager", "worker")
 
 
 def render_health(health: Health) -> Rendered:
     out = {
         UP.name: sample(UP, (), 1 if health.up else 0),
         SYNCED.name: sample(SYNCED, (), 1 if health.synced else 0),
+        CONTAINER_STREAM_UP.name: sample(CONTAINER_STREAM_UP, (), int(health.containers_up)),
     }
+    if health.role:
+        out[ROLE.name] = state_set(ROLE, (), "role", ROLES, health.role)
     if health.last_refresh:
         out[LAST_REFRESH.name] = sample(LAST_REFRESH, (), round(health.last_refresh, 3))
     return out
@@ -96,7 +119,9 @@ class WatcherMetrics:
         )
         self.reconnects = Counter(
             "dockerswarm_exporter_stream_reconnects",
-            "Times the event stream was lost and opened again.",
+            "Times an event stream was lost and opened again: swarm (nodes, services, from "
+            "a manager) or containers (this node's own task containers).",
+            ["stream"],
             registry=registry,
         )
         self.relists = Counter(

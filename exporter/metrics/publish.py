@@ -6,8 +6,10 @@ store; a scrape then only joins text (``text.TextStore``).
 
 from __future__ import annotations
 
+from exporter.containers import NodeContainers
 from exporter.health import Health
 from exporter.metrics.cluster import render_cluster
+from exporter.metrics.containers import render_service_containers
 from exporter.metrics.health import render_health
 from exporter.metrics.nodes import render_node
 from exporter.metrics.services import render_service
@@ -17,10 +19,17 @@ from exporter.model import Changes, SwarmModel
 
 
 class Publisher:
-    def __init__(self, model: SwarmModel, health: Health, store: TextStore) -> None:
+    def __init__(
+        self,
+        model: SwarmModel,
+        health: Health,
+        store: TextStore,
+        containers: NodeContainers | None = None,
+    ) -> None:
         self.model = model
         self.health = health
         self.store = store
+        self.containers = containers or NodeContainers()
 
     def __call__(self, changes: Changes) -> int:
         """Render what ``changes`` names; returns how many objects were rendered."""
@@ -47,4 +56,12 @@ class Publisher:
         if changes.health:
             store.put("health", render_health(self.health))
             count += 1
+        here = (("node_id", self.containers.node_id), ("hostname", self.containers.hostname))
+        for key in changes.containers:
+            counts = self.containers.services.get(key)
+            if counts is not None:
+                store.put(
+                    f"container/{key[0]}/{key[1]}", render_service_containers(here, key, counts)
+                )
+                count += 1
         return count

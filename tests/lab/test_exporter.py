@@ -180,11 +180,15 @@ def test_events_and_engine_restart_under_the_exporter(lab: Lab, made: Services) 
             {"service_name": "viaevents", "stack": ""},
             timeout=5,
         )
-        before = proc.value("dockerswarm_exporter_stream_reconnects_total") or 0
+        swarm = {"stream": "swarm"}
+        before = proc.value("dockerswarm_exporter_stream_reconnects_total", **swarm) or 0
         try:
             lab.stop_engine("m1")
             wait_for(
-                lambda: (proc.value("dockerswarm_exporter_stream_reconnects_total") or 0) > before,
+                lambda: (
+                    (proc.value("dockerswarm_exporter_stream_reconnects_total", **swarm) or 0)
+                    > before
+                ),
                 30,
                 "the exporter to notice its event stream broke",
             )

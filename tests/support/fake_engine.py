@@ -50,7 +50,8 @@ class SampledEngine:
     - ``long``: one line of ``long_line`` bytes, then the sample's events, then silence.
 
     ``nodes`` can be changed between calls; ``requests`` counts what was asked, by path
-    (``update`` for a service update, which takes ``update_delay`` seconds to answer).
+    (``update`` for a service update, which takes ``update_delay`` seconds to answer;
+    ``container-events`` for the node's container stream, ``events`` for the swarm's).
     """
 
     def __init__(self, sample_dir: Path, events_mode: str = "silent") -> None:
@@ -71,7 +72,7 @@ class SampledEngine:
             self.requests["update"] += 1
             await asyncio.sleep(self.update_delay)
             return web.json_response({"Warnings": None})
-        self.requests[path.strip("/").split("/")[0]] += 1
+        self.requests[self._counted_as(path, request)] += 1
         if path == "/_ping":
             api = self.dir.name
             return web.Response(text="OK", headers={"API-Version": api})
@@ -95,6 +96,15 @@ class SampledEngine:
         if path == "/events":
             return await self._events(request)
         return web.json_response({"message": "page not found"}, status=404)
+
+    @staticmethod
+    def _counted_as(path: str, request: web.Request) -> str:
+        name = path.strip("/").split("/")[0]
+        if name == "events" and "container" in json.loads(request.query.get("filters", "{}")).get(
+            "type", []
+        ):
+            return "container-events"  # the node's own stream, apart from the swarm's
+        return name
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})

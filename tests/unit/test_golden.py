@@ -8,6 +8,7 @@ After a deliberate change to a family, write the goldens again and read the diff
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterable
@@ -15,53 +16,79 @@ from pathlib import Path
 
 import pytest
 
+from exporter.containers import NodeContainers
 from exporter.health import Health
-from exporter.metrics import cluster, health, nodes, services, tasks
+from exporter.metrics import cluster, containers, health, nodes, services, tasks
 from exporter.metrics.text import Family, Rendered, TextStore
 from exporter.model import SwarmModel
-from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
+from exporter.parse import (
+    parse_container_event,
+    parse_info,
+    parse_list,
+    parse_node,
+    parse_service,
+    parse_task,
+)
 from tests.unit.samples import SampleSet
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def sampled(sample: SampleSet) -> tuple[SwarmModel, Health]:
+def sampled(sample: SampleSet) -> tuple[SwarmModel, Health, NodeContainers]:
     model = SwarmModel(clock=lambda: sample.now)
     model.set_info(parse_info(sample.load("info.json")))
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
-    return model, Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
+    health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now, role="manager")
+    containers = NodeContainers()
+    lines = sample.path("events-containers.jsonl").read_text().splitlines()
+    for event in (parse_container_event(json.loads(line)) for line in lines if line):
+        containers.node_id, containers.hostname = event.node_id, "lab-m1"
+        containers.apply(event)
+    return model, health, containers
 
 
-Renderer = Callable[[SwarmModel, Health], Iterable[tuple[str, Rendered]]]
+Renderer = Callable[[SwarmModel, Health, NodeContainers], Iterable[tuple[str, Rendered]]]
 
 KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
     "nodes": (
         nodes.FAMILIES,
-        lambda m, _: (
+        lambda m, _, __: (
             (nid, nodes.render_node(n, m.node_tasks.get(nid, {}))) for nid, n in m.nodes.items()
         ),
     ),
-    "cluster": (cluster.FAMILIES, lambda m, h: [("cluster", cluster.render_cluster(m, h))]),
+    "cluster": (cluster.FAMILIES, lambda m, h, _: [("cluster", cluster.render_cluster(m, h))]),
     "services": (
         services.FAMILIES,
-        lambda m, _: ((sid, services.render_service(v)) for sid, v in m.views.items()),
+        lambda m, _, __: ((sid, services.render_service(v)) for sid, v in m.views.items()),
     ),
     "tasks": (
         tasks.FAMILIES,
-        lambda m, _: ((sid, tasks.render_service_tasks(v)) for sid, v in m.views.items()),
+        lambda m, _, __: ((sid, tasks.render_service_tasks(v)) for sid, v in m.views.items()),
     ),
-    "health": (health.FAMILIES, lambda _, h: [("health", health.render_health(h))]),
+    "containers": (
+        containers.FAMILIES,
+        lambda _, __, c: (
+            (
+                f"{k[0]}/{k[1]}",
+                containers.render_service_containers(
+                    (("node_id", c.node_id), ("hostname", c.hostname)), k, v
+                ),
+            )
+            for k, v in c.services.items()
+        ),
+    ),
+    "health": (health.FAMILIES, lambda _, h, __: [("health", health.render_health(h))]),
 }
 
 
 def exposition(kind: str, sample: SampleSet) -> str:
     families, render = KINDS[kind]
     store = TextStore(families)
-    model, hl = sampled(sample)
+    model, hl, node = sampled(sample)
     # Sorted keys: the golden must not depend on the order objects were listed in.
-    for key, chunks in sorted(render(model, hl)):
+    for key, chunks in sorted(render(model, hl, node)):
         store.put(key, chunks)
     return store.render().decode()
 
