@@ -11,7 +11,7 @@ nothing of metrics text.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -46,6 +46,13 @@ class ServiceView:
     stuck_errors: Mapping[tuple[str, str], str] = field(default_factory=dict)
     """The engine's words for each stuck (state, reason), e.g. "no suitable node
     (scheduling constraints not satisfied on 3 nodes ...)"."""
+    restarts: tuple[float, ...] = ()
+    """When its tasks failed (and were replaced), oldest first, within ``RESTART_MEMORY``:
+    a crash loop shows here while its running count, at poll time, looks fine."""
+    completions_desired: int | None = None
+    """Jobs and one-shots: tasks to run to completion (None for any other service)."""
+    completions_succeeded: int | None = None
+    """Jobs and one-shots: tasks that completed."""
 
     @property
     def converged(self) -> bool:
@@ -56,16 +63,45 @@ class ServiceView:
         return self.service.update_state in ("updating", "rollback_started")
 
 
+RESTART_MEMORY = 3600.0
+"""Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
+COUNTED_MEMORY = 7200.0
+"""Seconds a counted failure is remembered once the engine no longer lists it: it may
+be fetched again by ID (a replaced task) and must not count twice."""
+
+
 @dataclass
 class _ServiceTasks:
     # Only the latest task of each slot is kept: history (5 tasks per slot by
     # default) would be most of the memory, and nothing derived needs it.
     latest: dict[tuple[str, int | str], Task] = field(default_factory=dict)
-    # Failed tasks already counted, among those the engine still lists.
-    counted_failures: set[str] = field(default_factory=set)
+    # Failed tasks already counted: id -> when (model clock).
+    counted: dict[str, float] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)
+    restarts: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     known: bool = False
-    newest_error: Task | None = None  # among the tasks as last listed, history included
+    newest_error: Task | None = None  # the newest task with an error seen
+
+    def count_failures(self, tasks: Iterable[Task], now: float) -> bool:
+        """Count the failed ``tasks`` not counted before; whether any was."""
+        new = False
+        for t in tasks:
+            if t.state in FAILED_STATES and t.id not in self.counted:
+                self.counted[t.id] = now
+                self.failures[classify(t.err, t.exit_code)] += 1
+                self.restarts.append(t.timestamp or now)
+                new = True
+        return new
+
+    def note_error(self, tasks: Iterable[Task]) -> bool:
+        """Keep the newest task with an error among ``tasks`` and the one kept; whether
+        it changed."""
+        kept = [self.newest_error] if self.newest_error is not None else []
+        newest = max((*kept, *(t for t in tasks if t.err)), key=lambda t: t.timestamp, default=None)
+        if newest == self.newest_error:
+            return False
+        self.newest_error = newest
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,39 +245,63 @@ class SwarmModel:
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
-    def replace_tasks(self, tasks: Iterable[Task], service_ids: Iterable[str] | None) -> None:
-        """The complete task list of ``service_ids`` (None: of every service)."""
+    def replace_tasks(self, tasks: Iterable[Task], service_ids: Iterable[str] | None) -> list[str]:
+        """The task list of ``service_ids`` (None: of every service), whole or of
+        current tasks only.
+
+        Returns the tasks that were the latest of their slot, have been replaced, and
+        are not in ``tasks``: fetched (``record_ended``), they tell whether they failed.
+        """
         by_service: dict[str, dict[str, Task]] = {}
         for t in tasks:
             by_service.setdefault(t.service_id, {})[t.id] = t
         targets = set(self.services) if service_ids is None else set(service_ids)
+        now = self.clock()
+        ended: list[str] = []
         for sid in targets:
             if sid not in self.services:
                 continue
             st = self._tasks.setdefault(sid, _ServiceTasks())
             fresh = by_service.get(sid, {})
-            failed = {tid for tid, t in fresh.items() if t.state in FAILED_STATES}
-            for tid in failed - st.counted_failures:
-                t = fresh[tid]
-                st.failures[classify(t.err, t.exit_code)] += 1
-            # Tasks pruned from the engine's history can never come back.
-            new_failures = bool(failed - st.counted_failures)
-            st.counted_failures = failed
+            new_failures = st.count_failures(fresh.values(), now)
+            # Forget what left the engine's lists long ago; what it still lists stays.
+            st.counted = {
+                tid: at
+                for tid, at in st.counted.items()
+                if tid in fresh or now - at < COUNTED_MEMORY
+            }
             latest = latest_per_slot(fresh.values())
-            newest_error = max(
-                (t for t in fresh.values() if t.err), key=lambda t: t.timestamp, default=None
-            )
-            if (
-                st.known
-                and latest == st.latest
-                and not new_failures
-                and newest_error == st.newest_error
-            ):
+            if st.known:
+                for key, old in st.latest.items():
+                    new = latest.get(key)
+                    if (
+                        new is not None
+                        and new.id != old.id
+                        and old.id not in fresh
+                        and old.id not in st.counted
+                    ):
+                        ended.append(old.id)
+            new_error = st.note_error(fresh.values())
+            if st.known and latest == st.latest and not new_failures and not new_error:
                 continue
             st.latest = latest
-            st.newest_error = newest_error
             st.known = True
             self._recompute(sid)
+        return ended
+
+    def record_ended(self, tasks: Iterable[Task]) -> None:
+        """Replaced tasks fetched by ID (see ``replace_tasks``): count those that failed."""
+        now = self.clock()
+        by_service: dict[str, list[Task]] = {}
+        for t in tasks:
+            by_service.setdefault(t.service_id, []).append(t)
+        for sid, ended in by_service.items():
+            st = self._tasks.get(sid)
+            if st is None or sid not in self.services:
+                continue
+            new_failures = st.count_failures(ended, now)
+            if st.note_error(ended) or new_failures:
+                self._recompute(sid)
 
     # ---- deriving ----------------------------------------------------------
     def eligible_count(self, constraints: tuple[str, ...]) -> int:
@@ -305,14 +365,12 @@ class SwarmModel:
                     stuck[key2] = since
                 if t.err:
                     stuck_errors[key2] = t.err
-        if svc.mode == "global":
-            desired = self.eligible_count(svc.constraints)
-        elif svc.mode == "replicated" and svc.replicas is not None:
-            desired = svc.replicas
-        else:
-            desired = svc.desired_tasks if svc.desired_tasks is not None else (svc.replicas or 0)
+        desired, completions = self._desired(svc, st)
         if not st.known and svc.running_tasks is not None:
             running = svc.running_tasks
+        now = self.clock()
+        while st.restarts and now - st.restarts[0] > RESTART_MEMORY:
+            st.restarts.popleft()
         view = ServiceView(
             service=svc,
             desired=desired,
@@ -331,11 +389,45 @@ class SwarmModel:
                 else "none"
             ),
             stuck_errors=stuck_errors,
+            restarts=tuple(sorted(t for t in st.restarts if now - t <= RESTART_MEMORY)),
+            completions_desired=completions[0] if completions else None,
+            completions_succeeded=completions[1] if completions else None,
         )
         if self.views.get(sid) != view:
             self.views[sid] = view
             self._services_changed.add(sid)
         self._apply_node_share(sid, per_node)
+
+    def _desired(self, svc: Service, st: _ServiceTasks) -> tuple[int, tuple[int, int] | None]:
+        """Tasks the service should be running now, and for a job or a one-shot its
+        completions (desired, succeeded): work done is not work missing."""
+        latest = st.latest.values()
+        done = sum(1 for t in latest if t.state == "complete")
+        if svc.mode == "replicated-job":
+            total = svc.replicas or 0
+            succeeded = svc.completed_tasks if svc.completed_tasks is not None else done
+            desired = max(0, total - succeeded)
+            if svc.max_concurrent:
+                desired = min(desired, svc.max_concurrent)
+            return desired, (total, succeeded)
+        if svc.mode == "global-job":
+            # The engine counts the eligible nodes still without a completed task.
+            desired = svc.desired_tasks if svc.desired_tasks is not None else 0
+            succeeded = svc.completed_tasks if svc.completed_tasks is not None else done
+            return desired, (succeeded + desired, succeeded)
+        if svc.mode == "global":
+            planned = self.eligible_count(svc.constraints)
+        elif svc.mode == "replicated" and svc.replicas is not None:
+            planned = svc.replicas
+        else:
+            planned = svc.desired_tasks if svc.desired_tasks is not None else (svc.replicas or 0)
+        if not svc.runs_once:
+            return planned, None
+        if not st.known:
+            return planned, (planned, done)
+        # A one-shot's slot whose task the orchestrator will not run again (it
+        # completed, or failed under restart condition none) is done, not down.
+        return min(planned, sum(1 for t in latest if t.current)), (planned, done)
 
     def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:
         old = self._node_share.get(sid, {})

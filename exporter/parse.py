@@ -212,6 +212,7 @@ def parse_task(raw: object) -> Task:
         created_at=parse_time(obj.get("CreatedAt")),
         exit_code=exit_code,
         version=_count(_sub(obj, "Version"), "Index") or 0,
+        desired_state=_str(obj, "DesiredState").lower(),
     )
 
 

@@ -119,6 +119,11 @@ class Service:
         return label_of(self.labels, key)
 
 
+CURRENT_DESIRED_STATES = ("running", "ready", "complete")
+"""Desired states of the tasks the orchestrator still stands behind: running; ready, a
+replacement waiting out its restart delay; complete, a job's task (running or done)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     id: str
@@ -131,6 +136,13 @@ class Task:
     created_at: float
     exit_code: int | None = None
     version: int = 0
+    desired_state: str = ""  # DesiredState: what the orchestrator wants of it
+
+    @property
+    def current(self) -> bool:
+        """Whether the orchestrator still means to run it (or, for a job, to finish it):
+        a task it gave up on, replaced or finished for good is not current."""
+        return self.desired_state in CURRENT_DESIRED_STATES
 
     @property
     def slot_key(self) -> tuple[str, int | str]:

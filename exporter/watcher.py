@@ -6,6 +6,9 @@
   (one call, or one per 500 services split by ID prefix) and lists tasks
   only of the services whose counts moved or
   that are not converged; every ``resync_interval`` everything is listed.
+  The lists hold current tasks only (the nodes count exits exactly); a task
+  found replaced is fetched by ID to count it if it failed.
+  ``task_history`` lists whole histories instead, for managers-only deployments.
 - A lost event stream is opened again from the last event seen (``since``):
   the engine replays what it still holds (its last 256 events), and the next
   poll lists every node. A stream lost for longer than ``relist_after_gap`` is
@@ -47,6 +50,8 @@ APPLY_SLICE = 250
 """Services compared and re-rendered between two yields to the event loop."""
 STATUS_PART = 500
 """Services per ``/services?status=true`` call in a poll."""
+ENDED_BATCH = 100
+"""Replaced tasks fetched by ID in one call (the IDs go in the URL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,11 @@ class WatchSettings:
     relist_after_gap: float = 60.0
     """A stream lost for longer than this is followed by a full relist (the engine's
     replay may not reach back that far); a shorter gap is caught up by replay and polls."""
+    task_history: bool = False
+    """List every service's whole task history, as before swarm-sentinel ran on every
+    node: where only managers run it, failures are counted from the managers' history.
+    Otherwise the nodes count exits, and the managers list current tasks only (jobs
+    and one-shots keep their history: it holds their completions)."""
 
 
 class Watcher:
@@ -301,16 +311,27 @@ class Watcher:
 
         Batches keep each answer, and the event-loop time spent decoding it,
         small: one unfiltered list of a large swarm is hundreds of MB of JSON
-        that would stall scrapes and events for seconds.
+        that would stall scrapes and events for seconds. Current tasks only,
+        unless ``task_history``; the tasks they replaced are then fetched by ID,
+        for whether they failed.
         """
+        services = self.model.services
+        whole = [s for s in service_ids if self.settings.task_history or _whole(services.get(s))]
+        listed_whole = set(whole)
+        current = [s for s in service_ids if s not in listed_whole]
         count = 0
-        for i in range(0, len(service_ids), TASK_BATCH):
-            batch = service_ids[i : i + TASK_BATCH]
-            tasks = await self.engine.tasks(batch)
-            self.model.replace_tasks(tasks, batch)
-            count += len(tasks)
+        ended: list[str] = []
+        for ids, current_only in ((whole, False), (current, True)):
+            for i in range(0, len(ids), TASK_BATCH):
+                batch = ids[i : i + TASK_BATCH]
+                tasks = await self.engine.tasks(batch, current_only=current_only)
+                ended += self.model.replace_tasks(tasks, batch)
+                count += len(tasks)
+                self._publish()
+                await asyncio.sleep(0)  # let scrapes and events in between batches
+        for i in range(0, len(ended), ENDED_BATCH):
+            self.model.record_ended(await self.engine.tasks_by_id(ended[i : i + ENDED_BATCH]))
             self._publish()
-            await asyncio.sleep(0)  # let scrapes and events in between batches
         return count
 
     async def _apply_event(self, event: Event) -> None:
@@ -425,6 +446,12 @@ class Watcher:
                 )
             if new.leader and not old.leader:
                 log.warning("leader_changed", new=new.hostname, old=stepped_down)
+
+
+def _whole(svc: Service | None) -> bool:
+    """Whether a service's whole task history is listed even without ``task_history``:
+    a one-shot's completed tasks are what says it is done (jobs' are current)."""
+    return svc is not None and svc.runs_once and not svc.is_job
 
 
 def _tasks_affected(old: Service, new: Service) -> bool:

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     TASKS_STUCK = "tasks_stuck"
     UPDATE_PAUSED = "update_paused"
     UNEVEN_SPREAD = "uneven_spread"
+    CRASH_LOOPING = "crash_looping"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +60,20 @@ class Decision:
     attempts: int = 0
 
 
-def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -> Reason | None:
+def problem(
+    view: ServiceView,
+    running_per_eligible: Mapping[str, int] | None,
+    crash_looping: bool = False,
+) -> Reason | None:
     """Why the service needs help, or None when it is fine.
 
     ``running_per_eligible``: running tasks per eligible node, only when the
-    service opted in to rebalancing.
+    service opted in to rebalancing. ``crash_looping``: see ``crash_looping``.
     """
     svc = view.service
-    if svc.is_job or view.desired <= 0 or view.updating:
-        # An update or rollback in progress is Swarm's own work: leave it be.
+    if svc.is_job or svc.restart_condition == "none" or view.desired <= 0 or view.updating:
+        # An update or rollback in progress is Swarm's own work: leave it be. Jobs and
+        # one-shots run to an end: running one again is never the healer's call.
         return None
     if view.running < view.desired:
         if svc.update_state == "paused":
@@ -75,6 +81,8 @@ def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -
         if any(state in ("pending", "assigned", "preparing") for state, _ in view.stuck):
             return Reason.TASKS_STUCK
         return Reason.REPLICAS_MISSING
+    if crash_looping:
+        return Reason.CRASH_LOOPING
     if (
         running_per_eligible
         and svc.mode == "replicated"
@@ -83,6 +91,15 @@ def problem(view: ServiceView, running_per_eligible: Mapping[str, int] | None) -
     ):
         return Reason.UNEVEN_SPREAD
     return None
+
+
+def crash_looping(
+    view: ServiceView, state: HealState, now: float, settings: HealerSettings
+) -> bool:
+    """Whether ``crash_loop_restarts`` of its tasks failed within ``crash_loop_window``,
+    counting none from before its last force (whose effect is what is judged next)."""
+    since = max(now - settings.crash_loop_window, max(state.forces, default=0.0))
+    return sum(1 for t in view.restarts if t > since) >= settings.crash_loop_restarts
 
 
 def first_memory(view: ServiceView, broken: bool, now: float) -> Memory:
@@ -133,7 +150,7 @@ def recall(
     """The counted forces of a service as a healer that never watched it counts them
     (``status``, or this healer after a restart): what ``first_memory`` and one
     ``observe`` know from the model alone."""
-    broken = problem(view, None) is not None
+    broken = problem(view, None, crash_looping(view, state, now, settings)) is not None
     memory = observe(first_memory(view, broken, now), broken, now, settings)
     return counted_forces(state, memory, now, settings)
 

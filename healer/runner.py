@@ -23,7 +23,17 @@ from exporter.model import ServiceView, SwarmModel
 from exporter.types import Service
 from healer.forcer import ForceResult, Outcome, Writer
 from healer.metrics import HealerMetrics, ServiceKey
-from healer.policy import Decision, Memory, Reason, Result, decide, first_memory, observe, problem
+from healer.policy import (
+    Decision,
+    Memory,
+    Reason,
+    Result,
+    crash_looping,
+    decide,
+    first_memory,
+    observe,
+    problem,
+)
 from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
 
@@ -165,7 +175,8 @@ class Healer:
             self._forget(record)
             return None
         spread = self._spread(view) if record.policy.rebalance else None
-        reason = problem(view, spread)
+        state = self._state(record, view)
+        reason = problem(view, spread, crash_looping(view, state, now, self.settings))
         if reason is None and record.memory is None and svc.label(LABEL_STATE) is None:
             return None  # healthy and never forced: nothing to remember
         broken = reason is not None
@@ -181,7 +192,7 @@ class Healer:
             view,
             reason,
             record.policy,
-            self._state(record, view),
+            state,
             record.memory,
             now=now,
             settings=self.settings,

@@ -51,6 +51,9 @@ class HealerSettings:
     """Seconds between two evaluations of every service."""
     force_timeout: float = 15.0
     """Seconds one force (inspect + update) may take."""
+    crash_loop_restarts: int = 5
+    """Task failures within ``crash_loop_window`` that make a service crash looping."""
+    crash_loop_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ import argparse
 from dataclasses import dataclass
 
 from common.apiversion import ApiVersion
+from common.durations import format_duration
+from exporter.model import RESTART_MEMORY
 from exporter.watcher import WatchSettings
 from healer.settings import HealerSettings, Scope
 
@@ -82,6 +84,11 @@ def from_args(args: argparse.Namespace) -> Config:
     """``ValueError`` with a one-line reason for a value argparse could not judge alone."""
     docker = docker_settings(args)
     host, port = split_listen_address(getattr(args, "web.listen_address"))
+    if getattr(args, "healer.crash_loop_window") > RESTART_MEMORY:
+        raise ValueError(
+            f"--healer.crash-loop-window: at most {format_duration(RESTART_MEMORY)} "
+            "(the failures the model remembers)"
+        )
     return Config(
         docker=docker,
         web=WebSettings(host=host, port=port, config_file=getattr(args, "web.config.file") or None),
@@ -89,6 +96,7 @@ def from_args(args: argparse.Namespace) -> Config:
         watch=WatchSettings(
             poll_interval=getattr(args, "watch.poll_interval"),
             resync_interval=getattr(args, "watch.resync_interval"),
+            task_history=getattr(args, "watch.task_history"),
         ),
         healer=HealerSettings(
             enabled=getattr(args, "healer.enabled"),
@@ -100,6 +108,8 @@ def from_args(args: argparse.Namespace) -> Config:
             max_attempts=getattr(args, "healer.max_attempts"),
             rate_limit=getattr(args, "healer.rate_limit"),
             interval=getattr(args, "healer.interval"),
+            crash_loop_restarts=getattr(args, "healer.crash_loop_restarts"),
+            crash_loop_window=getattr(args, "healer.crash_loop_window"),
             force_timeout=docker.timeout,
         ),
     )

@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="swarm-sentinel",
         description=(
             "Prometheus exporter and careful auto-healer for Docker Swarm. "
-            "Run it on a manager; it serves /metrics, /healthz, /ready."
+            "Run it on every node (a global service): on a manager it reports the "
+            "cluster and its node's task containers, on a worker its node's task "
+            "containers; it serves /metrics, /healthz, /ready and a status page at /."
         ),
         epilog=(
             "Subcommand: 'swarm-sentinel status' prints a one-shot view of the swarm for "
@@ -173,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=duration,
         metavar="DURATION",
         help="how often nodes, services and all tasks are listed again in full",
+    )
+    p.switch(
+        "--watch.task-history",
+        default=False,
+        help="list whole task histories and count failures from them, as before "
+        "swarm-sentinel ran on every node: for deployments on managers only (otherwise "
+        "the nodes count exits, and managers list current tasks only)",
     )
     add_healer_flags(p)
     return p
@@ -262,6 +271,21 @@ def add_healer_flags(p: FlagParser) -> None:
         type=positive_int,
         metavar="N",
         help="forces per minute across the whole swarm at most",
+    )
+    p.flag(
+        "--healer.crash-loop-restarts",
+        default=5,
+        type=positive_int,
+        metavar="N",
+        help="task failures within --healer.crash-loop-window that make a service "
+        "crash looping, broken even while its running count looks fine",
+    )
+    p.flag(
+        "--healer.crash-loop-window",
+        default="10m",
+        type=duration,
+        metavar="DURATION",
+        help="the window of --healer.crash-loop-restarts (at most 1h)",
     )
 
 

@@ -17,7 +17,8 @@ INFO = Family(
 DESIRED = Family(
     "dockerswarm_service_replicas_desired",
     "gauge",
-    "Tasks the service should run (global: eligible ready, active nodes).",
+    "Tasks the service should run now (global: eligible ready, active nodes); for a job "
+    "or a one-shot, the work not yet done: a finished one wants none.",
     _S,
 )
 RUNNING = Family(
@@ -32,7 +33,20 @@ UPDATE_STATE = Family(
     "Service update state as a state set; absent for a service never updated.",
     (*_S, "state"),
 )
-FAMILIES = (INFO, DESIRED, RUNNING, UPDATE_STATE)
+COMPLETIONS_DESIRED = Family(
+    "dockerswarm_service_completions_desired",
+    "gauge",
+    "Jobs and one-shot services (restart condition none or on-failure): tasks to run "
+    "to completion.",
+    _S,
+)
+COMPLETIONS_SUCCEEDED = Family(
+    "dockerswarm_service_completions_succeeded",
+    "gauge",
+    "Jobs and one-shot services: tasks that completed (exit 0).",
+    _S,
+)
+FAMILIES = (INFO, DESIRED, RUNNING, UPDATE_STATE, COMPLETIONS_DESIRED, COMPLETIONS_SUCCEEDED)
 
 
 def service_ident(svc: Service) -> Labels:
@@ -49,6 +63,12 @@ def render_service(view: ServiceView) -> Rendered:
         DESIRED.name: sample(DESIRED, ident, view.desired),
         RUNNING.name: sample(RUNNING, ident, view.running),
     }
+    if view.completions_desired is not None:
+        out[COMPLETIONS_DESIRED.name] = sample(COMPLETIONS_DESIRED, ident, view.completions_desired)
+    if view.completions_succeeded is not None:
+        out[COMPLETIONS_SUCCEEDED.name] = sample(
+            COMPLETIONS_SUCCEEDED, ident, view.completions_succeeded
+        )
     if svc.update_state:
         out[UPDATE_STATE.name] = state_set(
             UPDATE_STATE, ident, "state", UPDATE_STATES, svc.update_state

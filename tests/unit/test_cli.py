@@ -22,7 +22,8 @@ def test_help_and_version() -> None:
     out = run("--help")
     assert out.returncode == 0
     for flag in ("--web.listen-address", "--healer.dry-run", "--no-healer.enabled",
-                 "--healer.rate-limit", "--watch.resync-interval"):  # fmt: skip
+                 "--healer.rate-limit", "--watch.resync-interval", "--watch.task-history",
+                 "--healer.crash-loop-restarts", "--healer.crash-loop-window"):  # fmt: skip
         assert flag in out.stdout
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("swarm-sentinel ")
@@ -40,6 +41,8 @@ def test_bad_flags_give_one_line_and_exit_2() -> None:
         (["--docker.timeout", "0ms"], "must be longer than 0s"),
         (["--docker.host", "garbage"], "is not an engine address"),
         (["--docker.host", "unix://relative.sock"], "needs an absolute path"),
+        (["--healer.crash-loop-window", "2h"], "--healer.crash-loop-window: at most 1h"),
+        (["--healer.crash-loop-restarts", "0"], "must be 1 or more"),
     ]:
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)

@@ -1,0 +1,173 @@
+"""What the managers' task lists tell the model once the nodes count exits: current
+tasks only, replaced tasks fetched by ID, jobs and one-shots, crash loops."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from exporter.model import ServiceView, SwarmModel
+from exporter.types import Service, Task
+from healer.policy import Reason, crash_looping, problem
+from healer.settings import HealerSettings
+from healer.state import HealState
+
+NOW = 1_000_000.0
+
+
+def service(**kw: object) -> Service:
+    base = Service(
+        id="s1",
+        name="web",
+        mode="replicated",
+        image="lab/busybox:1",
+        labels=(),
+        replicas=2,
+        constraints=(),
+        force_update=0,
+        version=1,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def task(tid: str, slot: int, state: str, at: float, **kw: object) -> Task:
+    base = Task(
+        id=tid,
+        service_id="s1",
+        node_id="n1",
+        slot=slot,
+        state=state,
+        err="",
+        timestamp=at,
+        created_at=at,
+        desired_state="running",
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def model_with(svc: Service) -> SwarmModel:
+    model = SwarmModel(clock=lambda: NOW)
+    model.upsert_service(svc)
+    return model
+
+
+def test_a_replaced_task_is_fetched_once_and_counted_once_if_it_failed() -> None:
+    model = model_with(service())
+    first = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
+    assert model.replace_tasks(first, ["s1"]) == []  # nothing known before
+    # The current list after a1 failed and was replaced by a2: a1 is not in it.
+    second = [task("a2", 1, "running", NOW - 5), task("b1", 2, "running", NOW - 60)]
+    assert model.replace_tasks(second, ["s1"]) == ["a1"]
+    failed = task("a1", 1, "failed", NOW - 10, err="task: non-zero exit (3)", exit_code=3)
+    model.record_ended([replace(failed, desired_state="shutdown")])
+    view = model.views["s1"]
+    assert view.failures == {"nonzero_exit": 1}
+    assert view.restarts == (NOW - 10,)
+    assert view.last_error == "task: non-zero exit (3)"
+    # Fetched again (a later relist, a retried poll): not counted twice.
+    model.record_ended([failed])
+    assert model.views["s1"].failures == {"nonzero_exit": 1}
+    # Listed while still failed and current, then fetched when replaced: once.
+    b_failed = task("b1", 2, "failed", NOW - 3, err="task: non-zero exit (1)", exit_code=1)
+    model.replace_tasks([task("a2", 1, "running", NOW - 5), b_failed], ["s1"])
+    ended = model.replace_tasks(
+        [task("a2", 1, "running", NOW - 5), task("b2", 2, "running", NOW - 1)], ["s1"]
+    )
+    assert ended == []  # already counted: no need to fetch it
+    assert model.views["s1"].failures == {"nonzero_exit": 2}
+    assert len(model.views["s1"].restarts) == 2
+
+
+def test_a_task_replaced_by_an_update_counts_no_failure() -> None:
+    model = model_with(service())
+    model.replace_tasks([task("a1", 1, "running", NOW - 60)], ["s1"])
+    assert model.replace_tasks([task("a2", 1, "running", NOW - 5)], ["s1"]) == ["a1"]
+    model.record_ended([task("a1", 1, "shutdown", NOW - 6, desired_state="shutdown")])
+    assert model.views["s1"].failures == {}
+    assert model.views["s1"].restarts == ()
+
+
+def test_whole_histories_count_every_failure_they_hold() -> None:
+    model = model_with(service(replicas=1))
+    history = [
+        task(f"t{i}", 1, "failed", NOW - 100 + i * 10, err="task: non-zero exit (1)")
+        for i in range(4)
+    ] + [task("t4", 1, "running", NOW - 5)]
+    assert model.replace_tasks(history, ["s1"]) == []
+    assert model.views["s1"].failures == {"nonzero_exit": 4}
+    assert len(model.views["s1"].restarts) == 4
+    model.replace_tasks(history, ["s1"])
+    assert model.views["s1"].failures == {"nonzero_exit": 4}
+
+
+def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
+    once = service(restart_condition="none", replicas=3)
+    model = model_with(once)
+    done = dict(desired_state="shutdown")
+    model.replace_tasks(
+        [
+            task("a", 1, "complete", NOW - 9, **done),
+            task("b", 2, "failed", NOW - 9, err="task: non-zero exit (4)", **done),
+            task("c", 3, "running", NOW - 9),
+        ],
+        ["s1"],
+    )
+    view = model.views["s1"]
+    # Slot 1 is done, slot 2 failed for good (restart condition none): only 3 runs.
+    assert (view.desired, view.running) == (1, 1)
+    assert (view.completions_desired, view.completions_succeeded) == (3, 1)
+
+
+def test_on_failure_restarts_failures_only() -> None:
+    model = model_with(service(restart_condition="on-failure", replicas=2))
+    model.replace_tasks(
+        [
+            task("a", 1, "complete", NOW - 9, desired_state="shutdown"),
+            task("b", 2, "ready", NOW - 2, desired_state="ready"),  # waiting out its delay
+        ],
+        ["s1"],
+    )
+    view = model.views["s1"]
+    assert (view.desired, view.running) == (1, 0)
+    assert (view.completions_desired, view.completions_succeeded) == (2, 1)
+
+
+def test_jobs_want_only_the_work_left() -> None:
+    job = service(
+        mode="replicated-job", replicas=5, max_concurrent=2, completed_tasks=4, desired_tasks=2
+    )
+    model = model_with(job)
+    model.replace_tasks([task("a", 1, "running", NOW - 1, desired_state="complete")], ["s1"])
+    view = model.views["s1"]
+    assert (view.desired, view.completions_desired, view.completions_succeeded) == (1, 5, 4)
+    model.upsert_service(replace(job, completed_tasks=5, version=2))
+    assert model.views["s1"].desired == 0  # done: the engine still says DesiredTasks 2
+    glob = service(mode="global-job", replicas=None, completed_tasks=3, desired_tasks=0)
+    model.upsert_service(replace(glob, id="s2", name="sweep"))
+    view = model.views["s2"]
+    assert (view.desired, view.completions_desired, view.completions_succeeded) == (0, 3, 3)
+
+
+def test_crash_looping_counts_failures_in_the_window_since_the_last_force() -> None:
+    settings = HealerSettings(crash_loop_restarts=3, crash_loop_window=600)
+    model = model_with(service(replicas=1))
+    history = [
+        task(f"t{i}", 1, "failed", NOW - 500 + i * 100, err="task: non-zero exit (1)")
+        for i in range(4)
+    ] + [task("t4", 1, "running", NOW - 5)]
+    model.replace_tasks(history, ["s1"])
+    view = model.views["s1"]
+    assert view.running == view.desired == 1  # looks fine at this instant
+    assert crashing(view, HealState(), settings)
+    assert problem(view, None, True) == Reason.CRASH_LOOPING
+    # Forced 250 s ago: only the 2 failures since count.
+    assert not crashing(view, HealState(forces=(NOW - 250,)), settings)
+    assert not crashing(view, HealState(), replace(settings, crash_loop_window=250))
+    # A one-shot or a job is never forced, crash looping or not.
+    assert problem(replace(view, service=service(restart_condition="none")), None, True) is None
+    assert problem(replace(view, service=service(mode="replicated-job")), None, True) is None
+    # Missing replicas are named as such, before the crash loop.
+    assert problem(replace(view, running=0), None, True) == Reason.REPLICAS_MISSING
+
+
+def crashing(view: ServiceView, state: HealState, settings: HealerSettings) -> bool:
+    return crash_looping(view, state, NOW, settings)
