@@ -1,9 +1,14 @@
 """The shared dashboard builder: panels, layout, template variables and the JSON text.
 
-Every exporter instance (one per manager) reports the whole cluster, so every query
-aggregates `instance` away (``max by (...)``) before summing or counting, exactly like the
-alert rules do. Template variables are only ever used as regex matchers (``=~"$stack"``)
-so "All" (``.*``) also matches services that are not part of a stack (``stack=""``).
+Two kinds of series, aggregated as the alert rules do (docs/metrics.md):
+
+- Cluster series: every manager's instance reports the whole cluster, so a query
+  aggregates `instance` away with ``max by (...)`` before summing or counting.
+- Per-node series (``dockerswarm_container_*``): each instance reports its own node's
+  task containers, so instances are summed (``sum by (...)``), see ``node_events``.
+
+Template variables are only ever used as regex matchers (``=~"$stack"``) so "All"
+(``.*``) also matches services that are not part of a stack (``stack=""``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,38 @@ def increase_once(metric: str, matcher: str, series: str, window: str) -> str:
     are collapsed with max: summing them would multiply by the number of managers.
     """
     return f"max by ({series}) (increase({metric}{{{matcher}}}[{window}]))"
+
+
+SCRAPED = 'up{job="swarm-sentinel"}'
+STARTED = 'process_start_time_seconds{job="swarm-sentinel"}'
+
+
+def born(selector: str, window: str, seconds: str | None = None) -> str:
+    """The series of a per-node counter born within `window`, with their whole value.
+
+    A container series appears at its first increment, often with the value 1, and
+    increase() cannot see a series' first value. A series absent `window` ago counts as
+    born only where its exporter was scraped then (so a failed scrape's stale markers or a
+    gap in Prometheus' own data do not pass an old series for a new one), or, given
+    `seconds` (the window in seconds), where the exporter started within the window: it
+    counts from its start.
+    """
+    guard = f"{SCRAPED} offset {window} == 1"
+    if seconds is not None:
+        guard += f" or {STARTED} > time() - {seconds}"
+    return f"(({selector} unless {selector} offset {window}) and on (instance, job) ({guard}))"
+
+
+def node_events(metric: str, matcher: str, by: str, window: str, seconds: str | None = None) -> str:
+    """What a per-node counter counted within `window`, summed over the instances by `by`.
+
+    increase() for the series that were there before the window, the whole value for
+    those born within it (``born``): a first OOM kill on a node is 1, not 0. Each instance
+    reports its own node, so instances are summed, never collapsed with max.
+    """
+    selector = f"{metric}{{{matcher}}}"
+    new = born(selector, window, seconds)
+    return f"sum by ({by}) ((increase({selector}[{window}]) unless {new}) or {new})"
 
 
 def target(

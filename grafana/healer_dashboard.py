@@ -25,6 +25,15 @@ HEALER_RESULT_COLORS = {
     "conflict": "dark-orange",
 }
 
+# Why the healer acted (label reason of dockerswarm_healer_actions_total).
+HEALER_REASON_COLORS = {
+    "replicas_missing": "red",
+    "tasks_stuck": "yellow",
+    "update_paused": "blue",
+    "uneven_spread": "purple",
+    "crash_looping": "orange",
+}
+
 
 def actions(window: str, result: str | None = None, by: str = "result") -> str:
     matcher = f'result="{result}", {SVC}' if result else SVC
@@ -126,10 +135,13 @@ def healer() -> Dashboard:
     )
     d.timeseries(
         "Decisions by reason",
-        "Healer decisions per interval by the reason that triggered them.",
+        "Healer decisions per interval by the reason that triggered them: "
+        + ", ".join(HEALER_REASON_COLORS)
+        + ".",
         [(actions("$__rate_interval", by="reason"), "{{reason}}")],
         stack=True,
         bars=True,
+        overrides=[color_override(k, c) for k, c in HEALER_REASON_COLORS.items()],
     )
     d.timeseries(
         "Skips and errors",

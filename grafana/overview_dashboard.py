@@ -1,4 +1,5 @@
-"""The overview dashboard: Raft quorum, nodes, Docker events and exporter health."""
+"""The overview dashboard: Raft quorum, nodes, task containers, Docker events and exporter
+health."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from grafana.builder import (
     color_overrides,
     column_override,
     merge_organize,
+    node_events,
     range_map,
     steps,
     value_map,
@@ -32,7 +34,9 @@ def overview() -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-overview",
         title="Swarm Sentinel / Overview",
-        description="Docker Swarm quorum, nodes and exporter health (swarm-sentinel).",
+        description=(
+            "Docker Swarm quorum, nodes, task containers and exporter health (swarm-sentinel)."
+        ),
     )
     quorum_thresholds = steps((None, "red"), (0, "orange"), (1, "green"))
     d.row("Quorum")
@@ -247,6 +251,49 @@ def overview() -> Dashboard:
         stack=True,
     )
 
+    d.row("Task containers")
+    exits = "dockerswarm_container_exits_total"
+    by_node = "service_name, stack, hostname"
+    oom_killed = node_events(exits, f'reason="oom", {NODE}', by_node, "1h", "3600")
+    exits_10m = node_events(
+        exits, f'reason!="completed", {NODE}', "service_name, stack", "10m", "600"
+    )
+    unhealthy = node_events("dockerswarm_container_unhealthy_total", NODE, by_node, "1h", "3600")
+    d.stat(
+        "OOM-killed containers (1h)",
+        "Task containers the kernel's OOM killer ended in the last hour, on the selected "
+        "nodes (alert SwarmContainerOOMKilled).",
+        [(f"round(sum({oom_killed})) or vector(0)", "")],
+        w=8,
+        thresholds=steps((None, "green"), (1, "red")),
+        color_mode="background",
+    )
+    d.stat(
+        "Crash-looping services (1h)",
+        "Services whose task containers ended 3 or more times within 10 minutes other than "
+        "with exit 0, at any time in the last hour (alert SwarmServiceCrashLooping fires "
+        "from 5). The services dashboard lists them.",
+        [
+            (
+                "count(max by (service_name, stack) "
+                f"(max_over_time(({exits_10m} >= 3)[1h:1m]))) or vector(0)",
+                "",
+            )
+        ],
+        w=8,
+        thresholds=steps((None, "green"), (1, "red")),
+        color_mode="background",
+    )
+    d.stat(
+        "Unhealthy health checks (1h)",
+        "Health checks of task containers that turned unhealthy in the last hour "
+        "(alert SwarmContainerUnhealthy).",
+        [(f"round(sum({unhealthy})) or vector(0)", "")],
+        w=8,
+        thresholds=steps((None, "green"), (1, "orange")),
+        color_mode="background",
+    )
+
     d.row("Events and exporter")
     d.timeseries(
         "Docker events by type",
@@ -277,9 +324,9 @@ def overview() -> Dashboard:
                 "{{instance}} errors",
             ),
             (
-                "sum by (instance) "
+                "sum by (instance, stream) "
                 "(increase(dockerswarm_exporter_stream_reconnects_total[$__rate_interval]))",
-                "{{instance}} stream reconnects",
+                "{{instance}} {{stream}} stream reconnects",
             ),
         ],
         w=12,
@@ -297,5 +344,60 @@ def overview() -> Dashboard:
         w=24,
         h=6,
         unit="s",
+    )
+    d.table(
+        "Exporter instances",
+        "Every instance: its engine's role (a worker's instance reports its own node's "
+        "containers only), whether its engine answers, whether the stream of its node's "
+        "task-container events is open, and how often that stream was lost in the range.",
+        [
+            ("max by (instance, role) (dockerswarm_exporter_role == 1)", ""),
+            ("max by (instance) (dockerswarm_up)", ""),
+            ("max by (instance) (dockerswarm_exporter_container_stream_up)", ""),
+            (
+                "round(sum by (instance) (increase(dockerswarm_exporter_stream_reconnects_total"
+                '{stream="containers"}[$__range])))',
+                "",
+            ),
+        ],
+        merge_organize(
+            exclude=["Value #A"],
+            order=["instance", "role", "Value #B", "Value #C", "Value #D"],
+            rename={
+                "instance": "Instance",
+                "role": "Role",
+                "Value #B": "Engine",
+                "Value #C": "Container stream",
+                "Value #D": "Container stream lost (range)",
+            },
+        ),
+        w=12,
+        h=8,
+        overrides=[
+            column_override(
+                "Engine",
+                ("mappings", [value_map({"1": ("up", "green"), "0": ("DOWN", "red")})]),
+                ("custom.cellOptions", {"type": "color-text"}),
+            ),
+            column_override(
+                "Container stream",
+                ("mappings", [value_map({"1": ("open", "green"), "0": ("CLOSED", "red")})]),
+                ("custom.cellOptions", {"type": "color-text"}),
+            ),
+        ],
+    )
+    d.timeseries(
+        "Container event streams",
+        "Instances by role, and those whose stream of their node's task-container events "
+        "is open: a closed stream misses its node's exits, OOM kills and health checks.",
+        [
+            (
+                "count by (role) (max by (instance, role) (dockerswarm_exporter_role == 1))",
+                "{{role}} instances",
+            ),
+            ("sum(max by (instance) (dockerswarm_exporter_container_stream_up))", "streams open"),
+        ],
+        w=12,
+        h=8,
     )
     return d

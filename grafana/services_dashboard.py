@@ -1,4 +1,5 @@
-"""The services dashboard: convergence, tasks, failures, stuck tasks and updates."""
+"""The services dashboard: convergence, tasks, failures, stuck tasks, task containers
+(restarts, OOM kills, health checks, crash loops), jobs and updates."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from grafana.builder import (
     column_override,
     increase_once,
     merge_organize,
+    node_events,
     steps,
     value_map,
 )
@@ -24,6 +26,29 @@ UPDATE_STATE_COLORS = {
     "rollback_started": ("rollback started", "orange"),
     "rollback_paused": ("rollback paused", "red"),
     "rollback_completed": ("rollback completed", "yellow"),
+}
+
+
+# Per-node series: each instance reports its own node's task containers.
+EXITS = "dockerswarm_container_exits_total"
+STARTS = "dockerswarm_container_starts_total"
+UNHEALTHY = "dockerswarm_container_unhealthy_total"
+NOT_COMPLETED = 'reason!="completed"'  # exit 0 is a finished task, not a failure
+# A service is shown as crash looping from this many exits (not completed) within
+# CRASH_WINDOW; the alert SwarmServiceCrashLooping fires from 5.
+CRASH_EXITS = 3
+CRASH_WINDOW, CRASH_WINDOW_S = "10m", "600"
+
+EXIT_REASON_COLORS = {
+    "completed": "green",
+    "nonzero_exit": "orange",
+    "oom": "red",
+    "healthcheck": "purple",
+}
+EXIT_CODE_MAPPINGS = {
+    "0": ("0", "green"),
+    "137": ("137 (killed)", "red"),
+    "143": ("143 (terminated)", "orange"),
 }
 
 
@@ -42,11 +67,45 @@ def failures(window: str, by: str = "service_name, stack") -> str:
     return f"sum by ({by}) ({failed})"
 
 
+def container_events(
+    metric: str,
+    by: str,
+    matcher: str = "",
+    window: str = "$__rate_interval",
+    seconds: str | None = None,
+) -> str:
+    """Task-container events on the selected services and nodes, summed by `by`."""
+    matchers = ", ".join(m for m in (matcher, SVC, NODE) if m)
+    return node_events(metric, matchers, by, window, seconds)
+
+
+def last_exit(metric: str) -> str:
+    """A per-node gauge by service and node. One instance reports a node: max only drops
+    `instance` (a sum of exit codes would mean nothing)."""
+    return f"max by (service_name, stack, hostname) ({metric}{{{SVC}, {NODE}}})"
+
+
+def crash_looping() -> str:
+    """Services with CRASH_EXITS exits (not completed) within CRASH_WINDOW on any node."""
+    exits = node_events(
+        EXITS, f"{NOT_COMPLETED}, {SVC}", "service_name, stack", CRASH_WINDOW, CRASH_WINDOW_S
+    )
+    return f"({exits} >= {CRASH_EXITS})"
+
+
+def completions(kind: str) -> str:
+    """Jobs and one-shot services only: completions desired or succeeded."""
+    return f"max by (service_name, stack) (dockerswarm_service_completions_{kind}{{{SVC}}})"
+
+
 def services() -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-services",
         title="Swarm Sentinel / Services",
-        description="Docker Swarm services: convergence, tasks, failures, stuck tasks, updates.",
+        description=(
+            "Docker Swarm services: convergence, tasks, failures, stuck tasks, task "
+            "containers, jobs, updates."
+        ),
     )
     stuck_age = (
         "time() - min by (service_name, stack, state, reason) "
@@ -259,6 +318,222 @@ def services() -> Dashboard:
                 ("thresholds", steps((None, "green"), (60, "orange"), (300, "red"))),
                 ("custom.cellOptions", {"type": "color-background"}),
             )
+        ],
+    )
+
+    d.row("Task containers (summed over the selected nodes)")
+    d.timeseries(
+        "Container starts per service",
+        "Task containers started per interval on the selected nodes: a crash loop starts "
+        "them again and again.",
+        [(container_events(STARTS, "service_name"), "{{service_name}}")],
+        stack=True,
+        bars=True,
+    )
+    d.timeseries(
+        "Container exits per service (not completed)",
+        "Task containers that ended per interval other than with exit 0: non-zero exit, "
+        "OOM kill or failed health check. A finished job or one-shot (exit 0) is not counted.",
+        [(container_events(EXITS, "service_name", NOT_COMPLETED), "{{service_name}}")],
+        stack=True,
+        bars=True,
+    )
+    d.timeseries(
+        "OOM kills per service and node",
+        "Task containers the kernel's OOM killer ended, per interval.",
+        [
+            (
+                container_events(EXITS, "service_name, hostname", 'reason="oom"'),
+                "{{service_name}} on {{hostname}}",
+            )
+        ],
+        stack=True,
+        bars=True,
+    )
+    d.timeseries(
+        "Unhealthy health checks per service and node",
+        "Health checks of task containers that turned unhealthy, per interval.",
+        [
+            (
+                container_events(UNHEALTHY, "service_name, hostname"),
+                "{{service_name}} on {{hostname}}",
+            )
+        ],
+        stack=True,
+        bars=True,
+    )
+    looping = crash_looping()
+    by_node = "service_name, stack, hostname"
+
+    def crash_exits(matcher: str) -> str:
+        exits = container_events(EXITS, by_node, matcher, CRASH_WINDOW, CRASH_WINDOW_S)
+        return f"round({exits}) > 0 and on (service_name, stack) {looping}"
+
+    on_crash_nodes = f"and on ({by_node}) ({crash_exits(NOT_COMPLETED)})"
+    d.table(
+        "Crash-looping services",
+        f"Services whose task containers ended {CRASH_EXITS} or more times in the last "
+        f"{CRASH_WINDOW} other than with exit 0 (over all nodes), one row per node they "
+        "ended on: exits by reason, and the last exit there. Completed exits (exit 0) "
+        "do not count. Alert SwarmServiceCrashLooping fires from 5.",
+        [
+            (crash_exits(NOT_COMPLETED), ""),
+            (crash_exits('reason="nonzero_exit"'), ""),
+            (crash_exits('reason="oom"'), ""),
+            (crash_exits('reason="healthcheck"'), ""),
+            (f"{last_exit('dockerswarm_container_last_exit_code')} {on_crash_nodes}", ""),
+            (
+                f"{last_exit('dockerswarm_container_last_exit_timestamp_seconds')} * 1000 "
+                f"{on_crash_nodes}",
+                "",
+            ),
+        ],
+        merge_organize(
+            exclude=[],
+            order=[
+                "service_name",
+                "stack",
+                "hostname",
+                "Value #A",
+                "Value #B",
+                "Value #C",
+                "Value #D",
+                "Value #E",
+                "Value #F",
+            ],
+            rename={
+                "service_name": "Service",
+                "stack": "Stack",
+                "hostname": "Node",
+                "Value #A": f"Exits ({CRASH_WINDOW})",
+                "Value #B": "Non-zero exit",
+                "Value #C": "OOM",
+                "Value #D": "Health check",
+                "Value #E": "Last exit code",
+                "Value #F": "Last exit",
+            },
+        ),
+        h=8,
+        sort_by=f"Exits ({CRASH_WINDOW})",
+        overrides=[
+            column_override(
+                f"Exits ({CRASH_WINDOW})",
+                ("custom.cellOptions", {"type": "color-background"}),
+                ("color", {"mode": "fixed", "fixedColor": "red"}),
+            ),
+            column_override(
+                "Last exit code",
+                ("mappings", [value_map(EXIT_CODE_MAPPINGS)]),
+                ("thresholds", steps((None, "green"), (1, "red"))),
+                ("custom.cellOptions", {"type": "color-text"}),
+            ),
+            column_override("Last exit", ("unit", "dateTimeAsIso")),
+        ],
+    )
+    d.table(
+        "Last exit per service and node",
+        "The exit code of each service's task container that ended last on each node, and when.",
+        [
+            (last_exit("dockerswarm_container_last_exit_code"), ""),
+            (f"{last_exit('dockerswarm_container_last_exit_timestamp_seconds')} * 1000", ""),
+        ],
+        merge_organize(
+            exclude=[],
+            order=["service_name", "stack", "hostname", "Value #A", "Value #B"],
+            rename={
+                "service_name": "Service",
+                "stack": "Stack",
+                "hostname": "Node",
+                "Value #A": "Exit code",
+                "Value #B": "Ended",
+            },
+        ),
+        w=12,
+        h=8,
+        sort_by="Ended",
+        overrides=[
+            column_override(
+                "Exit code",
+                ("mappings", [value_map(EXIT_CODE_MAPPINGS)]),
+                ("thresholds", steps((None, "green"), (1, "red"))),
+                ("custom.cellOptions", {"type": "color-text"}),
+            ),
+            column_override("Ended", ("unit", "dateTimeAsIso")),
+        ],
+    )
+    d.timeseries(
+        "Container exits by reason",
+        "Task containers that ended per interval, by why: completed (exit 0), "
+        "nonzero_exit, oom, healthcheck.",
+        [(container_events(EXITS, "reason"), "{{reason}}")],
+        stack=True,
+        bars=True,
+        overrides=[color_override(k, c) for k, c in EXIT_REASON_COLORS.items()],
+    )
+
+    d.row("Jobs and one-shots")
+    d.table(
+        "Completions",
+        "Jobs (replicated-job, global-job) and one-shot services (restart condition none or "
+        "on-failure): tasks to run to completion, those that completed, and the work still "
+        "to run (desired replicas: 0 once finished).",
+        [
+            (
+                f"max by (service_name, stack, mode) (dockerswarm_service_info{{{SVC}}}) "
+                f"and on (service_name, stack) {completions('desired')}",
+                "",
+            ),
+            (completions("desired"), ""),
+            (completions("succeeded"), ""),
+            (
+                f"clamp_max({completions('succeeded')} / ({completions('desired')} > 0), 1)",
+                "",
+            ),
+            (f"{desired()} and on (service_name, stack) {completions('desired')}", ""),
+            (f"{running()} and on (service_name, stack) {completions('desired')}", ""),
+        ],
+        merge_organize(
+            exclude=["Value #A"],
+            order=[
+                "service_name",
+                "stack",
+                "mode",
+                "Value #B",
+                "Value #C",
+                "Value #D",
+                "Value #E",
+                "Value #F",
+            ],
+            rename={
+                "service_name": "Service",
+                "stack": "Stack",
+                "mode": "Mode",
+                "Value #B": "Completions desired",
+                "Value #C": "Succeeded",
+                "Value #D": "Done",
+                "Value #E": "Still to run",
+                "Value #F": "Running",
+            },
+        ),
+        w=12,
+        h=8,
+        overrides=[
+            column_override(
+                "Done",
+                ("unit", "percentunit"),
+                ("min", 0),
+                ("max", 1),
+                ("thresholds", steps((None, "blue"), (1, "green"))),
+                ("custom.cellOptions", {"type": "gauge", "mode": "basic"}),
+            )
+        ],
+    )
+    d.timeseries(
+        "Completions: desired vs succeeded",
+        "Per job or one-shot service: tasks to run to completion and those that completed.",
+        [
+            (completions("desired"), "{{service_name}} desired"),
+            (completions("succeeded"), "{{service_name}} succeeded"),
         ],
     )
 

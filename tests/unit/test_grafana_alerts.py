@@ -40,6 +40,9 @@ EXPECTED_ALERTS = {
     "SwarmTasksStuckPreparing",
     "SwarmTasksStuckPending",
     "SwarmServiceUpdatePaused",
+    "SwarmServiceCrashLooping",
+    "SwarmContainerOOMKilled",
+    "SwarmContainerUnhealthy",
     "SwarmExporterDown",
     "SwarmExporterStale",
     "SwarmHealerGaveUp",
@@ -75,8 +78,17 @@ KNOWN_METRICS = {
     "dockerswarm_service_update_state",
     "dockerswarm_service_task_failures_total",
     "dockerswarm_service_task_state_since_timestamp_seconds",
+    "dockerswarm_service_completions_desired",
+    "dockerswarm_service_completions_succeeded",
+    "dockerswarm_container_exits_total",
+    "dockerswarm_container_starts_total",
+    "dockerswarm_container_unhealthy_total",
+    "dockerswarm_container_last_exit_code",
+    "dockerswarm_container_last_exit_timestamp_seconds",
     "dockerswarm_up",
     "dockerswarm_last_refresh_timestamp_seconds",
+    "dockerswarm_exporter_role",
+    "dockerswarm_exporter_container_stream_up",
     "dockerswarm_exporter_events_total",
     "dockerswarm_exporter_stream_reconnects_total",
     "dockerswarm_exporter_api_requests_total",
@@ -87,6 +99,8 @@ KNOWN_METRICS = {
     "dockerswarm_healer_gave_up",
     "dockerswarm_healer_dry_run",
 }
+# Per-node counters: a series is born at its first increment, which increase() misses.
+_CONTAINER_INCREASE = re.compile(r"increase\((dockerswarm_container_\w+_total)\b")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'")
 
 
@@ -207,6 +221,32 @@ def test_alert_exprs_balanced_and_known_metrics(name: str, expr: str) -> None:
     assert metric_names(expr) <= KNOWN_METRICS, metric_names(expr) - KNOWN_METRICS
 
 
+def all_exprs() -> list[tuple[str, str]]:
+    """(where, expression) for every alert and every dashboard query."""
+    return [(f"alert {n}", e) for n, e in alert_exprs()] + [
+        (f"dashboard {uid}", e) for uid, e in dashboard_exprs()
+    ]
+
+
+def test_container_counters_count_series_born_in_the_window() -> None:
+    """increase() of a per-node counter is always completed by the series born within the
+    window (``x unless x offset w``, guarded by the exporter's scrape then)."""
+    checked = 0
+    for where, expr in all_exprs():
+        for metric in set(_CONTAINER_INCREASE.findall(expr)):
+            checked += 1
+            assert re.search(rf"{metric}(\{{[^}}]*\}})? offset ", expr), (where, metric)
+            assert 'up{job="swarm-sentinel"} offset ' in expr, (where, metric)
+    assert checked
+
+
+def test_per_node_series_are_summed_not_maxed() -> None:
+    """Instances report different nodes' containers: max over them would drop counts."""
+    for where, expr in all_exprs():
+        code = _STRING.sub('""', expr)
+        assert not re.search(r"max by \([^)]*\) \(\s*increase\(dockerswarm_container_", code), where
+
+
 # --------------------------------------------------------------------------- dashboards
 
 
@@ -296,6 +336,34 @@ def test_overview_node_table_and_quorum() -> None:
         "dockerswarm_exporter_events_total",
     ):
         assert metric in exprs
+
+
+def test_healer_dashboard_colours_every_reason() -> None:
+    from healer.policy import Reason
+
+    dashboard = load_dashboard(DASHBOARD_DIR / "swarm-healer.json")
+    panels = {p["title"]: p for p in iter_panels(dashboard["panels"])}
+    overrides = panels["Decisions by reason"]["fieldConfig"]["overrides"]
+    assert {o["matcher"]["options"] for o in overrides} == {r.value for r in Reason}
+
+
+def test_services_dashboard_container_panels() -> None:
+    dashboard = load_dashboard(DASHBOARD_DIR / "swarm-services.json")
+    panels = {p["title"]: p for p in iter_panels(dashboard["panels"])}
+    for title in (
+        "Container starts per service",
+        "Container exits per service (not completed)",
+        "OOM kills per service and node",
+        "Unhealthy health checks per service and node",
+        "Crash-looping services",
+        "Last exit per service and node",
+        "Completions",
+    ):
+        assert title in panels, title
+    crash = panels["Crash-looping services"]
+    exprs = [t["expr"] for t in crash["targets"]]
+    assert all('reason!="completed"' in e for e in exprs), "completed exits are no crash"
+    assert all('hostname=~"$node"' in e for e in exprs)
 
 
 def test_every_dashboard_uses_its_visible_variables() -> None:
