@@ -151,7 +151,7 @@ def test_stack_file_passes_docker_stack_config(tmp_path: Path) -> None:
     sentinel = services[SERVICE]
     assert sentinel["image"] == stack_image()
     assert sentinel["deploy"]["mode"] == "global"
-    assert sentinel["deploy"]["placement"]["constraints"] == ["node.role == manager"]
+    assert "placement" not in sentinel["deploy"], "one instance on every node, workers too"
     assert sentinel["user"] == "0:0", "root unless SWARM_SENTINEL_USER says otherwise"
     assert not config.get("secrets"), "a first deploy must need nothing created first"
     (socket,) = [v for v in sentinel["volumes"] if v["target"] == SOCKET]
@@ -200,8 +200,14 @@ def test_socket_proxy_override_takes_the_socket_away(tmp_path: Path) -> None:
     proxy = config["services"]["socket-proxy"]
 
     assert not [v for v in sentinel["volumes"] if v["type"] == "bind"], "socket still mounted"
-    assert sentinel["environment"]["SWARM_SENTINEL_DOCKER_HOST"] == "tcp://socket-proxy:2375"
+    env = sentinel["environment"]
+    assert env["SWARM_SENTINEL_DOCKER_HOST"] == "tcp://socket-proxy:2375"
     assert sentinel["user"] == "10001:10001"
+    # Behind a shared virtual IP no instance reaches its own node's engine: back to the
+    # managers only, failures counted from the managers' histories, no container events.
+    assert sentinel["deploy"]["placement"]["constraints"] == ["node.role == manager"]
+    assert env["SWARM_SENTINEL_WATCH_CONTAINERS"] == "false"
+    assert env["SWARM_SENTINEL_WATCH_TASK_HISTORY"] == "true"
     # The sentinel keeps everything else of the base file.
     assert sentinel["deploy"]["mode"] == "global" and sentinel["ports"]
 
@@ -378,14 +384,14 @@ def escape_dollars(value: Any) -> Any:
 
 def probe_script(dns_name: str, port: int) -> str:
     """What Prometheus's dns_sd does, in busybox: resolve the name, scrape each address.
-    Serves one line per address, `<ip> <lines matching dockerswarm_managers 3>`."""
+    Serves one line per address, `<ip> <lines matching dockerswarm_up 1>`."""
     return (
         "mkdir -p /tmp/www; echo starting > /tmp/www/index.html; "
         "while true; do "
         f"for ip in $(nslookup {dns_name} 2>/dev/null "
         "| sed -n 's/^Address:[[:space:]]*\\([0-9.]*\\)$/\\1/p'); do "
         f"echo $ip $(wget -q -O - http://$ip:{port}/metrics "
-        "| grep -c '^dockerswarm_managers 3'); "
+        "| grep -c '^dockerswarm_up 1'); "
         "done > /tmp/www/new; mv /tmp/www/new /tmp/www/index.html; sleep 1; "
         "done & "
         f"exec httpd -f -p {PROBE_PORT} -h /tmp/www"
@@ -528,27 +534,27 @@ def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
     assert not problems, "cleanup failed: " + "; ".join(problems)
 
 
-def test_runs_on_every_manager_and_not_the_worker(deployment: Deployment) -> None:
+def test_runs_on_every_node(deployment: Deployment) -> None:
     lab = deployment.lab
-    managers = sorted(n.name for n in lab.managers)
+    everywhere = sorted(n.name for n in lab.nodes)
     started = time.monotonic()
 
     def running_on() -> list[str] | None:
-        tasks = deployment.tasks()
+        tasks = [t for t in deployment.tasks() if t["DesiredState"] == "running"]
         on = sorted(deployment.node_name(t["NodeID"]) for t in tasks)
         states = {t["Status"]["State"] for t in tasks}
-        return on if on == managers and states == {"running"} else None
+        return on if on == everywhere and states == {"running"} else None
 
     try:
-        wait_for(running_on, 90, f"{deployment.service} running on {managers}")
+        wait_for(running_on, 90, f"{deployment.service} running on {everywhere}")
     except AssertionError as err:
         raise AssertionError(f"{err}; tasks: {deployment.describe_tasks()}") from None
     deployment.timings["converge"] = time.monotonic() - started
-    workers = {lab.swarm_id(n) for n in lab.workers}
-    assert not [t for t in deployment.tasks() if t["NodeID"] in workers]
 
 
-def test_each_manager_serves_its_metrics(deployment: Deployment) -> None:
+def test_each_node_serves_its_metrics(deployment: Deployment) -> None:
+    """A manager's instance reports the cluster; a worker's, its role and its own node's
+    task containers (the probe's, which runs there), and is ready."""
     started = time.monotonic()
     for node in deployment.lab.managers:
         url = f"http://{node.ip}:{DEFAULT_PORT}"
@@ -562,14 +568,40 @@ def test_each_manager_serves_its_metrics(deployment: Deployment) -> None:
         except AssertionError as err:
             raise AssertionError(f"{err}; tasks: {deployment.describe_tasks()}") from None
         assert http_get(f"{url}/healthz") == (200, "ok\n")
+    (worker,) = deployment.lab.workers
+    url = f"http://{worker.ip}:{DEFAULT_PORT}"
+    probe = f"{TEST_STACK}_{PROBE}"
+
+    def reports_its_containers() -> str | None:
+        status, text = http_get(f"{url}/metrics")
+        if status != 200:
+            return None
+        starts = [
+            s
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "dockerswarm_container_starts_total"
+            and s.labels.get("service_name") == probe
+            and s.labels.get("hostname") == worker.hostname
+        ]
+        return text if starts else None
+
+    try:
+        text = wait_for(reports_its_containers, 90, f"the probe's container starts at {url}")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; tasks: {deployment.describe_tasks()}") from None
+    assert 'dockerswarm_exporter_role{role="worker"} 1' in text
+    assert metric(text, "dockerswarm_exporter_container_stream_up") == 1
+    assert metric(text, "dockerswarm_managers") is None, "a worker reports no cluster"
+    assert http_get(f"{url}/ready")[0] == 200
     deployment.timings["metrics"] = time.monotonic() - started
 
 
 def wait_healthy_as(deployment: Deployment, uid: int, gid: int) -> None:
-    """On every manager, a container of the service passes the image's HEALTHCHECK while
+    """On every node, a container of the service passes the image's HEALTHCHECK while
     running as ``uid:gid``: the read-only bind of the socket lets it talk to the engine."""
     label = f"com.docker.swarm.service.name={deployment.service}"
-    for node in deployment.lab.managers:
+    for node in deployment.lab.nodes:
 
         def healthy(node_url: str = node.url) -> dict[str, Any] | None:
             with closing(docker_client(node_url, timeout=10)) as client:
@@ -603,14 +635,14 @@ def test_containers_are_healthy_as_deployed(deployment: Deployment) -> None:
 
 def test_prometheus_dns_name_finds_every_exporter(deployment: Deployment) -> None:
     """From the worker, over the overlay network: the name compose/prometheus.yml uses
-    resolves to the three tasks' addresses, and each serves the metrics."""
+    resolves to every node's task's address, and each serves the metrics."""
     started = time.monotonic()
     expected: set[str] = set()
-    for task in deployment.tasks():
+    for task in [t for t in deployment.tasks() if t["DesiredState"] == "running"]:
         for attachment in task.get("NetworksAttachments") or ():
             if attachment["Network"]["Spec"]["Name"] == deployment.network:
                 expected |= {a.split("/")[0] for a in attachment["Addresses"]}
-    assert len(expected) == len(deployment.lab.managers), expected
+    assert len(expected) == len(deployment.lab.nodes), expected
     (worker,) = deployment.lab.workers
     url = f"http://{worker.ip}:{PROBE_PORT}/"
     seen: list[str] = []
