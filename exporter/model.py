@@ -425,9 +425,12 @@ class SwarmModel:
             return planned, None
         if not st.known:
             return planned, (planned, done)
-        # A one-shot's slot whose task the orchestrator will not run again (it
-        # completed, or failed under restart condition none) is done, not down.
-        return min(planned, sum(1 for t in latest if t.current)), (planned, done)
+        # A one-shot's slot is done, not down, once its task completed, or under
+        # restart condition none once it ran at all (a failure shows in the exits).
+        # Under on-failure, a failed task the orchestrator gave up on is down.
+        once = svc.restart_condition == "none"
+        left = sum(1 for t in latest if t.state != "complete" and (t.current or not once))
+        return min(planned, left), (planned, done)
 
     def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:
         old = self._node_share.get(sid, {})

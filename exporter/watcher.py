@@ -69,6 +69,10 @@ class WatchSettings:
     relist_after_gap: float = 60.0
     """A stream lost for longer than this is followed by a full relist (the engine's
     replay may not reach back that far); a shorter gap is caught up by replay and polls."""
+    containers: bool = True
+    """Follow this node's own engine's task-container events (exits, OOM kills, health).
+    Off where the engine is reached through something shared by several nodes (a socket
+    proxy behind a virtual IP): its containers would not be this node's."""
     task_history: bool = False
     """List every service's whole task history, as before swarm-sentinel ran on every
     node: where only managers run it, failures are counted from the managers' history.

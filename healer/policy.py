@@ -80,9 +80,12 @@ def problem(
             return Reason.UPDATE_PAUSED
         if any(state in ("pending", "assigned", "preparing") for state, _ in view.stuck):
             return Reason.TASKS_STUCK
-        return Reason.REPLICAS_MISSING
     if crash_looping:
+        # Whether a replica happens to be missing at this instant or not: the loop is
+        # what is wrong, and what the operator must read.
         return Reason.CRASH_LOOPING
+    if view.running < view.desired:
+        return Reason.REPLICAS_MISSING
     if (
         running_per_eligible
         and svc.mode == "replicated"

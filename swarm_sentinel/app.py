@@ -74,14 +74,16 @@ class Runtime:
             config.watch,
             on_change=publish,
         )
-        self.container_watcher = ContainerWatcher(
-            self.engine,
-            self.containers,
-            self.health,
-            watch_metrics,
-            config.watch,
-            on_change=publish,
-        )
+        self.container_watcher: ContainerWatcher | None = None
+        if config.watch.containers:
+            self.container_watcher = ContainerWatcher(
+                self.engine,
+                self.containers,
+                self.health,
+                watch_metrics,
+                config.watch,
+                on_change=publish,
+            )
         self.healer: Healer | None = None
         if config.healer.enabled:
             forcer = Forcer(docker.host, docker.timeout, api_version=docker.api_version)
@@ -110,6 +112,8 @@ class Runtime:
         h = self.health
         if h.role == "worker":
             # A worker's instance serves its own node's containers, and nothing more.
+            if self.container_watcher is None:
+                return True, "ready: a worker, its containers not watched (--no-watch.containers)"
             if h.containers_up:
                 return True, "ready: a worker, reporting its own containers"
             return False, "a worker whose container event stream is not open yet"
@@ -149,10 +153,9 @@ class Runtime:
                 tls=self.web_config.tls is not None,
                 engine=self.engine.address,
             )
-            tasks = [
-                asyncio.create_task(self.watcher.run(), name="watcher"),
-                asyncio.create_task(self.container_watcher.run(), name="containers"),
-            ]
+            tasks = [asyncio.create_task(self.watcher.run(), name="watcher")]
+            if self.container_watcher is not None:
+                tasks.append(asyncio.create_task(self.container_watcher.run(), name="containers"))
             if self.healer is not None:
                 failures = self.watcher.metrics.task_failures.labels("healer")
                 healer = supervise("healer", self.healer.run, on_failure=lambda _: failures.inc())

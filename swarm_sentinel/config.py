@@ -96,6 +96,7 @@ def from_args(args: argparse.Namespace) -> Config:
         watch=WatchSettings(
             poll_interval=getattr(args, "watch.poll_interval"),
             resync_interval=getattr(args, "watch.resync_interval"),
+            containers=getattr(args, "watch.containers"),
             task_history=getattr(args, "watch.task_history"),
         ),
         healer=HealerSettings(

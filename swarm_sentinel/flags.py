@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often nodes, services and all tasks are listed again in full",
     )
     p.switch(
+        "--watch.containers",
+        default=True,
+        help="follow the engine's own task-container events (exits, OOM kills, health "
+        "checks); off when --docker.host is not this node's own engine",
+    )
+    p.switch(
         "--watch.task-history",
         default=False,
         help="list whole task histories and count failures from them, as before "

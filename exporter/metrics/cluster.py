@@ -25,12 +25,16 @@ HAS_LEADER = Family(
     "dockerswarm_cluster_has_leader",
     "gauge",
     "1 when this manager confirms the swarm has a raft leader; 0 when quorum is lost "
-    "or the engine cannot be asked (then dockerswarm_up is 0 too).",
+    "or the engine cannot be asked (then dockerswarm_up is 0 too). Absent on a worker.",
 )
 FAMILIES = (MANAGERS, MANAGERS_REACHABLE, MANAGER_QUORUM, MANAGER_FAULT_TOLERANCE, HAS_LEADER)
 
 
 def render_cluster(model: SwarmModel, health: Health) -> Rendered:
+    if health.role == "worker":
+        # A worker's instance has no cluster view: a has_leader 0 from it would read as
+        # a quorum loss wherever only workers' instances are scraped.
+        return {}
     out = {HAS_LEADER.name: sample(HAS_LEADER, (), 1 if health.has_leader else 0)}
     if health.synced:
         q = quorum_of(model.managers, health.has_leader)

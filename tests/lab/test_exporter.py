@@ -214,13 +214,18 @@ def test_events_and_engine_restart_under_the_exporter(lab: Lab, made: Services) 
         proc.stop()
 
 
-def test_pointed_at_a_worker_it_says_so(lab: Lab) -> None:
+def test_pointed_at_a_worker_it_serves_its_node(lab: Lab) -> None:
+    """A worker's instance is ready once its container stream is open, says it is a
+    worker, and reports no cluster (a manager's instance does)."""
     proc = Sentinel(lab.node("w1").url, ["--no-healer.enabled"]).start(wait_ready=False)
     try:
-        wait_for(lambda: "swarm worker" in proc.get("/ready")[1], 20, "/ready naming the worker")
-        assert proc.get("/ready")[0] == 503
-        assert proc.value("dockerswarm_up") == 0
-        assert "point swarm-sentinel at a manager" in proc.logs()
+        wait_for(lambda: proc.get("/ready")[0] == 200, 20, "/ready 200 on a worker")
+        assert "a worker" in proc.get("/ready")[1]
+        assert proc.value("dockerswarm_exporter_role", role="worker") == 1
+        assert proc.value("dockerswarm_exporter_container_stream_up") == 1
+        assert proc.value("dockerswarm_up") == 1
+        assert proc.value("dockerswarm_managers") is None
+        assert '"role": "worker"' in proc.logs() or '"role":"worker"' in proc.logs()
     finally:
         proc.stop()
 

@@ -32,8 +32,20 @@ class Services:
         restart_max_attempts: int = 0,
         restart_delay: float = 1.0,
         binds: Sequence[str] = (),
+        memory_limit: int | None = None,
+        health_cmd: str | None = None,
+        max_concurrent: int | None = None,
     ) -> str:
-        """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files."""
+        """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files.
+        ``memory_limit``: bytes (the lab's engines enforce it: the OOM killer acts);
+        ``health_cmd``: a shell health check run every second, unhealthy at its first
+        failure; ``max_concurrent``: a replicated job's tasks at once."""
+        healthcheck = None
+        if health_cmd is not None:
+            second = 1_000_000_000
+            healthcheck = docker.types.Healthcheck(
+                test=["CMD-SHELL", health_cmd], interval=second, timeout=second, retries=1
+            )
         template = docker.types.TaskTemplate(
             container_spec=docker.types.ContainerSpec(
                 IMAGE,
@@ -42,7 +54,9 @@ class Services:
                     docker.types.Mount(target, source, type="bind")
                     for source, target in (m.split(":", 1) for m in binds)
                 ],
+                healthcheck=healthcheck,
             ),
+            resources=docker.types.Resources(mem_limit=memory_limit) if memory_limit else None,
             restart_policy=docker.types.RestartPolicy(
                 condition=restart_condition,
                 delay=int(restart_delay * 1e9),
@@ -53,7 +67,9 @@ class Services:
             else None,
         )
         service_mode = docker.types.ServiceMode(
-            mode, replicas=replicas if mode == "replicated" else None
+            mode,
+            replicas=replicas if mode in ("replicated", "replicated-job") else None,
+            concurrency=max_concurrent,
         )
         with closing(self.lab.manager_client()) as api:
             resp: dict[str, Any] = api.create_service(

@@ -118,17 +118,20 @@ def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
 
 
 def test_on_failure_restarts_failures_only() -> None:
-    model = model_with(service(restart_condition="on-failure", replicas=2))
+    model = model_with(service(restart_condition="on-failure", replicas=3))
     model.replace_tasks(
         [
             task("a", 1, "complete", NOW - 9, desired_state="shutdown"),
             task("b", 2, "ready", NOW - 2, desired_state="ready"),  # waiting out its delay
+            # Its restart attempts used up: the orchestrator gave up on a failure, which
+            # is down, not done.
+            task("c", 3, "failed", NOW - 9, desired_state="shutdown"),
         ],
         ["s1"],
     )
     view = model.views["s1"]
-    assert (view.desired, view.running) == (1, 0)
-    assert (view.completions_desired, view.completions_succeeded) == (2, 1)
+    assert (view.desired, view.running) == (2, 0)
+    assert (view.completions_desired, view.completions_succeeded) == (3, 1)
 
 
 def test_jobs_want_only_the_work_left() -> None:
@@ -165,8 +168,9 @@ def test_crash_looping_counts_failures_in_the_window_since_the_last_force() -> N
     # A one-shot or a job is never forced, crash looping or not.
     assert problem(replace(view, service=service(restart_condition="none")), None, True) is None
     assert problem(replace(view, service=service(mode="replicated-job")), None, True) is None
-    # Missing replicas are named as such, before the crash loop.
-    assert problem(replace(view, running=0), None, True) == Reason.REPLICAS_MISSING
+    # The loop is named, whether a replica is missing at this instant or not.
+    assert problem(replace(view, running=0), None, True) == Reason.CRASH_LOOPING
+    assert problem(replace(view, running=0), None, False) == Reason.REPLICAS_MISSING
 
 
 def crashing(view: ServiceView, state: HealState, settings: HealerSettings) -> bool:
