@@ -47,6 +47,11 @@ COPY --from=build /opt/swarm-sentinel /opt/swarm-sentinel
 ENV PATH=/opt/swarm-sentinel/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# The git commit dockerswarm_build_info reports (.git is not in the build context):
+#   docker build --build-arg REVISION=$(git rev-parse HEAD) .
+ARG REVISION=unknown
+LABEL org.opencontainers.image.revision=$REVISION
+ENV SWARM_SENTINEL_REVISION=$REVISION
 
 USER 10001:10001
 EXPOSE 9675

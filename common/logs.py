@@ -1,4 +1,5 @@
-"""structlog, configured once: JSON lines in production, console on a terminal.
+"""structlog, configured once: JSON lines in production, console on a terminal, or
+logfmt lines as Prometheus' own exporters write them.
 
 The libraries' own logging (aiohttp's request errors, asyncio's complaints) goes
 through the same renderer, one line per record and at most a few a minute per
@@ -7,12 +8,14 @@ logger: an unauthenticated client must not be able to flood the log with traceba
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 from common.text import one_line
 
@@ -20,13 +23,19 @@ LEVELS = ("debug", "info", "warn", "warning", "error")
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
-    """``fmt``: ``json``, ``console`` or ``auto`` (console when stderr is a terminal)."""
+    """``fmt``: ``json``, ``logfmt``, ``console`` or ``auto`` (console when stderr is a
+    terminal, JSON otherwise)."""
     name = "warning" if level.lower() == "warn" else level.lower()
     numeric = logging.getLevelNamesMapping().get(name.upper(), logging.INFO)
-    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
-    )
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
+    renderer: structlog.typing.Processor
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer()
+    elif fmt == "logfmt":
+        renderer = logfmt
+    else:
+        renderer = structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -43,6 +52,43 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers = [LibraryLogs()]
     root.setLevel(max(numeric, logging.INFO))
+
+
+def logfmt(_: WrappedLogger, __: str, event_dict: EventDict) -> str:
+    """One event as one logfmt line, as Prometheus' exporters write them (go-kit's
+    logfmt): ``ts``, ``level`` and ``msg`` first (the JSON lines' ``timestamp``,
+    ``level`` and ``event``, same values), then the event's own fields in order.
+
+    A value is quoted when it is empty or holds a space, ``=``, ``"`` or a control
+    character, with JSON's escapes inside the quotes, so that an event is always one
+    line; ``true``/``false``/``null`` as in the JSON lines; lists and mappings as JSON.
+    """
+    head = {
+        "ts": event_dict.pop("timestamp", None),
+        "level": event_dict.pop("level", None),
+        "msg": event_dict.pop("event", None),
+    }
+    fields = {k: v for k, v in head.items() if v is not None}
+    fields.update(event_dict)
+    return " ".join(f"{_logfmt_key(k)}={_logfmt_value(v)}" for k, v in fields.items())
+
+
+def _logfmt_key(key: object) -> str:
+    text = str(key)
+    return "".join("_" if c <= " " or c in '="' else c for c in text) or "_"
+
+
+def _logfmt_value(value: object) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    # A lone surrogate could not be written out as UTF-8.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    if text and not any(c <= " " or c in '="\x7f' for c in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
 
 
 # Loggers whose records are about a client's request, not about us.

@@ -5,6 +5,10 @@ services, and its JSON helper crashes on a garbled error body. Every failure
 comes out as one of the ``exporter.errors`` classes, classified here and only
 here, with one line of text.
 
+List answers (nodes, services, tasks) are decoded by ``exporter.decode``
+(msgspec, typed, only the fields read), a slice at a time; other answers and
+event lines with ``json.loads``.
+
 The API version is negotiated as the docker CLI does it (``common.apiversion``):
 one ``GET /_ping`` before the first call, and again after the connection failed
 or the event stream ended, since the engine may have been upgraded meanwhile.
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiodocker
@@ -31,6 +35,7 @@ from common.apiversion import (
     refusal_message,
 )
 from common.text import one_line
+from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
 from exporter.errors import (
     BadAnswer,
     EngineError,
@@ -50,7 +55,6 @@ from exporter.parse import (
     parse_list,
     parse_node,
     parse_service,
-    parse_task,
 )
 from exporter.types import (
     CURRENT_DESIRED_STATES,
@@ -63,6 +67,7 @@ from exporter.types import (
 )
 
 T = TypeVar("T")
+S = TypeVar("S")
 log = structlog.get_logger("exporter.engine")
 
 PARSE_SLICE = 250
@@ -138,6 +143,7 @@ class Engine:
         if seen != self._negotiated:
             self.metrics.api_version.clear()
             self.metrics.api_version.labels(*seen).set(1)
+            self.metrics.speaking(str(version))
             log.info(
                 "engine_api_version",
                 engine=self.address,
@@ -190,6 +196,12 @@ class Engine:
         self, endpoint: str, path: str, params: Mapping[str, str] | None = None
     ) -> Any:
         """GET ``path`` and decode it; ``endpoint`` names it in counters and errors."""
+        return self._loads(endpoint, await self._get(endpoint, path, params))
+
+    async def _get(
+        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
+    ) -> bytes:
+        """GET ``path``: the body as it came."""
         docker = await self._client()
         self.metrics.requests.labels(endpoint).inc()
         try:
@@ -199,11 +211,31 @@ class Engine:
         except _CALL_ERRORS as exc:
             raise self._failure(endpoint, exc) from exc
         self.metrics.bytes.labels(endpoint).inc(len(body))
+        return body
+
+    def _loads(self, endpoint: str, body: bytes) -> Any:
         try:
             return json.loads(body)
         except ValueError as exc:
             self.metrics.errors.labels(endpoint).inc()
             raise BadAnswer(endpoint, f"answer is not JSON ({len(body)} bytes)") from exc
+
+    async def _get_list(
+        self,
+        endpoint: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        reader: Reader[Any, T],
+    ) -> list[T]:
+        """GET a list answer and parse it (``exporter.decode``), a slice at a time."""
+        body = await self._get(endpoint, path, params)
+        items = split(body)
+        if items is not None:
+            try:
+                return await self._sliced(reader.kind, items, reader.read)
+            except NotJSON:
+                pass  # json.loads decides, on the whole answer, as below
+        return await self._list(reader.kind, self._loads(endpoint, body), reader.parse)
 
     async def info(self) -> SwarmInfo:
         return self._one("info", await self.get_json("info", "info"), parse_info)
@@ -229,11 +261,9 @@ class Engine:
     async def nodes(self, *, role: str | None = None) -> list[Node]:
         """All nodes, or only those of ``role`` (``manager``: a cheap call at any scale)."""
         if role is None:
-            return await self._list("node", await self.get_json("nodes", "nodes"), parse_node)
-        raw = await self.get_json(
-            f"nodes_{role}", "nodes", {"filters": json.dumps({"role": [role]})}
-        )
-        return await self._list("node", raw, parse_node)
+            return await self._get_list("nodes", "nodes", None, NODES)
+        params = {"filters": json.dumps({"role": [role]})}
+        return await self._get_list(f"nodes_{role}", "nodes", params, NODES)
 
     async def node(self, node_id: str) -> Node:
         return self._one("node", await self.get_json("node", f"nodes/{node_id}"), parse_node)
@@ -248,14 +278,11 @@ class Engine:
         (the engine matches ID prefixes), into answers of about the same size.
         """
         if parts <= 1:
-            raw = await self.get_json("services", "services", {"status": "true"})
-            return await self._list("service", raw, parse_service)
+            return await self._get_list("services", "services", {"status": "true"}, SERVICES)
         out: list[Service] = []
         for prefixes in split_id_chars(parts):
             params = {"status": "true", "filters": json.dumps({"id": prefixes})}
-            out += await self._list(
-                "service", await self.get_json("services", "services", params), parse_service
-            )
+            out += await self._get_list("services", "services", params, SERVICES)
         return out
 
     async def service(self, service_id: str) -> Service:
@@ -278,14 +305,12 @@ class Engine:
             filters["desired-state"] = list(CURRENT_DESIRED_STATES)
             endpoint = "current_tasks"
         params = {"filters": json.dumps(filters)} if filters else {}
-        raw = await self.get_json(endpoint, "tasks", params)
-        return await self._list("task", raw, parse_task)
+        return await self._get_list(endpoint, "tasks", params, TASKS)
 
     async def tasks_by_id(self, task_ids: list[str]) -> list[Task]:
         """The tasks of ``task_ids`` that the engine still holds."""
         params = {"filters": json.dumps({"id": task_ids})}
-        raw = await self.get_json("tasks_by_id", "tasks", params)
-        return await self._list("task", raw, parse_task)
+        return await self._get_list("tasks_by_id", "tasks", params, TASKS)
 
     def events(
         self, since: float, on_connect: Callable[[], None] | None = None
@@ -351,18 +376,29 @@ class Engine:
             self.speaking = None
 
     async def _list(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> list[T]:
+        """A decoded list answer parsed, a slice at a time."""
         if not isinstance(raw, list):
             self.metrics.parse_errors.labels(kind).inc()
             raise BadAnswer(kind + "s", f"expected a list, got {type(raw).__name__}")
+        return await self._sliced(kind, raw, lambda part: parse_list(part, parse_one, kind))
+
+    async def _sliced(
+        self,
+        kind: str,
+        items: Sequence[S],
+        parse_part: Callable[[Sequence[S]], tuple[list[T], list[str]]],
+    ) -> list[T]:
+        """``parse_part`` over ``items``, ``PARSE_SLICE`` at a time; the objects it
+        skipped counted and logged once, when all are parsed."""
         good: list[T] = []
         problems: list[str] = []
         # Parsing thousands of objects in one go holds the event loop long
         # enough for scrapes and events to wait behind it: parse a slice, then
         # let them in.
-        for start in range(0, len(raw), PARSE_SLICE):
+        for start in range(0, len(items), PARSE_SLICE):
             if start:
                 await asyncio.sleep(0)
-            part, bad = parse_list(raw[start : start + PARSE_SLICE], parse_one, kind)
+            part, bad = parse_part(items[start : start + PARSE_SLICE])
             good += part
             problems += bad
         if problems:

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field, replace
 
 from exporter.constraints import eligible
 from exporter.reasons import classify
-from exporter.types import FAILED_STATES, PRE_RUN_STATES, Node, Service, SwarmInfo, Task
+from exporter.types import (
+    FAILED_STATES,
+    NO_RESOURCES,
+    PLACED_STATES,
+    PRE_RUN_STATES,
+    Node,
+    Resources,
+    Service,
+    SwarmInfo,
+    Task,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +167,9 @@ class SwarmModel:
         # node_id -> state -> count, summed over services' latest tasks.
         self.node_tasks: dict[str, Counter[str]] = {}
         self._node_share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
+        # node_id -> what the tasks placed there reserve; and each service's share of it.
+        self.node_reserved: dict[str, Resources] = {}
+        self._reserved_share: dict[str, tuple[Resources, dict[str, int]]] = {}
         self._eligible: dict[tuple[str, ...], int] = {}
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
@@ -242,6 +255,7 @@ class SwarmModel:
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
         self._apply_node_share(service_id, {})
+        self._apply_reserved(service_id, NO_RESOURCES, {})
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
@@ -397,6 +411,40 @@ class SwarmModel:
             self.views[sid] = view
             self._services_changed.add(sid)
         self._apply_node_share(sid, per_node)
+        placed = {
+            node_id: n
+            for node_id, states in per_node.items()
+            if (n := sum(c for state, c in states.items() if state in PLACED_STATES))
+        }
+        self._apply_reserved(sid, svc.reservation, placed)
+
+    def _apply_reserved(self, sid: str, reservation: Resources, placed: dict[str, int]) -> None:
+        """What the service's placed tasks reserve on each node, as the scheduler counts
+        it: moved by the difference from its last share, not counted again."""
+        share = (reservation, placed) if reservation and placed else None
+        old = self._reserved_share.get(sid)
+        if old == share:
+            return
+        moves = [(-1, old)] if old is not None else []
+        if share is not None:
+            moves.append((1, share))
+        for sign, (res, counts) in moves:
+            for node_id, n in counts.items():
+                cur = self.node_reserved.get(node_id, NO_RESOURCES)
+                new = Resources(
+                    cpus=round(cur.cpus + sign * n * res.cpus, 9),
+                    memory_bytes=cur.memory_bytes + sign * n * res.memory_bytes,
+                )
+                if new:
+                    self.node_reserved[node_id] = new
+                else:
+                    self.node_reserved.pop(node_id, None)
+                if node_id in self.nodes:
+                    self._nodes_changed.add(node_id)
+        if share is None:
+            self._reserved_share.pop(sid, None)
+        else:
+            self._reserved_share[sid] = share
 
     def _desired(self, svc: Service, st: _ServiceTasks) -> tuple[int, tuple[int, int] | None]:
         """Tasks the service should be running now, and for a job or a one-shot its

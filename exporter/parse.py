@@ -1,25 +1,518 @@
 """Engine API JSON -> frozen objects of ``exporter.types``.
 
-Every function here takes the decoded JSON of one answer and never raises on
-odd content except ``ParseError`` for an object that cannot be used at all
-(no ID, not a mapping). Missing optional fields get defaults; unknown enum
-strings are kept. The caller logs and counts ``ParseError`` and goes on with
-the other objects of the same answer.
+Two steps per object kind (node, service, task):
+
+- *reading*: the JSON into a ``*Doc`` (a msgspec Struct declaring only the fields
+  we use, each ``X | None``). ``exporter.decode`` reads list answers with
+  msgspec, which refuses an object with a field of an unexpected type; such an
+  object, and any object handed over already decoded (``parse_node`` & co.), is
+  read leniently by ``read_doc``: a field of the wrong type counts as missing.
+- *building*: ``node_of``, ``service_of``, ``task_of`` apply the rules about
+  values (defaults, lower-casing, negative counts, ...) to a ``*Doc``, whichever
+  way it was read.
+
+So each rule has one home: about types, the ``*Doc`` declarations (msgspec) and
+the ``_as_*`` readers (the lenient reading); about values, the builders and
+their helpers. test_decode.py checks that both readings agree.
+
+Nothing here raises on odd content except ``ParseError`` for an object that
+cannot be used at all (no ID, not a mapping). Missing optional fields get
+defaults; unknown enum strings are kept. The caller logs and counts
+``ParseError`` and goes on with the other objects of the same answer. Info and
+events (one object per answer or line) are parsed from decoded JSON directly.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
-from exporter.types import STACK_LABEL, ContainerEvent, Event, Node, Service, SwarmInfo, Task
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+from exporter.types import (
+    NO_RESOURCES,
+    STACK_LABEL,
+    ContainerEvent,
+    Event,
+    Node,
+    Resources,
+    Service,
+    SwarmInfo,
+    Task,
+)
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Struct)
 
 
 class ParseError(ValueError):
     """One API object could not be understood."""
+
+
+# -- What we read of each object: the fields used, as the engine sends them.
+#
+# Every field is optional and nullable (a null is a missing field); a nested
+# object missing is None. ``X | UnsetType | None`` where only the key's presence
+# matters (a service's mode). gc=False: these live for one object's building,
+# hold no cycles, and so need not count towards the collector's thresholds.
+
+
+class VersionDoc(Struct, gc=False):
+    Index: int | None = None
+
+
+class ResourcesDoc(Struct, gc=False):
+    """A node's resources, a task's reservation or limit."""
+
+    NanoCPUs: int | None = None
+    MemoryBytes: int | None = None
+
+
+class NodeSpecDoc(Struct, gc=False):
+    Role: str | None = None
+    Availability: str | None = None
+    Labels: dict[str, str] | None = None
+
+
+class PlatformDoc(Struct, gc=False):
+    OS: str | None = None
+    Architecture: str | None = None
+
+
+class EngineDoc(Struct, gc=False):
+    EngineVersion: str | None = None
+    Labels: dict[str, str] | None = None
+
+
+class NodeDescriptionDoc(Struct, gc=False):
+    Hostname: str | None = None
+    Platform: PlatformDoc | None = None
+    Engine: EngineDoc | None = None
+    Resources: ResourcesDoc | None = None
+
+
+class NodeStatusDoc(Struct, gc=False):
+    State: str | None = None
+    Addr: str | None = None
+    Message: str | None = None
+
+
+class ManagerStatusDoc(Struct, gc=False):
+    Leader: bool | None = None
+    Reachability: str | None = None
+
+
+class NodeDoc(Struct, gc=False):
+    """``GET /nodes`` (one element), ``GET /nodes/{id}``."""
+
+    ID: str | None = None
+    Version: VersionDoc | None = None
+    Spec: NodeSpecDoc | None = None
+    Description: NodeDescriptionDoc | None = None
+    Status: NodeStatusDoc | None = None
+    ManagerStatus: ManagerStatusDoc | None = None
+
+
+class AnyDoc(Struct, gc=False):
+    """An object whose content we do not read (only whether its key is there)."""
+
+
+class ReplicatedDoc(Struct, gc=False):
+    Replicas: int | None = None
+
+
+class ReplicatedJobDoc(Struct, gc=False):
+    TotalCompletions: int | None = None
+    MaxConcurrent: int | None = None
+
+
+class ModeDoc(Struct, gc=False):
+    """The key that is there says the mode, whatever its value (even null)."""
+
+    Replicated: ReplicatedDoc | UnsetType | None = UNSET
+    Global: AnyDoc | UnsetType | None = UNSET
+    ReplicatedJob: ReplicatedJobDoc | UnsetType | None = UNSET
+    GlobalJob: AnyDoc | UnsetType | None = UNSET
+
+
+class ContainerSpecDoc(Struct, gc=False):
+    Image: str | None = None
+
+
+class PlacementDoc(Struct, gc=False):
+    Constraints: list[str] | None = None
+
+
+class RestartPolicyDoc(Struct, gc=False):
+    Condition: str | None = None
+
+
+class TaskResourcesDoc(Struct, gc=False):
+    Reservations: ResourcesDoc | None = None
+    Limits: ResourcesDoc | None = None
+
+
+class TaskTemplateDoc(Struct, gc=False):
+    ContainerSpec: ContainerSpecDoc | None = None
+    Placement: PlacementDoc | None = None
+    ForceUpdate: int | None = None
+    RestartPolicy: RestartPolicyDoc | None = None
+    Resources: TaskResourcesDoc | None = None
+
+
+class ServiceSpecDoc(Struct, gc=False):
+    Name: str | None = None
+    Labels: dict[str, str] | None = None
+    Mode: ModeDoc | None = None
+    TaskTemplate: TaskTemplateDoc | None = None
+
+
+class UpdateStatusDoc(Struct, gc=False):
+    State: str | None = None
+    StartedAt: str | None = None
+
+
+class ServiceStatusDoc(Struct, gc=False):
+    RunningTasks: int | None = None
+    DesiredTasks: int | None = None
+    CompletedTasks: int | None = None
+
+
+class ServiceDoc(Struct, gc=False):
+    """``GET /services?status=true`` (one element), ``GET /services/{id}``."""
+
+    ID: str | None = None
+    Version: VersionDoc | None = None
+    Spec: ServiceSpecDoc | None = None
+    UpdateStatus: UpdateStatusDoc | None = None
+    ServiceStatus: ServiceStatusDoc | None = None
+
+
+class ContainerStatusDoc(Struct, gc=False):
+    ExitCode: int | None = None
+
+
+class TaskStatusDoc(Struct, gc=False):
+    State: str | None = None
+    Err: str | None = None
+    Timestamp: str | None = None
+    ContainerStatus: ContainerStatusDoc | None = None
+
+
+class TaskDoc(Struct, gc=False):
+    """``GET /tasks`` (one element)."""
+
+    ID: str | None = None
+    ServiceID: str | None = None
+    NodeID: str | None = None
+    Slot: int | None = None
+    Status: TaskStatusDoc | None = None
+    CreatedAt: str | None = None
+    Version: VersionDoc | None = None
+    DesiredState: str | None = None
+
+
+# -- Reading decoded JSON leniently: what msgspec refuses, taken as missing.
+
+
+def _as_str(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _as_int(v: object) -> int | None:
+    # bool is an int subclass; a JSON true here is garbage, not 1. So is 3.0.
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _as_bool(v: object) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+def _as_labels(v: object) -> dict[str, str] | None:
+    """Labels: a value that is not a string is kept as its text (5 -> "5")."""
+    return {str(k): str(x) for k, x in v.items()} if isinstance(v, Mapping) else None
+
+
+def _as_strs(v: object) -> list[str] | None:
+    """A list of strings: what is not a string is left out."""
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else None
+
+
+_READERS: dict[object, Callable[[object], Any]] = {
+    str: _as_str,
+    int: _as_int,
+    bool: _as_bool,
+    dict[str, str]: _as_labels,
+    list[str]: _as_strs,
+}
+
+
+@functools.cache
+def _plan(cls: type[Struct]) -> tuple[tuple[str, str, Callable[[object], Any], bool], ...]:
+    """Per field of ``cls``: its name, its JSON key, how to read it, whether only the
+    key's presence matters (``UnsetType`` in its type)."""
+    plan = []
+    for f in msgspec.structs.fields(cls):
+        kinds = [a for a in get_args(f.type) if a not in (type(None), UnsetType)]
+        if len(kinds) != 1:
+            raise TypeError(f"{cls.__name__}.{f.name}: one type and None, not {f.type}")
+        kind = kinds[0]
+        read: Callable[[object], Any]
+        if isinstance(kind, type) and issubclass(kind, Struct):
+            read = functools.partial(_read_struct, kind)
+        elif kind in _READERS:
+            read = _READERS[kind]
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: no lenient reading of {kind}")
+        plan.append((f.name, f.encode_name, read, UnsetType in get_args(f.type)))
+    return tuple(plan)
+
+
+def _read_struct(cls: type[D], value: object) -> D | None:
+    if not isinstance(value, Mapping):
+        return None
+    fields: dict[str, Any] = {}
+    for name, key, read, presence in _plan(cls):
+        if presence:
+            if key in value:
+                fields[name] = read(value[key])
+        else:
+            fields[name] = read(value.get(key))
+    return cls(**fields)
+
+
+def read_doc(cls: type[D], raw: object, what: str) -> D:
+    """``raw`` (decoded JSON) as a ``cls``, every field of an unexpected type missing."""
+    doc = _read_struct(cls, raw)
+    if doc is None:
+        raise ParseError(f"{what}: expected an object, got {type(raw).__name__}")
+    return doc
+
+
+# -- The rules about values, for both ways of reading.
+
+
+def _count(v: int | None) -> int | None:
+    """A count (replicas, tasks, a version): a negative one is garbage, not a figure."""
+    return v if v is not None and v >= 0 else None
+
+
+def _lower(v: str | None, default: str = "") -> str:
+    """An enum-like string, lower-cased; ``default`` when missing or empty."""
+    return (v.lower() or default) if v else default
+
+
+def _true(v: object) -> bool:
+    """Only a JSON true is true: the string "false" is not."""
+    return v is True
+
+
+def _labels(value: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(value.items())) if value else ()
+
+
+def _need_id(ident: str | None, what: str) -> str:
+    if not ident:
+        raise ParseError(f"{what}: missing ID")
+    return ident
+
+
+def _version(doc: VersionDoc | None) -> int:
+    return (_count(doc.Index) if doc is not None else None) or 0
+
+
+def _resources(doc: ResourcesDoc | None) -> Resources:
+    """``NanoCPUs`` (in cores) and ``MemoryBytes`` of a node's resources, a
+    reservation or a limit; 0 where not given."""
+    if doc is None:
+        return NO_RESOURCES
+    cpus, memory = _count(doc.NanoCPUs) or 0, _count(doc.MemoryBytes) or 0
+    return Resources(cpus=cpus / 1e9, memory_bytes=memory) if cpus or memory else NO_RESOURCES
+
+
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z")
+"""What the engine writes (Go's RFC3339Nano, UTC), which ``datetime.fromisoformat``
+reads as it is since Python 3.11: digits past the 6th cut, as below."""
+
+
+def parse_time(value: object) -> float:
+    """RFC 3339 with nanoseconds (``2026-11-26T17:10:06.771732018Z``) -> epoch seconds.
+
+    Returns 0.0 for anything unparsable, including Go's zero time.
+    """
+    if not isinstance(value, str) or not value:
+        return 0.0
+    if _RFC3339.fullmatch(value):
+        s = value
+    else:
+        s = value.strip()
+        if s.endswith("Z"):
+            s = s[:-1] + "+00:00"
+        # Python takes at most 6 fractional digits; Go writes up to 9.
+        if "." in s:
+            head, _, rest = s.partition(".")
+            digits = ""
+            i = 0
+            while i < len(rest) and rest[i].isdigit():
+                digits += rest[i]
+                i += 1
+            s = f"{head}.{digits[:6] or '0'}{rest[i:]}"
+    try:
+        ts = datetime.fromisoformat(s).timestamp()
+    except ValueError:
+        return 0.0
+    return ts if ts > 0 else 0.0
+
+
+_NODE_SPEC = NodeSpecDoc()
+_NODE_DESCRIPTION = NodeDescriptionDoc()
+_NODE_STATUS = NodeStatusDoc()
+_PLATFORM = PlatformDoc()
+_ENGINE = EngineDoc()
+
+
+def node_of(doc: NodeDoc) -> Node:
+    node_id = _need_id(doc.ID, "node")
+    spec = doc.Spec or _NODE_SPEC
+    desc = doc.Description or _NODE_DESCRIPTION
+    status = doc.Status or _NODE_STATUS
+    platform = desc.Platform or _PLATFORM
+    engine = desc.Engine or _ENGINE
+    mgr = doc.ManagerStatus
+    role = _lower(spec.Role, "worker")
+    capacity = _resources(desc.Resources)
+    return Node(
+        id=node_id,
+        hostname=desc.Hostname or node_id[:12],
+        role=role,
+        availability=_lower(spec.Availability, "active"),
+        state=_lower(status.State, "unknown"),
+        address=status.Addr or "",
+        engine_version=engine.EngineVersion or "",
+        os=platform.OS or "",
+        arch=platform.Architecture or "",
+        labels=_labels(spec.Labels),
+        engine_labels=_labels(engine.Labels),
+        message=status.Message or "",
+        # Workers have no ManagerStatus at all; a manager's may be missing.
+        is_manager=mgr is not None or role == "manager",
+        leader=mgr is not None and _true(mgr.Leader),
+        reachability=_lower(mgr.Reachability, "unknown")
+        if mgr is not None
+        else ("unknown" if role == "manager" else ""),
+        version=_version(doc.Version),
+        cpus=capacity.cpus,
+        memory_bytes=capacity.memory_bytes,
+    )
+
+
+_SERVICE_SPEC = ServiceSpecDoc()
+_MODE = ModeDoc()
+_REPLICATED = ReplicatedDoc()
+_REPLICATED_JOB = ReplicatedJobDoc()
+_TEMPLATE = TaskTemplateDoc()
+_CONTAINER_SPEC = ContainerSpecDoc()
+_PLACEMENT = PlacementDoc()
+_RESTART_POLICY = RestartPolicyDoc()
+_TASK_RESOURCES = TaskResourcesDoc()
+_UPDATE_STATUS = UpdateStatusDoc()
+_SERVICE_STATUS = ServiceStatusDoc()
+
+
+def service_of(doc: ServiceDoc) -> Service:
+    service_id = _need_id(doc.ID, "service")
+    spec = doc.Spec or _SERVICE_SPEC
+    name = spec.Name
+    if not name:
+        raise ParseError(f"service {service_id}: missing Spec.Name")
+    mode_doc = spec.Mode or _MODE
+    # The first of these keys that is there says the mode; none: replicated.
+    replicas: int | None = None
+    max_concurrent: int | None = None
+    if mode_doc.Replicated is not UNSET:
+        mode = "replicated"
+        replicas = _count((mode_doc.Replicated or _REPLICATED).Replicas)
+    elif mode_doc.Global is not UNSET:
+        mode = "global"
+    elif mode_doc.ReplicatedJob is not UNSET:
+        mode = "replicated-job"
+        job = mode_doc.ReplicatedJob or _REPLICATED_JOB
+        replicas = _count(job.TotalCompletions)
+        max_concurrent = _count(job.MaxConcurrent)
+    elif mode_doc.GlobalJob is not UNSET:
+        mode = "global-job"
+    else:
+        mode = "replicated"
+    template = spec.TaskTemplate or _TEMPLATE
+    resources = template.Resources or _TASK_RESOURCES
+    update = doc.UpdateStatus or _UPDATE_STATUS
+    status = doc.ServiceStatus or _SERVICE_STATUS
+    constraints = (template.Placement or _PLACEMENT).Constraints
+    return Service(
+        id=service_id,
+        name=name,
+        mode=mode,
+        # Stack deploys pin images by digest; the tag is what people read.
+        image=((template.ContainerSpec or _CONTAINER_SPEC).Image or "").split("@", 1)[0],
+        labels=_labels(spec.Labels),
+        replicas=replicas,
+        constraints=tuple(constraints) if constraints else (),
+        force_update=_count(template.ForceUpdate) or 0,
+        version=_version(doc.Version),
+        update_state=_lower(update.State),
+        update_started_at=parse_time(update.StartedAt),
+        running_tasks=_count(status.RunningTasks),
+        desired_tasks=_count(status.DesiredTasks),
+        completed_tasks=_count(status.CompletedTasks),
+        max_concurrent=max_concurrent,
+        restart_condition=_lower((template.RestartPolicy or _RESTART_POLICY).Condition, "any"),
+        reservation=_resources(resources.Reservations),
+        limit=_resources(resources.Limits),
+    )
+
+
+_TASK_STATUS = TaskStatusDoc()
+_CONTAINER_STATUS = ContainerStatusDoc()
+
+
+def task_of(doc: TaskDoc) -> Task:
+    task_id = _need_id(doc.ID, "task")
+    service_id = doc.ServiceID
+    if not service_id:
+        raise ParseError(f"task {task_id}: missing ServiceID")
+    status = doc.Status or _TASK_STATUS
+    return Task(
+        id=task_id,
+        service_id=service_id,
+        node_id=doc.NodeID or "",
+        slot=_count(doc.Slot) or 0,
+        state=_lower(status.State, "unknown"),
+        err=status.Err or "",
+        timestamp=parse_time(status.Timestamp),
+        created_at=parse_time(doc.CreatedAt),
+        exit_code=(status.ContainerStatus or _CONTAINER_STATUS).ExitCode,
+        version=_version(doc.Version),
+        desired_state=_lower(doc.DesiredState),
+    )
+
+
+def parse_node(raw: object) -> Node:
+    return node_of(read_doc(NodeDoc, raw, "node"))
+
+
+def parse_service(raw: object) -> Service:
+    return service_of(read_doc(ServiceDoc, raw, "service"))
+
+
+def parse_task(raw: object) -> Task:
+    return task_of(read_doc(TaskDoc, raw, "task"))
+
+
+# -- One object per answer or line: read from the decoded JSON as it is.
 
 
 def _map(value: object, what: str) -> Mapping[str, Any]:
@@ -37,183 +530,12 @@ def _sub(obj: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
 
 
 def _str(obj: Mapping[str, Any], key: str, default: str = "") -> str:
-    v = obj.get(key)
-    return v if isinstance(v, str) else default
-
-
-def _int(obj: Mapping[str, Any], key: str) -> int | None:
-    v = obj.get(key)
-    # bool is an int subclass; a JSON true here is garbage, not 1.
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    return None
-
-
-def _count(obj: Mapping[str, Any], key: str) -> int | None:
-    """A count (replicas, tasks, a version): a negative one is garbage, not a figure."""
-    v = _int(obj, key)
-    return v if v is not None and v >= 0 else None
+    v = _as_str(obj.get(key))
+    return default if v is None else v
 
 
 def _bool(obj: Mapping[str, Any], key: str) -> bool:
-    """Only a JSON true is true: the string "false" is not."""
-    return obj.get(key) is True
-
-
-def _labels(value: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        return ()
-    return tuple(sorted((str(k), str(v)) for k, v in value.items()))
-
-
-def _id(obj: Mapping[str, Any], what: str) -> str:
-    ident = obj.get("ID")
-    if not isinstance(ident, str) or not ident:
-        raise ParseError(f"{what}: missing ID")
-    return ident
-
-
-def parse_time(value: object) -> float:
-    """RFC 3339 with nanoseconds (``2026-11-26T17:10:06.771732018Z``) -> epoch seconds.
-
-    Returns 0.0 for anything unparsable, including Go's zero time.
-    """
-    if not isinstance(value, str) or not value:
-        return 0.0
-    s = value.strip()
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    # Python takes at most 6 fractional digits; Go writes up to 9.
-    if "." in s:
-        head, _, rest = s.partition(".")
-        digits = ""
-        i = 0
-        while i < len(rest) and rest[i].isdigit():
-            digits += rest[i]
-            i += 1
-        s = f"{head}.{digits[:6] or '0'}{rest[i:]}"
-    try:
-        ts = datetime.fromisoformat(s).timestamp()
-    except ValueError:
-        return 0.0
-    return ts if ts > 0 else 0.0
-
-
-def parse_node(raw: object) -> Node:
-    obj = _map(raw, "node")
-    node_id = _id(obj, "node")
-    spec = _sub(obj, "Spec")
-    desc = _sub(obj, "Description")
-    status = _sub(obj, "Status")
-    mgr = obj.get("ManagerStatus")
-    mgr_map = mgr if isinstance(mgr, Mapping) else None
-    role = _str(spec, "Role", "worker").lower() or "worker"
-    return Node(
-        id=node_id,
-        hostname=_str(desc, "Hostname") or node_id[:12],
-        role=role,
-        availability=_str(spec, "Availability", "active").lower() or "active",
-        state=_str(status, "State", "unknown").lower() or "unknown",
-        address=_str(status, "Addr"),
-        engine_version=_str(_sub(desc, "Engine"), "EngineVersion"),
-        os=_str(_sub(desc, "Platform"), "OS"),
-        arch=_str(_sub(desc, "Platform"), "Architecture"),
-        labels=_labels(spec.get("Labels")),
-        engine_labels=_labels(_sub(desc, "Engine").get("Labels")),
-        message=_str(status, "Message"),
-        is_manager=mgr_map is not None or role == "manager",
-        leader=_bool(mgr_map, "Leader") if mgr_map is not None else False,
-        reachability=(_str(mgr_map, "Reachability", "unknown").lower() or "unknown")
-        if mgr_map is not None
-        else ("unknown" if role == "manager" else ""),
-        version=_count(_sub(obj, "Version"), "Index") or 0,
-    )
-
-
-_MODES = {
-    "Replicated": "replicated",
-    "Global": "global",
-    "ReplicatedJob": "replicated-job",
-    "GlobalJob": "global-job",
-}
-
-
-def parse_service(raw: object) -> Service:
-    obj = _map(raw, "service")
-    service_id = _id(obj, "service")
-    spec = _sub(obj, "Spec")
-    name = _str(spec, "Name")
-    if not name:
-        raise ParseError(f"service {service_id}: missing Spec.Name")
-    mode_obj = _sub(spec, "Mode")
-    mode = "replicated"
-    replicas: int | None = None
-    for key, value in _MODES.items():
-        if key in mode_obj:
-            mode = value
-            break
-    max_concurrent: int | None = None
-    if mode == "replicated":
-        replicas = _count(_sub(mode_obj, "Replicated"), "Replicas")
-    elif mode == "replicated-job":
-        job = _sub(mode_obj, "ReplicatedJob")
-        replicas = _count(job, "TotalCompletions")
-        max_concurrent = _count(job, "MaxConcurrent")
-    template = _sub(spec, "TaskTemplate")
-    container = _sub(template, "ContainerSpec")
-    placement = _sub(template, "Placement")
-    constraints_raw = placement.get("Constraints")
-    constraints = (
-        tuple(c for c in constraints_raw if isinstance(c, str))
-        if isinstance(constraints_raw, list)
-        else ()
-    )
-    update = _sub(obj, "UpdateStatus")
-    status = _sub(obj, "ServiceStatus")
-    return Service(
-        id=service_id,
-        name=name,
-        mode=mode,
-        # Stack deploys pin images by digest; the tag is what people read.
-        image=_str(container, "Image").split("@", 1)[0],
-        labels=_labels(spec.get("Labels")),
-        replicas=replicas,
-        constraints=constraints,
-        force_update=_count(template, "ForceUpdate") or 0,
-        version=_count(_sub(obj, "Version"), "Index") or 0,
-        update_state=_str(update, "State").lower(),
-        update_started_at=parse_time(update.get("StartedAt")),
-        running_tasks=_count(status, "RunningTasks"),
-        desired_tasks=_count(status, "DesiredTasks"),
-        completed_tasks=_count(status, "CompletedTasks"),
-        max_concurrent=max_concurrent,
-        restart_condition=(
-            _str(_sub(template, "RestartPolicy"), "Condition", "any").lower() or "any"
-        ),
-    )
-
-
-def parse_task(raw: object) -> Task:
-    obj = _map(raw, "task")
-    task_id = _id(obj, "task")
-    service_id = _str(obj, "ServiceID")
-    if not service_id:
-        raise ParseError(f"task {task_id}: missing ServiceID")
-    status = _sub(obj, "Status")
-    exit_code = _int(_sub(status, "ContainerStatus"), "ExitCode")
-    return Task(
-        id=task_id,
-        service_id=service_id,
-        node_id=_str(obj, "NodeID"),
-        slot=_count(obj, "Slot") or 0,
-        state=_str(status, "State", "unknown").lower() or "unknown",
-        err=_str(status, "Err"),
-        timestamp=parse_time(status.get("Timestamp")),
-        created_at=parse_time(obj.get("CreatedAt")),
-        exit_code=exit_code,
-        version=_count(_sub(obj, "Version"), "Index") or 0,
-        desired_state=_str(obj, "DesiredState").lower(),
-    )
+    return _true(obj.get(key))
 
 
 def parse_info(raw: object) -> SwarmInfo:
@@ -236,7 +558,7 @@ def parse_event(raw: object) -> Event:
         type=_str(obj, "Type"),
         action=_str(obj, "Action"),
         actor_id=_str(actor, "ID"),
-        time_nano=_count(obj, "timeNano") or 0,
+        time_nano=_count(_as_int(obj.get("timeNano"))) or 0,
     )
 
 
@@ -267,7 +589,7 @@ def parse_container_event(raw: object) -> ContainerEvent:
         stack=_str(attrs, STACK_LABEL),
         task_id=task_id,
         node_id=_str(attrs, _SWARM + "node.id"),
-        time_nano=_count(obj, "timeNano") or 0,
+        time_nano=_count(_as_int(obj.get("timeNano"))) or 0,
         exit_code=int(exit_text) if exit_text.lstrip("-").isdigit() else None,
         health=health,
     )

@@ -36,6 +36,10 @@ PRE_RUN_STATES: frozenset[str] = frozenset(
     {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 )
 FAILED_STATES: frozenset[str] = frozenset({"failed", "rejected"})
+PLACED_STATES: frozenset[str] = frozenset(
+    {"assigned", "accepted", "preparing", "ready", "starting", "running"}
+)
+"""States of a task on a node that has not ended: its reservation is held there."""
 
 NODE_STATES: tuple[str, ...] = ("unknown", "down", "ready", "disconnected")
 NODE_AVAILABILITIES: tuple[str, ...] = ("active", "pause", "drain")
@@ -72,9 +76,25 @@ class Node:
     leader: bool = False
     reachability: str = ""
     version: int = 0
+    cpus: float = 0.0  # Description.Resources.NanoCPUs, in cores; 0 when not reported
+    memory_bytes: int = 0  # Description.Resources.MemoryBytes
 
     def label(self, key: str) -> str | None:
         return label_of(self.labels, key)
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """A task's CPU (cores) and memory (bytes), as a reservation or a limit; 0: unset."""
+
+    cpus: float = 0.0
+    memory_bytes: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.cpus or self.memory_bytes)
+
+
+NO_RESOURCES = Resources()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +116,8 @@ class Service:
     completed_tasks: int | None = None  # jobs: tasks that completed (API 1.41)
     max_concurrent: int | None = None  # replicated jobs: tasks run at once at most
     restart_condition: str = "any"  # any | on-failure | none
+    reservation: Resources = NO_RESOURCES  # per task: what the scheduler sets aside
+    limit: Resources = NO_RESOURCES  # per task: what the kernel enforces
 
     @property
     def stack(self) -> str:

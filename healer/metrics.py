@@ -37,7 +37,32 @@ LABEL_ERRORS = Family(
     "Malformed swarm-sentinel.heal* service labels seen (the default was used).",
     (*_S, "label"),
 )
-HEALER_FAMILIES = (ACTIONS, NEXT_ACTION, GAVE_UP, ACTING, DRY_RUN, LABEL_ERRORS)
+WEBHOOK_SENT = Family(
+    "dockerswarm_healer_webhook_sent",
+    "counter",
+    "Healer decisions POSTed to --healer.webhook-url and answered 2xx.",
+)
+WEBHOOK_FAILURES = Family(
+    "dockerswarm_healer_webhook_failures",
+    "counter",
+    "Healer decisions the webhook gave up on: a 4xx (or other final) answer, or every "
+    "attempt refused, timed out or answered 5xx.",
+)
+WEBHOOK_DROPPED = Family(
+    "dockerswarm_healer_webhook_dropped",
+    "counter",
+    "Healer decisions not sent because the webhook's queue was full.",
+)
+WEBHOOK_FAMILIES = (WEBHOOK_SENT, WEBHOOK_FAILURES, WEBHOOK_DROPPED)
+HEALER_FAMILIES = (
+    ACTIONS,
+    NEXT_ACTION,
+    GAVE_UP,
+    ACTING,
+    DRY_RUN,
+    LABEL_ERRORS,
+    *WEBHOOK_FAMILIES,
+)
 
 ServiceKey = tuple[str, str]  # (service_name, stack)
 
@@ -74,3 +99,12 @@ class HealerMetrics:
             ),
         }
         self.store.put("healer", chunks)
+
+
+def render_webhook(sent: int, failures: int, dropped: int) -> dict[str, str]:
+    """The webhook's counters (only while it is configured: present from 0)."""
+    return {
+        WEBHOOK_SENT.name: sample(WEBHOOK_SENT, (), sent),
+        WEBHOOK_FAILURES.name: sample(WEBHOOK_FAILURES, (), failures),
+        WEBHOOK_DROPPED.name: sample(WEBHOOK_DROPPED, (), dropped),
+    }

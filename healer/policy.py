@@ -58,6 +58,8 @@ class Decision:
     state: HealState | None = None
     """The state to write with the force (forced and dry_run only)."""
     attempts: int = 0
+    detail: str = ""
+    """Why the write did not happen (error, conflict), as the engine or client said it."""
 
 
 def problem(

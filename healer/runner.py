@@ -36,6 +36,7 @@ from healer.policy import (
 )
 from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
+from healer.webhook import Reported
 
 log = structlog.get_logger("healer")
 
@@ -73,7 +74,9 @@ class Healer:
         forcer: Writer,
         *,
         clock: Callable[[], float] = time.time,
+        notify: Callable[[Reported], None] | None = None,
     ) -> None:
+        """``notify``: hears every decision reported (``Webhook.submit``); must not wait."""
         self.model = model
         self.health = health
         self.settings = settings
@@ -82,6 +85,7 @@ class Healer:
         self.metrics = HealerMetrics(settings.dry_run)
         self.records: dict[str, ServiceRecord] = {}
         self.recent_forces: deque[float] = deque(maxlen=1000)
+        self.notify = notify
 
     @property
     def acting(self) -> bool:
@@ -134,7 +138,7 @@ class Healer:
                 # the same share of the rate limit.
                 record.written, record.last_attempt = decision.state, now
                 self.recent_forces.append(now)
-            self._report(record, view, decision)
+            self._report(record, view, decision, now)
             out.append((sid, decision))
         self.metrics.render()
         return out
@@ -242,22 +246,30 @@ class Healer:
             return decision
         if res.outcome == Outcome.RACED:
             log.info("healer_raced", service=view.service.name, detail=res.detail)
-            return Decision(Result.SKIPPED_COOLDOWN, decision.reason, decision.next_allowed)
+            return Decision(
+                Result.SKIPPED_COOLDOWN, decision.reason, decision.next_allowed, detail=res.detail
+            )
         if res.outcome == Outcome.CONFLICT:
             # Someone wrote the service since the model read it: decide again on the
             # next reading, with nothing counted.
             log.info("healer_conflict", service=view.service.name, detail=res.detail)
-            return Decision(Result.CONFLICT, decision.reason, decision.next_allowed)
+            return Decision(
+                Result.CONFLICT, decision.reason, decision.next_allowed, detail=res.detail
+            )
         # It failed, or gave no answer: the engine may still apply it (a timed-out
         # update was seen applied seconds later). Either way it counts as a force:
         # the same cooldown before the next, and toward giving up.
         record.written = decision.state
         log.error("healer_force_failed", service=view.service.name, error=res.detail)
         return Decision(
-            Result.ERROR, decision.reason, decision.next_allowed, attempts=decision.attempts
+            Result.ERROR,
+            decision.reason,
+            decision.next_allowed,
+            attempts=decision.attempts,
+            detail=res.detail,
         )
 
-    def _report(self, record: ServiceRecord, view: ServiceView, d: Decision) -> None:
+    def _report(self, record: ServiceRecord, view: ServiceView, d: Decision, now: float) -> None:
         svc = view.service
         if d.next_allowed:
             self.metrics.next_action[record.key] = d.next_allowed
@@ -283,6 +295,28 @@ class Healer:
             next_allowed=iso_utc(d.next_allowed),
             error=view.last_error,
         )
+        if self.notify is not None:
+            # Exactly what was logged and counted: one document per decision reported.
+            info = self.model.info
+            self.notify(
+                Reported(
+                    time=now,
+                    service_id=svc.id,
+                    service_name=svc.name,
+                    stack=svc.stack,
+                    reason=str(d.reason),
+                    result=str(d.result),
+                    attempts=d.attempts,
+                    next_allowed=d.next_allowed,
+                    running=view.running,
+                    desired=view.desired,
+                    error=view.last_error,
+                    force_error=d.detail,
+                    dry_run=self.settings.dry_run,
+                    node_id=info.node_id if info is not None else "",
+                    hostname=info.hostname if info is not None else "",
+                )
+            )
 
     def _forget(self, record: ServiceRecord) -> None:
         """Drop what a service no longer healed (or gone) left in memory and metrics."""

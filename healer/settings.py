@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from common.durations import parse_positive_duration
 from common.text import parse_bool
@@ -25,6 +26,24 @@ T = TypeVar("T")
 class Scope(StrEnum):
     LABELLED = "labelled"
     ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Where and how the healer POSTs each decision it reports (``healer/webhook.py``)."""
+
+    url: str = ""
+    """An http(s) URL; empty: no webhook. It may hold secrets (user:password@, a token
+    in its path or query): logs show only its scheme, host and port."""
+    timeout: float = 5.0
+    """Seconds one POST may take, connecting and answering."""
+    attempts: int = 4
+    """POSTs of one document at most: again after a refused connection, a timeout, a 5xx,
+    408 or 429 answer; any other answer is final."""
+    backoff: float = 1.0
+    """Seconds before the second attempt; doubles before each further one (1s, 2s, 4s)."""
+    queue_size: int = 256
+    """Documents waiting to be sent at most; one reported while it is full is dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +73,8 @@ class HealerSettings:
     crash_loop_restarts: int = 5
     """Task failures within ``crash_loop_window`` that make a service crash looping."""
     crash_loop_window: float = 600.0
+    webhook: WebhookSettings = WebhookSettings()
+    """Where each reported decision is POSTed; no URL: nowhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +132,39 @@ def service_policy(
         rebalance=_read(service, LABEL_REBALANCE, parse_bool, False, p),
     )
     return policy, p
+
+
+def shown_url(url: str) -> str:
+    """``url`` as logs and errors may show it: its scheme, host and port only, and
+    ``/…`` for whatever followed (a path or a query can hold a token, as can
+    user:password@)."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "…"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "…"
+    host = f"[{host}]" if ":" in host else host
+    rest = "/…" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme.lower()}://{host}{f':{port}' if port is not None else ''}{rest}"
+
+
+def check_webhook_url(text: str) -> str:
+    """``text`` if it is an http(s) URL ("" means no webhook); ``ValueError`` with a
+    one-line reason that never repeats the URL's secrets otherwise."""
+    url = text.strip()
+    if not url:
+        return ""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("the URL contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (ValueError when the port is not a number in range)
+    except ValueError:
+        raise ValueError("not a URL (use http://host[:port]/path or https://...)") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("not an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(f"{parts.scheme.lower()}://…: no host in the URL")
+    return url

@@ -24,6 +24,7 @@ from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
 from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.limits import SeriesLimit
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
@@ -32,6 +33,7 @@ from exporter.web import WebConfig
 from exporter.web.server import make_app, make_runner
 from healer.forcer import Forcer
 from healer.runner import Healer
+from healer.webhook import Webhook
 from swarm_sentinel.config import Config
 from swarm_sentinel.status.html import Live, render_html
 from swarm_sentinel.status.json import to_json
@@ -64,7 +66,15 @@ class Runtime:
         self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)
         self.stores: list[TextStore] = [self.store]
-        publish = Publisher(self.model, self.health, self.store, self.containers)
+        limit = SeriesLimit(config.metric.max_series_per_family, self.registry)
+        publish = Publisher(
+            self.model,
+            self.health,
+            self.store,
+            self.containers,
+            exported=config.metric.exported,
+            limit=limit,
+        )
         watch_metrics = WatcherMetrics(self.registry)
         self.watcher = Watcher(
             self.engine,
@@ -89,6 +99,12 @@ class Runtime:
             forcer = Forcer(docker.host, docker.timeout, api_version=docker.api_version)
             self.healer = Healer(self.model, self.health, config.healer, forcer)
             self.stores.append(self.healer.metrics.store)
+        self.webhook: Webhook | None = None
+        if self.healer is not None and config.healer.webhook.url:
+            self.webhook = Webhook(
+                config.healer.webhook, engine=self.engine.address, store=self.healer.metrics.store
+            )
+            self.healer.notify = self.webhook.submit
 
     def report(self) -> Report:
         """The ``status`` report of the live model, for the page and ``/status.json``."""
@@ -160,6 +176,12 @@ class Runtime:
                 failures = self.watcher.metrics.task_failures.labels("healer")
                 healer = supervise("healer", self.healer.run, on_failure=lambda _: failures.inc())
                 tasks.append(asyncio.create_task(healer, name="healer"))
+            if self.webhook is not None:
+                hook_failures = self.watcher.metrics.task_failures.labels("webhook")
+                hook = supervise(
+                    "webhook", self.webhook.run, on_failure=lambda _: hook_failures.inc()
+                )
+                tasks.append(asyncio.create_task(hook, name="webhook"))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for t in [*tasks, stopper]:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from common.logs import configure_logging
-from exporter.web import WebConfigError, load_web_config
+from exporter.web import WebConfigError, follow_web_config
 from swarm_sentinel import status
 from swarm_sentinel.app import Runtime, serve
 from swarm_sentinel.config import from_args
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = from_args(args)
         configure_logging(config.log.level, config.log.format)
-        web_config = load_web_config(config.web.config_file)
+        web_config = follow_web_config(config.web.config_file)
     except (ValueError, WebConfigError) as exc:
         print(f"swarm-sentinel: {exc}", file=sys.stderr)
         return 2

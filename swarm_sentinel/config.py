@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from common.apiversion import ApiVersion
 from common.durations import format_duration
+from exporter.metrics.publish import Exported
 from exporter.model import RESTART_MEMORY
 from exporter.watcher import WatchSettings
-from healer.settings import HealerSettings, Scope
+from healer.settings import HealerSettings, Scope, WebhookSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,15 @@ class WebSettings:
 class LogSettings:
     level: str
     format: str
-    """``json``, ``console``, or ``auto`` (console on a terminal)."""
+    """``json``, ``logfmt``, ``console``, or ``auto`` (console on a terminal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSettings:
+    exported: Exported
+    """Node and service labels allowlisted for export."""
+    max_series_per_family: int
+    """0: no limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,7 @@ class Config:
     log: LogSettings
     watch: WatchSettings
     healer: HealerSettings
+    metric: MetricSettings
 
 
 def split_listen_address(address: str) -> tuple[str | None, int]:
@@ -99,6 +109,13 @@ def from_args(args: argparse.Namespace) -> Config:
             containers=getattr(args, "watch.containers"),
             task_history=getattr(args, "watch.task_history"),
         ),
+        metric=MetricSettings(
+            exported=Exported(
+                node_labels=getattr(args, "metric.node_labels"),
+                service_labels=getattr(args, "metric.service_labels"),
+            ),
+            max_series_per_family=getattr(args, "metric.max_series_per_family"),
+        ),
         healer=HealerSettings(
             enabled=getattr(args, "healer.enabled"),
             dry_run=getattr(args, "healer.dry_run"),
@@ -111,6 +128,10 @@ def from_args(args: argparse.Namespace) -> Config:
             interval=getattr(args, "healer.interval"),
             crash_loop_restarts=getattr(args, "healer.crash_loop_restarts"),
             crash_loop_window=getattr(args, "healer.crash_loop_window"),
+            webhook=WebhookSettings(
+                url=getattr(args, "healer.webhook_url"),
+                timeout=getattr(args, "healer.webhook_timeout"),
+            ),
             force_timeout=docker.timeout,
         ),
     )

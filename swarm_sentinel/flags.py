@@ -18,6 +18,8 @@ from common.apiversion import NEWEST, OLDEST, ApiVersion, parse_pin
 from common.durations import parse_positive_duration
 from common.text import parse_bool
 from common.version import VERSION
+from exporter.metrics.labels import Allowlist
+from healer.settings import check_webhook_url
 
 ENV_PREFIX = "SWARM_SENTINEL_"
 DEFAULT_PORT = 9675  # "Docker Swarm Exporter" in Prometheus' default port allocations
@@ -56,6 +58,30 @@ def _api_version(text: str) -> ApiVersion | None:
         return parse_pin(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _allowlist(text: str) -> Allowlist:
+    try:
+        return Allowlist.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return n
+
+
+def _webhook_url(text: str) -> str:
+    try:
+        return check_webhook_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _bool(text: str) -> bool:
@@ -159,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.flag(
         "--log.format",
         default="auto",
-        choices=("auto", "json", "console"),
-        help="log format: auto is console on a terminal, JSON otherwise",
+        choices=("auto", "json", "logfmt", "console"),
+        help="log format: auto is console on a terminal, JSON otherwise; logfmt is "
+        "key=value lines as Prometheus' own exporters write them",
     )
     p.flag(
         "--watch.poll-interval",
@@ -188,6 +215,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="list whole task histories and count failures from them, as before "
         "swarm-sentinel ran on every node: for deployments on managers only (otherwise "
         "the nodes count exits, and managers list current tasks only)",
+    )
+    p.flag(
+        "--metric.node-labels",
+        default="*",
+        type=_allowlist,
+        metavar="KEYS",
+        help="node labels exported in dockerswarm_node_labels: comma-separated keys or "
+        "patterns (com.example.*); * all, empty none",
+    )
+    p.flag(
+        "--metric.service-labels",
+        default="",
+        type=_allowlist,
+        metavar="KEYS",
+        help="service labels exported in dockerswarm_service_labels, as --metric.node-labels "
+        "(default none: service labels are free text, each key a new label name)",
+    )
+    p.flag(
+        "--metric.max-series-per-family",
+        default=100_000,
+        type=_non_negative_int,
+        metavar="N",
+        help="series of one metric family at most; the rest are dropped and counted in "
+        "dockerswarm_exporter_series_dropped_total (0: no limit)",
     )
     add_healer_flags(p)
     return p
@@ -292,6 +343,23 @@ def add_healer_flags(p: FlagParser) -> None:
         type=duration,
         metavar="DURATION",
         help="the window of --healer.crash-loop-restarts (at most 1h)",
+    )
+    p.flag(
+        "--healer.webhook-url",
+        default="",
+        type=_webhook_url,
+        metavar="URL",
+        help="POST one JSON document per decision the healer reports (each force, dry "
+        "run, error and conflict; a give-up or a skip once when it starts) to this http(s) "
+        "URL; empty: off. Logs show only its scheme, host and port",
+    )
+    p.flag(
+        "--healer.webhook-timeout",
+        default="5s",
+        type=duration,
+        metavar="DURATION",
+        help="timeout of each webhook POST; tried 4 times at most (after a refused "
+        "connection, a timeout, a 5xx, 408 or 429), 1s, 2s, 4s apart",
     )
 
 

@@ -3,12 +3,14 @@ the counters of its own work on the registry (Engine API calls, events, reconnec
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from common.version import REVISION, VERSION
 from exporter.health import Health
 from exporter.metrics.text import (
     LABEL_VALUE_MAX,
@@ -96,6 +98,20 @@ class EngineMetrics:
             ["api_version", "engine_api_version"],
             registry=registry,
         )
+        self.build_info = Gauge(
+            "dockerswarm_build_info",
+            "Always 1: the swarm-sentinel build (version, git revision, Python version) and "
+            "the Engine API version it speaks (api_version, empty before the first "
+            "negotiation).",
+            ["version", "revision", "python_version", "api_version"],
+            registry=registry,
+        )
+        self.speaking("")
+
+    def speaking(self, api_version: str) -> None:
+        """The Engine API version negotiated: in ``dockerswarm_build_info``."""
+        self.build_info.clear()
+        self.build_info.labels(VERSION, REVISION, platform.python_version(), api_version).set(1)
 
 
 class LabelCutsCollector(Collector):

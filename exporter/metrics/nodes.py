@@ -1,12 +1,20 @@
-"""Node families: one node's state, availability, role facts, labels and tasks."""
+"""Node families: one node's state, availability, role facts, labels, tasks and
+resources."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from exporter.metrics.labels import Allowlist
 from exporter.metrics.text import Family, Labels, Rendered, sample, state_set
-from exporter.types import NODE_AVAILABILITIES, NODE_STATES, REACHABILITIES, Node
+from exporter.types import (
+    NO_RESOURCES,
+    NODE_AVAILABILITIES,
+    NODE_STATES,
+    REACHABILITIES,
+    Node,
+    Resources,
+)
 
 _N = ("node_id", "hostname")
 
@@ -52,18 +60,57 @@ TASKS = Family(
     "Current tasks (latest per slot) placed on the node, by observed state.",
     (*_N, "state"),
 )
-FAMILIES = (INFO, STATE, AVAILABILITY, REACHABILITY, LEADER, LABELS, TASKS)
+CPUS = Family(
+    "dockerswarm_node_cpus",
+    "gauge",
+    "CPUs the node offers to the scheduler (Description.Resources.NanoCPUs, in cores).",
+    _N,
+)
+MEMORY = Family(
+    "dockerswarm_node_memory_bytes",
+    "gauge",
+    "Memory the node offers to the scheduler (Description.Resources.MemoryBytes).",
+    _N,
+)
+RESERVED_CPUS = Family(
+    "dockerswarm_node_reserved_cpus",
+    "gauge",
+    "CPUs reserved on the node by the tasks placed there and not ended (assigned to "
+    "running), as the scheduler counts them: what it has left is cpus - reserved.",
+    _N,
+)
+RESERVED_MEMORY = Family(
+    "dockerswarm_node_reserved_memory_bytes",
+    "gauge",
+    "Memory reserved on the node by the tasks placed there and not ended.",
+    _N,
+)
+FAMILIES = (
+    INFO,
+    STATE,
+    AVAILABILITY,
+    REACHABILITY,
+    LEADER,
+    LABELS,
+    TASKS,
+    CPUS,
+    MEMORY,
+    RESERVED_CPUS,
+    RESERVED_MEMORY,
+)
+ALL_LABELS = Allowlist(("*",))
+"""Every node label: nodes are few, and their labels are the operator's own placement
+vocabulary (``--metric.node-labels`` narrows it)."""
 
-_LABEL_KEY = re.compile(r"[^a-zA-Z0-9_]")
 
-
-def label_name(key: str) -> str:
-    """A node label key as a label name: ``com.example/gpu`` -> ``label_com_example_gpu``."""
-    return "label_" + _LABEL_KEY.sub("_", key)
-
-
-def render_node(node: Node, tasks: Mapping[str, int]) -> Rendered:
-    """``tasks``: the node's current tasks by observed state."""
+def render_node(
+    node: Node,
+    tasks: Mapping[str, int],
+    reserved: Resources = NO_RESOURCES,
+    labels: Allowlist = ALL_LABELS,
+) -> Rendered:
+    """``tasks``: the node's current tasks by observed state; ``reserved``: what they
+    hold of its resources; ``labels``: which of its labels to export."""
     ident: Labels = (("node_id", node.id), ("hostname", node.hostname))
     facts = (
         ("role", node.role),
@@ -82,12 +129,14 @@ def render_node(node: Node, tasks: Mapping[str, int]) -> Rendered:
             REACHABILITY, ident, "reachability", REACHABILITIES, node.reachability
         )
         out[LEADER.name] = sample(LEADER, ident, 1 if node.leader else 0)
-    if node.labels:
-        seen: dict[str, str] = {}
-        for k, v in node.labels:
-            # Two keys that sanitise alike: the first (sorted) one wins.
-            seen.setdefault(label_name(k), v)
-        out[LABELS.name] = sample(LABELS, (*ident, *sorted(seen.items())), 1)
+    exported = labels.select(node.labels)
+    if exported:
+        out[LABELS.name] = sample(LABELS, (*ident, *exported), 1)
+    if node.cpus or node.memory_bytes:
+        out[CPUS.name] = sample(CPUS, ident, node.cpus)
+        out[MEMORY.name] = sample(MEMORY, ident, node.memory_bytes)
+        out[RESERVED_CPUS.name] = sample(RESERVED_CPUS, ident, reserved.cpus)
+        out[RESERVED_MEMORY.name] = sample(RESERVED_MEMORY, ident, reserved.memory_bytes)
     counts = dict(tasks)
     counts.setdefault("running", 0)
     out[TASKS.name] = "".join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exporter.metrics.labels import NO_LABELS, Allowlist
 from exporter.metrics.text import Family, Labels, Rendered, sample, state_set
 from exporter.model import ServiceView
 from exporter.types import UPDATE_STATES, Service
@@ -46,7 +47,50 @@ COMPLETIONS_SUCCEEDED = Family(
     "Jobs and one-shot services: tasks that completed (exit 0).",
     _S,
 )
-FAMILIES = (INFO, DESIRED, RUNNING, UPDATE_STATE, COMPLETIONS_DESIRED, COMPLETIONS_SUCCEEDED)
+LABELS = Family(
+    "dockerswarm_service_labels",
+    "gauge",
+    "Service labels allowlisted by --metric.service-labels, as label_<key> labels, keys "
+    "sanitised; always 1.",
+    (*_S, "label_<key>"),
+)
+RESERVATION_CPUS = Family(
+    "dockerswarm_service_reservation_cpus",
+    "gauge",
+    "CPUs reserved per task (TaskTemplate.Resources.Reservations); absent when unset.",
+    _S,
+)
+RESERVATION_MEMORY = Family(
+    "dockerswarm_service_reservation_memory_bytes",
+    "gauge",
+    "Memory reserved per task; absent when unset.",
+    _S,
+)
+LIMIT_CPUS = Family(
+    "dockerswarm_service_limit_cpus",
+    "gauge",
+    "CPU limit per task (TaskTemplate.Resources.Limits); absent when unset.",
+    _S,
+)
+LIMIT_MEMORY = Family(
+    "dockerswarm_service_limit_memory_bytes",
+    "gauge",
+    "Memory limit per task; absent when unset.",
+    _S,
+)
+FAMILIES = (
+    INFO,
+    DESIRED,
+    RUNNING,
+    UPDATE_STATE,
+    COMPLETIONS_DESIRED,
+    COMPLETIONS_SUCCEEDED,
+    LABELS,
+    RESERVATION_CPUS,
+    RESERVATION_MEMORY,
+    LIMIT_CPUS,
+    LIMIT_MEMORY,
+)
 
 
 def service_ident(svc: Service) -> Labels:
@@ -54,7 +98,8 @@ def service_ident(svc: Service) -> Labels:
     return (("service_name", svc.name), ("stack", svc.stack))
 
 
-def render_service(view: ServiceView) -> Rendered:
+def render_service(view: ServiceView, labels: Allowlist = NO_LABELS) -> Rendered:
+    """``labels``: which of the service's labels to export (none by default)."""
     svc = view.service
     ident = service_ident(svc)
     facts = (("mode", svc.mode), ("image", svc.image))
@@ -69,6 +114,17 @@ def render_service(view: ServiceView) -> Rendered:
         out[COMPLETIONS_SUCCEEDED.name] = sample(
             COMPLETIONS_SUCCEEDED, ident, view.completions_succeeded
         )
+    exported = labels.select(svc.labels)
+    if exported:
+        out[LABELS.name] = sample(LABELS, (*ident, *exported), 1)
+    for cpus, memory, res in (
+        (RESERVATION_CPUS, RESERVATION_MEMORY, svc.reservation),
+        (LIMIT_CPUS, LIMIT_MEMORY, svc.limit),
+    ):
+        if res.cpus:
+            out[cpus.name] = sample(cpus, ident, res.cpus)
+        if res.memory_bytes:
+            out[memory.name] = sample(memory, ident, res.memory_bytes)
     if svc.update_state:
         out[UPDATE_STATE.name] = state_set(
             UPDATE_STATE, ident, "state", UPDATE_STATES, svc.update_state

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
+CACHED_NOTE = "Cached: updated as changes are seen, not read from the engine at scrape time."
+"""Ends the HELP of every family rendered here: the Prometheus guidelines for exporters
+ask that a value not fetched at scrape time say so in its HELP. One place, so no family
+can forget it; the registry's own counters are live and do not carry it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Family:
@@ -27,7 +32,7 @@ class Family:
         # Text 0.0.4 names counter families with their _total suffix, as
         # prometheus-client does; OpenMetrics names the family without it.
         name = self.name + "_total" if self.type == "counter" and not openmetrics else self.name
-        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
+        help_text = f"{self.help} {CACHED_NOTE}".replace("\\", "\\\\").replace("\n", "\\n")
         return f"# HELP {name} {help_text}\n# TYPE {name} {self.type}\n"
 
     @property
@@ -82,6 +87,8 @@ class TextStore:
         self._chunks: dict[str, dict[str, str]] = {name: {} for name in self.families}
         self._keys: dict[str, tuple[str, ...]] = {}  # key -> families it has chunks in
         self._cache: dict[bool, bytes] = {}
+        self.version = 0
+        """Counts the changes: what a cache of something made from ``render`` keys on."""
 
     def put(self, key: str, chunks: Mapping[str, str]) -> None:
         """Replace every chunk of ``key`` with ``chunks`` (family name -> lines)."""
@@ -97,11 +104,13 @@ class TextStore:
                 self._chunks[name].pop(key, None)
         self._keys[key] = tuple(n for n, t in chunks.items() if t)
         self._cache.clear()
+        self.version += 1
 
     def delete(self, key: str) -> None:
         for name in self._keys.pop(key, ()):
             self._chunks[name].pop(key, None)
         self._cache.clear()
+        self.version += 1
 
     def render(self, openmetrics: bool = False) -> bytes:
         body = self._cache.get(openmetrics)

@@ -91,7 +91,9 @@ _PENALTY_CLIENTS: Final = 4096
 def basic_auth_middleware(
     config: WebConfig, *, exempt: frozenset[str] = frozenset(), checks: Checks | None = None
 ) -> Middleware:
-    """aiohttp middleware enforcing ``config.users`` and adding ``config.headers``.
+    """aiohttp middleware enforcing ``config.users`` and adding ``config.headers``, those
+    of ``config.latest()`` when the file is followed (then the remembered logins are
+    forgotten whenever the users change).
 
     With no users configured every request passes. Otherwise a request whose path is not
     in ``exempt`` needs valid Basic credentials, else 401 with ``WWW-Authenticate``.
@@ -102,6 +104,7 @@ def basic_auth_middleware(
     success is remembered so that a scraper presenting the same credentials every 15 s
     pays for it once.
     """
+    applied = config
     users = tuple((name.encode("utf-8"), hashed) for name, hashed in config.users.items())
     headers = dict(config.headers)
     # Unknown users are checked against a real hash too, so the answer takes as long as
@@ -112,6 +115,19 @@ def basic_auth_middleware(
     cache_key = os.urandom(32)
     cache: dict[bytes, None] = {}  # insertion-ordered: oldest first, evicted first
     checks = checks or Checks()
+
+    def follow() -> None:
+        """Apply the file's latest config, if it changed."""
+        nonlocal applied, users, headers, decoy
+        latest = config.latest()
+        if latest is applied:
+            return
+        if latest.users != applied.users:
+            users = tuple((name.encode("utf-8"), h) for name, h in latest.users.items())
+            decoy = users[0][1] if users else b""
+            cache.clear()  # a removed user or a changed password must not stay in
+        applied = latest
+        headers = dict(latest.headers)
 
     def add_headers(resp: web.StreamResponse) -> None:
         if resp.prepared:  # streamed responses have sent their headers already
@@ -135,11 +151,14 @@ def basic_auth_middleware(
         if hashed is not None and mac in cache:
             return True
         client = request.remote or ""
+        checked_for = users
         ok = await checks.check(client, password, hashed if hashed is not None else decoy)
         if ok is None:
             return None
         if not (ok and hashed is not None):
             return False  # failures are not cached: each guess keeps its bcrypt cost
+        if users is not checked_for:  # the users changed meanwhile: not remembered
+            return True
         if len(cache) >= _CACHE_SIZE:
             del cache[next(iter(cache))]
         cache[mac] = None
@@ -147,6 +166,7 @@ def basic_auth_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        follow()
         if users and request.path not in exempt:
             allowed = await authorized(request)
             if allowed is None:

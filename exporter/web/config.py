@@ -10,8 +10,10 @@ reported in ``WebConfig.warnings``.
 
 Differences from the Go implementation, on purpose:
 
-* Everything is read and validated once, in ``load_web_config``. The Go toolkit re-reads
-  the file on every request/connection; here a changed certificate needs a restart.
+* The Go toolkit re-reads the file on every connection. Here ``load_web_config`` reads
+  and validates it once, and ``follow_web_config`` (``exporter.web.reload``) looks for
+  changes at most once a second: certificates, keys, client CAs, users and headers follow
+  the file; a file that does not load keeps the previous one serving.
 * Unknown keys are errors at every level (Go uses ``yaml.UnmarshalStrict`` too).
 * ``RequestClientCert`` / ``RequireAnyClientCert`` (accept a client certificate without
   verifying it) cannot be expressed with Python's ``ssl`` (no verify callback), see
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -78,12 +80,18 @@ class WebConfig:
     plain HTTP. ``users`` maps user name to bcrypt hash; empty means no authentication.
     ``headers`` are added to every response by ``basic_auth_middleware``. ``warnings``
     lists settings that were accepted but are not (fully) honoured; log them at start.
+    ``follow``, when the file is followed, gives the latest good config (``latest``).
     """
 
     tls: ssl.SSLContext | None = None
     users: Mapping[str, bytes] = field(default_factory=_empty)
     headers: Mapping[str, str] = field(default_factory=_empty)
     warnings: tuple[str, ...] = ()
+    follow: Callable[[], WebConfig] | None = field(default=None, compare=False, repr=False)
+
+    def latest(self) -> WebConfig:
+        """The config to apply now: the file's latest good one when it is followed."""
+        return self if self.follow is None else self.follow()
 
 
 def load_web_config(path: str | os.PathLike[str] | None) -> WebConfig:

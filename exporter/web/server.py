@@ -1,7 +1,9 @@
 """The HTTP side: /metrics, /healthz, /ready and a landing page.
 
 A scrape never calls the engine: it joins pre-rendered text (see
-``exporter.metrics.text``) and appends the exporter's own few counters.
+``exporter.metrics.text``) and appends the exporter's own few counters; gzip
+when the scraper asks for it, the stores' text compressed once per change
+(``exporter.web.compress``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from prometheus_client.openmetrics import exposition as om_exposition
 from common.version import VERSION
 from exporter.metrics.text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
 from exporter.web.auth import basic_auth_middleware
+from exporter.web.compress import GzipBodies, accepts_gzip
 from exporter.web.config import WebConfig
 
 LANDING = """<!doctype html>
@@ -99,13 +102,18 @@ def make_app(
     """``page`` builds ``/`` (else a list of links), ``document`` builds ``/status.json``:
     on request, never on the scrape path."""
 
+    gzip_bodies = GzipBodies(stores)
+
     async def metrics(request: web.Request) -> web.StreamResponse:
-        parts, ctype = metrics_parts(
-            stores, registry, wants_openmetrics(request.headers.get("Accept", ""))
-        )
+        openmetrics = wants_openmetrics(request.headers.get("Accept", ""))
+        parts, ctype = metrics_parts(stores, registry, openmetrics)
+        headers = {"Content-Type": ctype, "Vary": "Accept, Accept-Encoding"}
+        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            parts = await gzip_bodies.body(openmetrics, parts[-1])
+            headers["Content-Encoding"] = "gzip"
         # Written part by part: joining would copy the whole cached body (megabytes
         # at scale) on every scrape.
-        resp = web.StreamResponse(headers={"Content-Type": ctype})
+        resp = web.StreamResponse(headers=headers)
         resp.content_length = sum(len(p) for p in parts)
         try:
             await resp.prepare(request)
@@ -141,10 +149,10 @@ def make_app(
     app.router.add_get("/", landing)
     app.router.add_get("/status.json", status_json)
 
-    if web_config.headers:
+    if web_config.headers or web_config.follow is not None:
 
         async def add_headers(_: web.Request, resp: web.StreamResponse) -> None:
-            resp.headers.update(web_config.headers)
+            resp.headers.update(web_config.latest().headers)
 
         app.on_response_prepare.append(add_headers)
     return app

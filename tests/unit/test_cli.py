@@ -43,6 +43,8 @@ def test_bad_flags_give_one_line_and_exit_2() -> None:
         (["--docker.host", "unix://relative.sock"], "needs an absolute path"),
         (["--healer.crash-loop-window", "2h"], "--healer.crash-loop-window: at most 1h"),
         (["--healer.crash-loop-restarts", "0"], "must be 1 or more"),
+        (["--metric.service-labels", "team a"], "is not a label key or pattern"),
+        (["--metric.max-series-per-family", "-1"], "must be 0 or more"),
     ]:
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.metrics import FAMILIES
 from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.limits import SeriesLimit
 from healer.metrics import HEALER_FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -19,6 +20,7 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     EngineMetrics(registry)
     WatcherMetrics(registry)
+    SeriesLimit(0, registry)
     for family in registry.collect():
         names.add(family.name + "_total" if family.type == "counter" else family.name)
     return names

@@ -19,6 +19,7 @@ import pytest
 from exporter.containers import NodeContainers
 from exporter.health import Health
 from exporter.metrics import cluster, containers, health, nodes, services, tasks
+from exporter.metrics.nodes import ALL_LABELS
 from exporter.metrics.text import Family, Rendered, TextStore
 from exporter.model import SwarmModel
 from exporter.parse import (
@@ -29,6 +30,7 @@ from exporter.parse import (
     parse_service,
     parse_task,
 )
+from exporter.types import NO_RESOURCES as NONE
 from tests.unit.samples import SampleSet
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -55,13 +57,17 @@ KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
     "nodes": (
         nodes.FAMILIES,
         lambda m, _, __: (
-            (nid, nodes.render_node(n, m.node_tasks.get(nid, {}))) for nid, n in m.nodes.items()
+            (nid, nodes.render_node(n, m.node_tasks.get(nid, {}), m.node_reserved.get(nid, NONE)))
+            for nid, n in m.nodes.items()
         ),
     ),
     "cluster": (cluster.FAMILIES, lambda m, h, _: [("cluster", cluster.render_cluster(m, h))]),
     "services": (
         services.FAMILIES,
-        lambda m, _, __: ((sid, services.render_service(v)) for sid, v in m.views.items()),
+        # Every service label, to show the family (the default exports none).
+        lambda m, _, __: (
+            (sid, services.render_service(v, ALL_LABELS)) for sid, v in m.views.items()
+        ),
     ),
     "tasks": (
         tasks.FAMILIES,

@@ -1,4 +1,6 @@
-"""Static checks of the Grafana dashboards and the Prometheus alert rules (grafana/)."""
+"""Static checks of the Grafana dashboards, the Prometheus alert rules (grafana/ and
+compose/discovery.rules.yml), their runbooks (docs/runbooks.md) and the Alertmanager
+configuration (compose/alertmanager.yml)."""
 
 from __future__ import annotations
 
@@ -14,18 +16,27 @@ import pytest
 import yaml
 
 from grafana import build_dashboards
+from grafana.builder import series_pattern
 from grafana.exprs import (
+    CLUSTER_MATCHER,
     DASHBOARD_DIR,
+    DISCOVERY_RULES_FILE,
+    DISCOVERY_RULES_TEST_FILE,
     GRAFANA_DIR,
+    ROOT_DIR,
     RULES_FILE,
     RULES_TEST_FILE,
+    RUNBOOKS_FILE,
     alert_exprs,
+    cluster_problems,
     dashboard_exprs,
     iter_panels,
     load_dashboard,
     load_rules,
+    query_exprs,
     raw_dashboard_exprs,
     variable_names,
+    variable_selectors,
 )
 
 EXPECTED_ALERTS = {
@@ -46,15 +57,22 @@ EXPECTED_ALERTS = {
     "SwarmExporterDown",
     "SwarmExporterStale",
     "SwarmHealerGaveUp",
+    "SwarmHealerForced",
+    "SwarmServiceInsufficientResources",
 }
+DISCOVERY_ALERTS = {"SwarmExportersMissing", "SwarmExportersAbsent"}
 SEVERITIES = {"critical", "warning", "info"}
+# Each rule file with its promtool tests.
+RULE_FILES = {RULES_FILE: RULES_TEST_FILE, DISCOVERY_RULES_FILE: DISCOVERY_RULES_TEST_FILE}
+ALL_RULES = [r for path in RULE_FILES for r in load_rules(path) if "alert" in r]
+ALERTMANAGER_FILE = ROOT_DIR / "compose" / "alertmanager.yml"
 
 EXPECTED_DASHBOARDS = {
     "swarm-overview.json": "swarm-sentinel-overview",
     "swarm-services.json": "swarm-sentinel-services",
     "swarm-healer.json": "swarm-sentinel-healer",
 }
-DASHBOARD_VARIABLES = {"stack", "service", "node"}
+DASHBOARD_VARIABLES = {"cluster", "stack", "service", "node"}
 
 # The exporter's metric contract (plus Prometheus' own `up`).
 KNOWN_METRICS = {
@@ -66,6 +84,10 @@ KNOWN_METRICS = {
     "dockerswarm_node_leader",
     "dockerswarm_node_labels",
     "dockerswarm_node_tasks",
+    "dockerswarm_node_cpus",
+    "dockerswarm_node_memory_bytes",
+    "dockerswarm_node_reserved_cpus",
+    "dockerswarm_node_reserved_memory_bytes",
     "dockerswarm_managers",
     "dockerswarm_managers_reachable",
     "dockerswarm_manager_quorum",
@@ -80,12 +102,17 @@ KNOWN_METRICS = {
     "dockerswarm_service_task_state_since_timestamp_seconds",
     "dockerswarm_service_completions_desired",
     "dockerswarm_service_completions_succeeded",
+    "dockerswarm_service_reservation_cpus",
+    "dockerswarm_service_reservation_memory_bytes",
+    "dockerswarm_service_limit_cpus",
+    "dockerswarm_service_limit_memory_bytes",
     "dockerswarm_container_exits_total",
     "dockerswarm_container_starts_total",
     "dockerswarm_container_unhealthy_total",
     "dockerswarm_container_last_exit_code",
     "dockerswarm_container_last_exit_timestamp_seconds",
     "dockerswarm_up",
+    "dockerswarm_build_info",
     "dockerswarm_last_refresh_timestamp_seconds",
     "dockerswarm_exporter_role",
     "dockerswarm_exporter_container_stream_up",
@@ -99,8 +126,12 @@ KNOWN_METRICS = {
     "dockerswarm_healer_gave_up",
     "dockerswarm_healer_dry_run",
 }
-# Per-node counters: a series is born at its first increment, which increase() misses.
-_CONTAINER_INCREASE = re.compile(r"increase\((dockerswarm_container_\w+_total)\b")
+# Counters whose series are born at their first increment, which increase() misses: the
+# per-node container counters, the healer's decisions, the services' task failures.
+_BORN_COUNTER_INCREASE = re.compile(
+    r"increase\((dockerswarm_(?:container_\w+_total|healer_actions_total"
+    r"|service_task_failures_total))\b"
+)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'")
 
 
@@ -144,7 +175,7 @@ def metric_names(expr: str) -> set[str]:
     """The swarm-sentinel metrics (and `up`) an expression selects."""
     code = _STRING.sub('""', expr)
     names = set(re.findall(r"\bdockerswarm_\w+", code))
-    if re.search(r"\bup\s*\{", code):
+    if re.search(r"(?<![\w:])up\b(?!\s*\()", code):
         names.add("up")
     return names
 
@@ -152,12 +183,14 @@ def metric_names(expr: str) -> set[str]:
 # --------------------------------------------------------------------------- alert rules
 
 
-def test_promtool_check_rules() -> None:
-    assert_ok(promtool("check", "rules", RULES_FILE))
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_promtool_check_rules(rules: Path) -> None:
+    assert_ok(promtool("check", "rules", rules))
 
 
-def test_promtool_test_rules() -> None:
-    result = promtool("test", "rules", RULES_TEST_FILE)
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_promtool_test_rules(rules: Path) -> None:
+    result = promtool("test", "rules", RULE_FILES[rules])
     assert_ok(result)
     assert "SUCCESS" in result.stdout + result.stderr
 
@@ -166,18 +199,20 @@ def test_expected_alerts_exist() -> None:
     names = [name for name, _ in alert_exprs()]
     assert len(names) == len(set(names)), Counter(names).most_common(3)
     assert set(names) == EXPECTED_ALERTS
+    assert {name for name, _ in alert_exprs(DISCOVERY_RULES_FILE)} == DISCOVERY_ALERTS
 
 
-@pytest.mark.parametrize("rule", load_rules(), ids=lambda r: str(r.get("alert")))
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: str(r.get("alert")))
 def test_alert_annotations_and_severity(rule: dict[str, Any]) -> None:
     annotations = rule.get("annotations", {})
-    for key in ("summary", "description", "runbook"):
+    for key in ("summary", "description", "runbook_url"):
         assert str(annotations.get(key, "")).strip(), f"{rule['alert']}: missing {key}"
-    assert "docker " in annotations["runbook"], f"{rule['alert']}: runbook has no command"
+    assert "runbook" not in annotations, f"{rule['alert']}: the runbook is in docs/runbooks.md"
+    assert "cluster" in annotations["summary"], f"{rule['alert']}: summary names no cluster"
     assert rule.get("labels", {}).get("severity") in SEVERITIES
 
 
-@pytest.mark.parametrize("rule", load_rules(), ids=lambda r: str(r.get("alert")))
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: str(r.get("alert")))
 def test_alert_for_durations_are_sane(rule: dict[str, Any]) -> None:
     duration = str(rule.get("for", "0s"))
     match = re.fullmatch(r"(\d+)([smh])", duration)
@@ -186,39 +221,183 @@ def test_alert_for_durations_are_sane(rule: dict[str, Any]) -> None:
     assert seconds <= 30 * 60
 
 
-def test_rule_tests_cover_every_alert_firing_and_not_firing() -> None:
-    data = yaml.safe_load(RULES_TEST_FILE.read_text(encoding="utf-8"))
-    assert data["rule_files"] == [RULES_FILE.name]
+def rule_tests(rules: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(RULE_FILES[rules].read_text(encoding="utf-8"))
+    assert data["rule_files"] == [rules.name]
+    tests: list[dict[str, Any]] = data["tests"]
+    return tests
+
+
+def series_values(test: dict[str, Any], label: str) -> set[str]:
+    """The values of `label` in a promtool test's input series."""
+    return {
+        m.group(1)
+        for s in test["input_series"]
+        if (m := re.search(rf'\b{label}="([^"]+)"', s["series"]))
+    }
+
+
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_rule_tests_cover_every_alert_firing_and_not_firing(rules: Path) -> None:
     firing: set[str] = set()
     silent: set[str] = set()
-    for test in data["tests"]:
+    for test in rule_tests(rules):
         for check in test.get("alert_rule_test", []):
             (firing if check.get("exp_alerts") else silent).add(check["alertname"])
-    names = {name for name, _ in alert_exprs()}
+    names = {name for name, _ in alert_exprs(rules)}
     assert names - firing == set(), "alerts without a firing test case"
     assert names - silent == set(), "alerts without a not-firing test case"
     assert firing | silent <= names, "tests for unknown alerts"
 
 
-def test_rule_tests_use_two_exporter_instances() -> None:
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_rule_tests_use_two_exporter_instances(rules: Path) -> None:
     """Every alert is tested with cluster data reported by more than one exporter."""
-    data = yaml.safe_load(RULES_TEST_FILE.read_text(encoding="utf-8"))
     covered: set[str] = set()
-    for test in data["tests"]:
-        instances = {
-            m.group(1)
-            for s in test["input_series"]
-            if (m := re.search(r'instance="([^"]+)"', s["series"]))
-        }
-        if len(instances) >= 2:
+    for test in rule_tests(rules):
+        if len(series_values(test, "instance")) >= 2:
             covered |= {c["alertname"] for c in test.get("alert_rule_test", []) if c["exp_alerts"]}
-    assert {name for name, _ in alert_exprs()} - covered == set()
+    assert {name for name, _ in alert_exprs(rules)} - covered == set()
+
+
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_rule_tests_fire_every_alert_per_cluster_of_two(rules: Path) -> None:
+    """Every alert fires in a test fed by two swarms (cluster="a" and "b", the same
+    instance, node and service names otherwise), its alerts labelled with their cluster:
+    the rules keep swarms apart. Single-swarm tests (no cluster label) exist too."""
+    covered: set[str] = set()
+    single = False
+    for test in rule_tests(rules):
+        clusters = series_values(test, "cluster")
+        single |= not clusters
+        if len(clusters) < 2:
+            continue
+        for check in test.get("alert_rule_test", []):
+            if check["exp_alerts"]:
+                assert all(a["exp_labels"].get("cluster") in clusters for a in check["exp_alerts"])
+                covered.add(check["alertname"])
+    assert single, "no test without a cluster label"
+    assert {name for name, _ in alert_exprs(rules)} - covered == set()
+
+
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_alert_rules_keep_clusters_apart(rules: Path) -> None:
+    """Every aggregation keeps `cluster`, every join matches on it (grafana/exprs.py)."""
+    for name, expr in alert_exprs(rules):
+        assert cluster_problems(expr) == [], name
+
+
+@pytest.mark.parametrize("rules", sorted(RULE_FILES), ids=lambda p: p.name)
+def test_rules_assume_no_job_name(rules: Path) -> None:
+    """swarm-sentinel's targets are recognised by the series they export, not by the name
+    of the scrape job (docs/alerts.md, "Scrape jobs")."""
+    for name, expr in alert_exprs(rules):
+        assert not re.search(r"\bjob\s*[!=]~?", expr), name
 
 
 @pytest.mark.parametrize(("name", "expr"), alert_exprs(), ids=[n for n, _ in alert_exprs()])
 def test_alert_exprs_balanced_and_known_metrics(name: str, expr: str) -> None:
     assert balanced(expr), name
     assert metric_names(expr) <= KNOWN_METRICS, metric_names(expr) - KNOWN_METRICS
+
+
+def test_insufficient_resources_description_queries_known_metrics() -> None:
+    """The description looks the reservation and the nodes' free capacity up itself."""
+    (rule,) = [r for r in ALL_RULES if r["alert"] == "SwarmServiceInsufficientResources"]
+    description = rule["annotations"]["description"]
+    for metric in (
+        "dockerswarm_service_reservation_cpus",
+        "dockerswarm_service_reservation_memory_bytes",
+        "dockerswarm_node_cpus",
+        "dockerswarm_node_reserved_cpus",
+        "dockerswarm_node_memory_bytes",
+        "dockerswarm_node_reserved_memory_bytes",
+    ):
+        assert f"{metric}{{cluster=%q" in description, metric
+    assert metric_names(description) <= KNOWN_METRICS
+
+
+# --------------------------------------------------------------------------- runbooks
+
+
+def runbook_anchors() -> dict[str, str]:
+    """Heading anchor (as GitHub, GitLab and MkDocs make it) -> its section's text."""
+    sections = re.split(r"^## ", RUNBOOKS_FILE.read_text(encoding="utf-8"), flags=re.M)[1:]
+    anchors: dict[str, str] = {}
+    for section in sections:
+        heading, _, body = section.partition("\n")
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors[anchor] = body
+    return anchors
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    anchors = runbook_anchors()
+    bases = set()
+    for rule in ALL_RULES:
+        url = str(rule["annotations"]["runbook_url"])
+        base, _, anchor = url.partition("#")
+        bases.add(base)
+        assert anchor == rule["alert"].lower(), f"{rule['alert']}: anchor {anchor!r}"
+        assert anchor in anchors, f"{rule['alert']}: no section #{anchor} in docs/runbooks.md"
+        assert "docker " in anchors[anchor], f"{rule['alert']}: its runbook has no command"
+    # One base for all (a mirror replaces it everywhere at once); its path is the file's
+    # path in the repository.
+    (base,) = bases
+    assert base.startswith("https://") and base.endswith("/docs/runbooks.md")
+    assert RUNBOOKS_FILE == ROOT_DIR / "docs" / "runbooks.md"
+
+
+def test_runbooks_have_a_section_per_alert_and_no_other() -> None:
+    assert set(runbook_anchors()) == {r["alert"].lower() for r in ALL_RULES}
+    text = RUNBOOKS_FILE.read_text(encoding="utf-8")
+    for link in re.findall(r"\]\(#([\w-]+)\)", text):
+        assert link in runbook_anchors(), link
+
+
+# ----------------------------------------------------------------------- alertmanager
+
+
+def amtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("amtool")
+    if exe is None:
+        pytest.skip("amtool is not installed")
+    return subprocess.run(
+        [exe, *map(str, args)], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def alertmanager_example() -> str:
+    """The commented example configuration of compose/alertmanager.yml, uncommented."""
+    text = ALERTMANAGER_FILE.read_text(encoding="utf-8")
+    block = text.split("# --- example: begin ---\n")[1].split("# --- example: end ---")[0]
+    return "".join(re.sub(r"^# ?", "", line) for line in block.splitlines(keepends=True))
+
+
+def test_amtool_accepts_the_alertmanager_config() -> None:
+    assert_ok(amtool("check-config", ALERTMANAGER_FILE))
+    route = yaml.safe_load(ALERTMANAGER_FILE.read_text(encoding="utf-8"))["route"]
+    assert route["group_by"][0] == "cluster", "two swarms' alerts must not group together"
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["alertname=SwarmHealerForced", "severity=info"], "healer-chat"),
+        (["alertname=SwarmHealerGaveUp", "severity=warning", "cluster=a"], "healer-chat"),
+        (["alertname=SwarmServiceDown", "severity=critical"], "oncall"),
+        (["alertname=SwarmNodeDown", "severity=warning"], "null"),
+    ],
+)
+def test_alertmanager_example_routes_the_healer_alerts(
+    tmp_path: Path, labels: list[str], receiver: str
+) -> None:
+    example = tmp_path / "alertmanager.yml"
+    example.write_text(alertmanager_example(), encoding="utf-8")
+    assert_ok(amtool("check-config", example))
+    result = amtool("config", "routes", "test", f"--config.file={example}", *labels)
+    assert_ok(result)
+    assert result.stdout.split() == [receiver]
 
 
 def all_exprs() -> list[tuple[str, str]]:
@@ -228,16 +407,18 @@ def all_exprs() -> list[tuple[str, str]]:
     ]
 
 
-def test_container_counters_count_series_born_in_the_window() -> None:
-    """increase() of a per-node counter is always completed by the series born within the
-    window (``x unless x offset w``, guarded by the exporter's scrape then)."""
-    checked = 0
+def test_counters_count_series_born_in_the_window() -> None:
+    """increase() of a counter born at its first increment is always completed by the
+    series born within the window (``x unless x offset w``, guarded by the exporter's
+    scrape then)."""
+    checked = set()
     for where, expr in all_exprs():
-        for metric in set(_CONTAINER_INCREASE.findall(expr)):
-            checked += 1
+        for metric in set(_BORN_COUNTER_INCREASE.findall(expr)):
+            checked.add(metric)
             assert re.search(rf"{metric}(\{{[^}}]*\}})? offset ", expr), (where, metric)
-            assert 'up{job="swarm-sentinel"} offset ' in expr, (where, metric)
-    assert checked
+            assert re.search(r"(?<![\w:])up(\{[^}]*\})? offset ", expr), (where, metric)
+            assert "on (cluster, instance, job)" in expr, (where, metric)
+    assert len(checked) == 5, checked
 
 
 def test_per_node_series_are_summed_not_maxed() -> None:
@@ -280,6 +461,80 @@ def test_dashboard_variables(name: str) -> None:
         assert variables[var]["type"] == "query"
         assert variables[var]["datasource"]["uid"] == "${datasource}"
         assert variables[var]["query"]["query"].startswith("label_values(")
+        # "All" is ".*": it also matches a series without the label (no cluster set, a
+        # service outside a stack), which "" or a list of values would not.
+        assert variables[var]["includeAll"] and variables[var]["allValue"] == ".*"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_dashboard_cluster_variable(name: str) -> None:
+    """The clusters of a metric every instance exports (manager or worker), before the
+    filters that depend on it; those select within the chosen clusters."""
+    dashboard = load_dashboard(DASHBOARD_DIR / name)
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names[:2] == ["datasource", "cluster"]
+    selectors = variable_selectors(dashboard)
+    assert selectors["cluster"] == "dockerswarm_up"
+    for var in DASHBOARD_VARIABLES - {"cluster"}:
+        assert CLUSTER_MATCHER in selectors[var], var
+    cluster = dashboard["templating"]["list"][1]
+    assert cluster["multi"] and cluster["hide"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_dashboard_queries_keep_clusters_apart(name: str) -> None:
+    """Every panel and annotation query selects cluster=~"$cluster" and never aggregates
+    or joins across clusters (grafana.exprs.cluster_problems)."""
+    dashboard = load_dashboard(DASHBOARD_DIR / name)
+    exprs = query_exprs(dashboard)
+    assert exprs
+    for expr in exprs:
+        assert cluster_problems(expr, selectors=True) == [], expr
+        assert not re.search(r"\bjob\s*[!=]~?", expr), expr
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_dashboard_legends_name_the_cluster(name: str) -> None:
+    """A named series tells its swarm (an absent label renders as nothing)."""
+    dashboard = load_dashboard(DASHBOARD_DIR / name)
+    for panel in iter_panels(dashboard["panels"]):
+        for target in panel.get("targets", []):
+            legend = target["legendFormat"]
+            if target["format"] == "time_series" and legend != "__auto":
+                assert legend.endswith("{{cluster}}"), (panel["title"], legend)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'max(dockerswarm_managers{cluster=~"$cluster"})',
+        'sum by (service_name) (dockerswarm_service_tasks{cluster=~"$cluster"})',
+        'sum(dockerswarm_up{cluster=~"$cluster"}) by (instance)',
+        'count without (cluster) (dockerswarm_up{cluster=~"$cluster"})',
+        'max by (cluster) (dockerswarm_up{cluster=~"$cluster"}) and on (instance) up',
+        'dockerswarm_up{cluster=~"$cluster"} / ignoring (cluster) dockerswarm_up',
+        "max by (cluster) (dockerswarm_managers)",
+        'max by (cluster) (dockerswarm_managers{job="swarm-sentinel"})',
+        'count by (cluster) (dockerswarm_up{cluster=~"$cluster"}) or vector(0)',
+    ],
+)
+def test_cluster_check_catches_merging_queries(expr: str) -> None:
+    assert cluster_problems(expr, selectors=True), expr
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'max by (cluster) (dockerswarm_managers{cluster=~"$cluster"})',
+        'sum(dockerswarm_up{cluster=~"$cluster"}) by (cluster, instance)',
+        'count without (instance) (dockerswarm_up{cluster=~"$cluster"})',
+        'max_over_time(up{cluster=~"$cluster", job="x"}[1h]) and on (cluster, instance, job) '
+        'dockerswarm_up{cluster=~"$cluster"}',
+        'clamp_max(dockerswarm_up{cluster=~"$cluster", a="sum(b)"}, 1)',
+    ],
+)
+def test_cluster_check_passes_queries_that_keep_clusters_apart(expr: str) -> None:
+    assert cluster_problems(expr, selectors=True) == [], expr
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
@@ -344,7 +599,7 @@ def test_healer_dashboard_colours_every_reason() -> None:
     dashboard = load_dashboard(DASHBOARD_DIR / "swarm-healer.json")
     panels = {p["title"]: p for p in iter_panels(dashboard["panels"])}
     overrides = panels["Decisions by reason"]["fieldConfig"]["overrides"]
-    assert {o["matcher"]["options"] for o in overrides} == {r.value for r in Reason}
+    assert {o["matcher"]["options"] for o in overrides} == {series_pattern(r.value) for r in Reason}
 
 
 def test_services_dashboard_container_panels() -> None:
@@ -366,6 +621,30 @@ def test_services_dashboard_container_panels() -> None:
     assert all('hostname=~"$node"' in e for e in exprs)
 
 
+def test_capacity_panels() -> None:
+    """Node capacity, reservations and what is free; what services reserve and limit."""
+    overview = load_dashboard(DASHBOARD_DIR / "swarm-overview.json")
+    panels = {p["title"]: p for p in iter_panels(overview["panels"])}
+    table = panels["Node capacity and reservations"]
+    renamed = set(table["transformations"][1]["options"]["renameByName"].values())
+    assert {"CPUs", "CPUs reserved", "CPUs free", "Memory", "Memory reserved"} <= renamed
+    assert "Memory free" in renamed
+    for title in ("Most free CPUs on a node", "Most free memory on a node"):
+        (target,) = panels[title]["targets"]
+        assert 'state="ready"' in target["expr"] and 'availability="active"' in target["expr"]
+    services = load_dashboard(DASHBOARD_DIR / "swarm-services.json")
+    panels = {p["title"]: p for p in iter_panels(services["panels"])}
+    exprs = " ".join(t["expr"] for t in panels["Reservations and limits per task"]["targets"])
+    for metric in (
+        "dockerswarm_service_reservation_cpus",
+        "dockerswarm_service_reservation_memory_bytes",
+        "dockerswarm_service_limit_cpus",
+        "dockerswarm_service_limit_memory_bytes",
+    ):
+        assert metric in exprs, metric
+    assert 'reason="insufficient_resources"' in exprs
+
+
 def test_every_dashboard_uses_its_visible_variables() -> None:
     for name, dashboard in all_dashboards().items():
         visible = {
@@ -375,7 +654,10 @@ def test_every_dashboard_uses_its_visible_variables() -> None:
         }
         used = {v for e in raw_dashboard_exprs(dashboard) for v in variable_names(e)}
         assert visible <= used, (name, visible - used)
-        assert used <= DASHBOARD_VARIABLES | {"__rate_interval", "__range"}, (name, used)
+        assert used <= DASHBOARD_VARIABLES | {"__rate_interval", "__range", "__range_s"}, (
+            name,
+            used,
+        )
 
 
 def test_dashboard_variables_only_used_as_regex_matchers() -> None:

@@ -57,9 +57,13 @@ async def test_body_is_the_joined_parts_and_a_lost_client_is_quiet(
                         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
                 await asyncio.to_thread(rude)
-            async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, headers={"Accept-Encoding": "identity"}) as resp,
+            ):
                 body = await resp.read()
                 assert resp.status == 200
+                assert "Content-Encoding" not in resp.headers
                 assert int(resp.headers["Content-Length"]) == len(body)
         expected, _ = render_metrics([store], registry, False)
         assert body == expected and len(body) > 3_000_000

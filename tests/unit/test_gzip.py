@@ -1,0 +1,263 @@
+"""gzip on /metrics: negotiated by q-value, one gzip member of exactly the text the
+identity answer carries, the stores' text compressed once per change; and the real
+Prometheus (Debian's binary) scraping a real swarm-sentinel process with gzip."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
+
+from exporter.metrics.text import Family, TextStore, sample
+from exporter.web import compress, load_web_config
+from exporter.web.compress import accepts_gzip
+from exporter.web.server import make_app, render_metrics
+from tests.support.fake_engine import SampledEngine
+from tests.support.prometheus_proc import Prometheus
+from tests.support.sentinel import Sentinel, wait_for
+from tests.unit.samples import SETS
+
+OM = "application/openmetrics-text; version=1.0.0"
+SERIES = Family("test_series", "gauge", "Many series.", ("i",))
+OTHER = Family("test_other", "counter", "A second store's family.")
+EMPTY = Family("test_empty", "gauge", "A store without series.")
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip", True),  # what Prometheus and Go's HTTP client send
+        ("gzip, deflate, br", True),
+        ("GZIP;q=0.5", True),  # gzip named, identity not: gzip
+        ("x-gzip", True),
+        ("*", True),
+        ("", False),
+        ("identity", False),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0.5, identity", False),  # identity preferred by q-value
+        ("gzip;q=0.5, *;q=0.8", False),  # * stands for identity too
+        ("gzip;q=0.8, identity;q=0.5", True),
+        ("gzip, identity", True),  # a tie: gzip
+        ("*;q=0", False),
+        ("gzip;q=garbage", False),
+        ("gzip;q=2", False),  # out of range: not a q-value
+        ("gzip;q=nan", False),
+    ],
+)
+def test_gzip_only_when_acceptable_and_preferred(header: str, gzip_ok: bool) -> None:
+    assert accepts_gzip(header) is gzip_ok
+
+
+def stores() -> tuple[TextStore, TextStore, TextStore]:
+    big = TextStore([SERIES])
+    for i in range(0, 20_000, 1000):
+        lines = "".join(sample(SERIES, (("i", f"{j:08d}"),), j) for j in range(i, i + 1000))
+        big.put(str(i), {SERIES.name: lines})
+    other = TextStore([OTHER])
+    other.put("x", {OTHER.name: sample(OTHER, (), 3)})
+    return big, TextStore([EMPTY]), other
+
+
+@asynccontextmanager
+async def served(
+    *the_stores: TextStore, registry: CollectorRegistry
+) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    app = make_app(list(the_stores), registry, lambda: (True, "ready"), load_web_config(None))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+        # auto_decompress off: the test reads the bytes on the wire.
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            yield url, session
+    finally:
+        await runner.cleanup()
+
+
+def gunzip_one_member(raw: bytes) -> bytes:
+    """The text of ``raw``, which must be exactly one whole gzip member."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    text = d.decompress(raw) + d.flush()
+    assert d.eof and not d.unused_data, "not exactly one gzip member"
+    assert gzip.decompress(raw) == text
+    return text
+
+
+@pytest.mark.parametrize("openmetrics", [False, True])
+async def test_the_gzip_body_is_one_member_of_the_identity_text(openmetrics: bool) -> None:
+    the_stores = stores()
+    registry = CollectorRegistry()
+    Counter("test_own", "The exporter's own counter.", registry=registry).inc()
+    accept = {"Accept": OM} if openmetrics else {}
+    async with served(*the_stores, registry=registry) as (url, session):
+        for _ in range(2):  # compressing, then from the cache
+            async with session.get(url, headers={**accept, "Accept-Encoding": "gzip"}) as resp:
+                raw = await resp.read()
+                assert resp.headers["Content-Encoding"] == "gzip"
+                assert "Accept-Encoding" in resp.headers["Vary"]
+                assert int(resp.headers["Content-Length"]) == len(raw)
+                assert resp.content_type.startswith(
+                    "application/openmetrics-text" if openmetrics else "text/plain"
+                )
+            async with session.get(url, headers={**accept, "Accept-Encoding": "identity"}) as resp:
+                plain = await resp.read()
+                assert "Content-Encoding" not in resp.headers
+                assert "Accept-Encoding" in resp.headers["Vary"]
+            text = gunzip_one_member(raw)
+            assert text == plain == render_metrics(the_stores, registry, openmetrics)[0]
+            assert text.endswith(b"# EOF\n") is openmetrics
+            assert len(raw) * 5 < len(plain)
+
+
+async def test_a_scrape_compresses_only_what_changed_since_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compressed: list[int] = []  # sizes of what was compressed
+    real = compress.deflate
+
+    def counting(data: bytes, *, final: bool) -> bytes:
+        compressed.append(len(data))
+        return real(data, final=final)
+
+    monkeypatch.setattr(compress, "deflate", counting)
+    big, empty, other = stores()
+    registry = CollectorRegistry()
+    own = Counter("test_own", "The exporter's own counter.", registry=registry)
+    size = len(big.render())
+    gz = {"Accept-Encoding": "gzip"}
+
+    async def scrape() -> list[int]:
+        compressed.clear()
+        async with session.get(url, headers=gz) as resp:
+            gunzip_one_member(await resp.read())
+        return sorted(compressed)
+
+    async with served(big, empty, other, registry=registry) as (url, session):
+        first = await scrape()
+        assert first[-1] == size  # the big store, once
+        assert len(first) == 4  # three stores and the registry's part
+
+        own.inc()  # the registry changes at every scrape: only its part is compressed
+        again = await scrape()
+        assert len(again) == 1 and again[0] < 1000
+
+        other.put("x", {OTHER.name: sample(OTHER, (), 4)})  # only the small store changed
+        after_small = await scrape()
+        assert len(after_small) == 2 and max(after_small) < 1000
+
+        big.put("extra", {SERIES.name: sample(SERIES, (("i", "extra"),), 1)})
+        # Scrapers arriving together after a change: the big store compressed once.
+        compressed.clear()
+        results = await asyncio.gather(*(session.get(url, headers=gz) for _ in range(3)))
+        for resp in results:
+            async with resp:
+                assert b'i="extra"' in gunzip_one_member(await resp.read())
+        assert sum(1 for n in compressed if n > size) == 1
+        assert sum(1 for n in compressed if n < 1000) == 3  # each one's registry part
+
+
+# --- the real Prometheus --------------------------------------------------------------
+
+
+class Recorder:
+    """A TCP proxy that keeps the beginning of what each side of a connection sent:
+    the request's and the answer's heads, as Prometheus and swarm-sentinel wrote them."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.requests: list[bytes] = []
+        self.answers: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        await asyncio.gather(
+            self._pipe(reader, up_writer, self.requests),
+            self._pipe(up_reader, writer, self.answers),
+        )
+
+    @staticmethod
+    async def _pipe(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, heads: list[bytes]
+    ) -> None:
+        head = b""
+        try:
+            while data := await reader.read(65536):
+                if len(head) < 4096:
+                    head += data[: 4096 - len(head)]
+                    if b"\r\n\r\n" in head:
+                        heads.append(head.partition(b"\r\n\r\n")[0])
+                        head = b"x" * 4096  # the rest of this connection is not kept
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.fixture
+def no_rules(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "rules.yml"
+    path.write_text("groups: []\n")
+    yield path
+
+
+async def test_prometheus_scrapes_the_gzip_body(tmp_path: Path, no_rules: Path) -> None:
+    engine = SampledEngine(SETS[-1].dir)
+    async with engine.serving(tmp_path) as url:
+        # Two stores on the page (the model's and the healer's), then the registry.
+        proc = Sentinel(url, ["--healer.dry-run"])
+        await asyncio.to_thread(proc.start)
+        proxy = Recorder(proc.port)
+        prom = Prometheus([f"127.0.0.1:{await proxy.start()}"], no_rules)
+        try:
+            await asyncio.to_thread(prom.start)
+            await asyncio.to_thread(
+                wait_for, lambda: prom.scalar("up") == 1, 30, "Prometheus to see up 1"
+            )
+            request, answer = proxy.requests[0].lower(), proxy.answers[0].lower()
+            assert b"\r\naccept-encoding: gzip" in request
+            assert b"\r\ncontent-encoding: gzip" in answer
+            assert b"\r\ncontent-type: application/openmetrics-text" in answer
+
+            ours = {name for name, _ in (await asyncio.to_thread(proc.samples))}
+
+            def theirs() -> set[str]:
+                result = prom.query('group by (__name__) ({job="swarm-sentinel"})')
+                return {r["metric"]["__name__"] for r in result}
+
+            # Every name of the page, from the first store's to the registry's last.
+            await asyncio.to_thread(wait_for, lambda: ours <= theirs(), 10, "every name")
+            assert {"dockerswarm_node_info", "dockerswarm_healer_dry_run"} <= ours
+            assert {"dockerswarm_build_info", "process_cpu_seconds_total"} <= ours
+            # (Prometheus and the proxy's loop must not wait for each other: in threads.)
+            assert await asyncio.to_thread(prom.scalar, "count(dockerswarm_node_info)") == len(
+                engine.nodes
+            )
+            assert await asyncio.to_thread(prom.scalar, "dockerswarm_exporter_synced") == 1
+            assert await asyncio.to_thread(prom.scalar, "dockerswarm_healer_dry_run") == 1
+            scraped = await asyncio.to_thread(prom.scalar, "scrape_samples_scraped")
+            assert scraped == pytest.approx(len(await asyncio.to_thread(proc.samples)), rel=0.05)
+        finally:
+            await asyncio.to_thread(prom.stop)
+            await asyncio.to_thread(proc.stop)
+            proxy.close()
