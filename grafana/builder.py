@@ -7,13 +7,23 @@ Two kinds of series, aggregated as the alert rules do (docs/metrics.md):
 - Per-node series (``dockerswarm_container_*``): each instance reports its own node's
   task containers, so instances are summed (``sum by (...)``), see ``node_events``.
 
+Many swarms in one Prometheus: every selector has ``cluster=~"$cluster"`` and every
+aggregation and join keeps ``cluster`` (``max by (cluster, ...)``, ``on (cluster, ...)``).
+The label comes from Prometheus (a scrape job's label, or an external label), never from
+the exporter; with one swarm it is absent, and an absent label groups, joins and matches
+``=~".*"`` as the empty value. ``tests/unit/test_grafana_alerts.py`` checks every query
+for it (``grafana.exprs.cluster_problems``).
+
 Template variables are only ever used as regex matchers (``=~"$stack"``) so "All"
-(``.*``) also matches services that are not part of a stack (``stack=""``).
+(``.*``) also matches series without the label: services that are not part of a stack
+(``stack=""``), and every series when no ``cluster`` label is set (the cluster variable
+then has no value but "All").
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +37,12 @@ SCHEMA_VERSION = 39
 TAGS = ["swarm-sentinel", "docker-swarm"]
 DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
 
-# Label filters built from the template variables.
-SVC = 'stack=~"$stack", service_name=~"$service"'
-NODE = 'hostname=~"$node"'
-JOB = 'job="swarm-sentinel"'
+# Label filters built from the template variables; each selects the cluster too.
+CLUSTER = 'cluster=~"$cluster"'
+STACK = 'stack=~"$stack"'
+SVC = f'{CLUSTER}, {STACK}, service_name=~"$service"'
+NODE = f'{CLUSTER}, hostname=~"$node"'
+SVC_NODE = f'{SVC}, hostname=~"$node"'
 
 
 # ---------------------------------------------------------------------- queries and fields
@@ -40,17 +52,37 @@ def ds() -> JSON:
     return dict(DS)
 
 
-def increase_once(metric: str, matcher: str, series: str, window: str) -> str:
-    """A counter's increase per series (`series` lists its labels), counted once.
+def sel(metric: str, matcher: str = "") -> str:
+    """A selector of `metric` in the selected clusters, with more matchers if given."""
+    return f"{metric}{{{CLUSTER}, {matcher}}}" if matcher else f"{metric}{{{CLUSTER}}}"
 
-    Every exporter instance reports the whole cluster, so the instances' copies of a series
-    are collapsed with max: summing them would multiply by the number of managers.
+
+# 0 for every selected cluster: what a count or a sum shows when nothing matched
+# (``vector(0)`` would be one series without a cluster, beside the clusters' own).
+ZERO = f"0 * group by (cluster) ({sel('dockerswarm_up')})"
+# swarm-sentinel's targets, whatever their scrape job is called: those that exported
+# dockerswarm_up within the hour (a target that is down has no samples of its own).
+OURS = f"present_over_time({sel('dockerswarm_up')}[1h])"
+
+
+def increase_once(
+    metric: str, matcher: str, series: str, window: str, seconds: str | None = None
+) -> str:
+    """A cluster counter's increase per series (`series` lists its labels), counted once.
+
+    Every manager's instance reports the whole cluster, so the instances' copies of a
+    series are collapsed with max: summing them would multiply by the number of managers.
+    A series born within the window (the healer's first force of a service, a service's
+    first failure: born with the value 1) counts with its whole value, as in ``born``
+    (`seconds`: the window in seconds, where Grafana has it, e.g. ``$__range_s``).
     """
-    return f"max by ({series}) (increase({metric}{{{matcher}}}[{window}]))"
+    selector = f"{metric}{{{matcher}}}"
+    new = born(selector, window, seconds)
+    return f"max by (cluster, {series}) ((increase({selector}[{window}]) unless {new}) or {new})"
 
 
-SCRAPED = 'up{job="swarm-sentinel"}'
-STARTED = 'process_start_time_seconds{job="swarm-sentinel"}'
+SCRAPED = sel("up")
+STARTED = sel("process_start_time_seconds")
 
 
 def born(selector: str, window: str, seconds: str | None = None) -> str:
@@ -66,11 +98,15 @@ def born(selector: str, window: str, seconds: str | None = None) -> str:
     guard = f"{SCRAPED} offset {window} == 1"
     if seconds is not None:
         guard += f" or {STARTED} > time() - {seconds}"
-    return f"(({selector} unless {selector} offset {window}) and on (instance, job) ({guard}))"
+    return (
+        f"(({selector} unless {selector} offset {window}) and on (cluster, instance, job) "
+        f"({guard}))"
+    )
 
 
 def node_events(metric: str, matcher: str, by: str, window: str, seconds: str | None = None) -> str:
-    """What a per-node counter counted within `window`, summed over the instances by `by`.
+    """What a per-node counter counted within `window`, summed over the instances by
+    cluster and `by`.
 
     increase() for the series that were there before the window, the whole value for
     those born within it (``born``): a first OOM kill on a node is 1, not 0. Each instance
@@ -78,7 +114,7 @@ def node_events(metric: str, matcher: str, by: str, window: str, seconds: str | 
     """
     selector = f"{metric}{{{matcher}}}"
     new = born(selector, window, seconds)
-    return f"sum by ({by}) ((increase({selector}[{window}]) unless {new}) or {new})"
+    return f"sum by (cluster, {by}) ((increase({selector}[{window}]) unless {new}) or {new})"
 
 
 def target(
@@ -135,9 +171,15 @@ def range_map(low: float, high: float, text: str, color: str) -> JSON:
     }
 
 
+def series_pattern(name: str) -> str:
+    """The display names of the series `name`: legends end in `` {{cluster}}``, which is
+    empty with one swarm (Grafana renders a missing label as nothing)."""
+    return f"^{re.escape(name)}( .*)?$"
+
+
 def color_override(name: str, color: str) -> JSON:
     return {
-        "matcher": {"id": "byName", "options": name},
+        "matcher": {"id": "byRegexp", "options": series_pattern(name)},
         "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
     }
 
@@ -431,10 +473,12 @@ def query_variable(name: str, label: str, query: str) -> JSON:
 
 
 def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
-    """The datasource variable plus stack / service / node filters.
+    """The datasource variable plus cluster / stack / service / node filters.
 
     Every dashboard defines all filters so that the dashboard links (includeVars) carry
-    them; filters a dashboard cannot use are hidden there.
+    them; filters a dashboard cannot use are hidden there. The clusters are those of
+    dockerswarm_up, which every instance exports, manager or worker; without a
+    ``cluster`` label anywhere the list is empty and "All" (``.*``) selects everything.
     """
     result = [
         {
@@ -451,13 +495,14 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
             "hide": 0,
             "skipUrlSync": False,
         },
-        query_variable("stack", "Stack", "label_values(dockerswarm_service_info, stack)"),
+        query_variable("cluster", "Cluster", "label_values(dockerswarm_up, cluster)"),
+        query_variable("stack", "Stack", f"label_values({sel('dockerswarm_service_info')}, stack)"),
         query_variable(
             "service",
             "Service",
-            'label_values(dockerswarm_service_info{stack=~"$stack"}, service_name)',
+            f"label_values({sel('dockerswarm_service_info', STACK)}, service_name)",
         ),
-        query_variable("node", "Node", "label_values(dockerswarm_node_info, hostname)"),
+        query_variable("node", "Node", f"label_values({sel('dockerswarm_node_info')}, hostname)"),
     ]
     for variable in result:
         if variable["name"] in hidden:
@@ -497,7 +542,7 @@ def dashboard_annotations() -> list[JSON]:
             "step": "1m",
             "titleFormat": "Healer forced {{service_name}}",
             "textFormat": "reason: {{reason}}, stack: {{stack}}",
-            "tagKeys": "stack,reason",
+            "tagKeys": "cluster,stack,reason",
             "useValueForTime": False,
             "refId": "HealerForces",
         },

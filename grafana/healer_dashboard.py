@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from grafana.builder import (
     SVC,
+    ZERO,
     Dashboard,
     color_override,
     column_override,
     increase_once,
     merge_organize,
+    sel,
     steps,
     value_map,
 )
@@ -35,12 +37,27 @@ HEALER_REASON_COLORS = {
 }
 
 
-def actions(window: str, result: str | None = None, by: str = "result") -> str:
-    matcher = f'result="{result}", {SVC}' if result else SVC
+SKIPS = "skipped_.*|gave_up|error|conflict"
+SERVICE_KEY = "cluster, service_name, stack"
+
+
+def actions(
+    window: str, result: str | None = None, by: str = "result", *, regex: bool = False
+) -> str:
+    """Healer decisions within `window` (a first decision included: its series is born
+    with the value 1), summed by cluster and `by`. `result`: one result, or with `regex`
+    a pattern of results."""
+    op = "=~" if regex else "="
+    matcher = f'result{op}"{result}", {SVC}' if result else SVC
+    seconds = "$__range_s" if window == "$__range" else None
     decided = increase_once(
-        "dockerswarm_healer_actions_total", matcher, "service_name, stack, reason, result", window
+        "dockerswarm_healer_actions_total",
+        matcher,
+        "service_name, stack, reason, result",
+        window,
+        seconds,
     )
-    return f"sum by ({by}) ({decided})"
+    return f"sum by (cluster, {by}) ({decided})"
 
 
 def healer() -> Dashboard:
@@ -51,15 +68,24 @@ def healer() -> Dashboard:
         hidden_variables=frozenset({"node"}),
     )
     next_action = (
-        f"max by (service_name, stack) (dockerswarm_healer_next_action_timestamp_seconds{{{SVC}}})"
+        f"max by ({SERVICE_KEY}) (dockerswarm_healer_next_action_timestamp_seconds{{{SVC}}})"
     )
-    gave_up = f"max by (service_name, stack) (dockerswarm_healer_gave_up{{{SVC}}})"
+    # As alert SwarmHealerGaveUp: the acting instance's word, not a former leader's.
+    gave_up = (
+        f"max by ({SERVICE_KEY}) (dockerswarm_healer_gave_up{{{SVC}}} "
+        f"and on (cluster, instance, job) ({sel('dockerswarm_healer_acting')} == 1))"
+    )
     result_colors = [color_override(k, c) for k, c in HEALER_RESULT_COLORS.items()]
     d.row("Status")
     d.stat(
         "Acting instance",
         "Exporter instance whose engine is the leader; only it heals.",
-        [("max by (instance) (dockerswarm_healer_acting) == 1", "{{instance}}")],
+        [
+            (
+                f"max by (cluster, instance) ({sel('dockerswarm_healer_acting')}) == 1",
+                "{{instance}} {{cluster}}",
+            )
+        ],
         w=5,
         text_mode="name",
         no_value="none",
@@ -67,7 +93,7 @@ def healer() -> Dashboard:
     d.stat(
         "Acting instances",
         "Must be exactly 1 (0: nobody heals, >1: split brain).",
-        [("sum(dockerswarm_healer_acting)", "")],
+        [(f"sum by (cluster) ({sel('dockerswarm_healer_acting')})", "{{cluster}}")],
         w=3,
         thresholds=steps((None, "red"), (1, "green"), (2, "red")),
         color_mode="background",
@@ -75,7 +101,7 @@ def healer() -> Dashboard:
     d.stat(
         "Mode",
         "Dry run: the healer only reports what it would do.",
-        [("max(dockerswarm_healer_dry_run)", "")],
+        [(f"max by (cluster) ({sel('dockerswarm_healer_dry_run')})", "{{cluster}}")],
         w=3,
         mappings=[value_map({"1": ("DRY RUN", "purple"), "0": ("live", "green")})],
         color_mode="background",
@@ -84,28 +110,40 @@ def healer() -> Dashboard:
     d.stat(
         "Forced (range)",
         "Forced updates in the selected time range.",
-        [(f"round(sum({actions('$__range', 'forced', 'service_name, stack')})) or vector(0)", "")],
+        [
+            (
+                f"round(sum by (cluster) ({actions('$__range', 'forced', 'service_name')})) "
+                f"or {ZERO}",
+                "{{cluster}}",
+            )
+        ],
         w=3,
         thresholds=steps((None, "green"), (1, "orange")),
     )
     d.stat(
         "Would force (range)",
         "Dry-run decisions in the selected time range.",
-        [(f"round(sum({actions('$__range', 'dry_run', 'service_name, stack')})) or vector(0)", "")],
+        [
+            (
+                f"round(sum by (cluster) ({actions('$__range', 'dry_run', 'service_name')})) "
+                f"or {ZERO}",
+                "{{cluster}}",
+            )
+        ],
         w=3,
         thresholds=steps((None, "green"), (1, "purple")),
     )
     d.stat(
         "In back-off",
         "Services whose next allowed action is in the future.",
-        [(f"count({next_action} > time()) or vector(0)", "")],
+        [(f"count by (cluster) ({next_action} > time()) or {ZERO}", "{{cluster}}")],
         w=3,
         thresholds=steps((None, "green"), (1, "yellow")),
     )
     d.stat(
         "Given up",
         "Services the healer has given up on.",
-        [(f"count({gave_up} == 1) or vector(0)", "")],
+        [(f"count by (cluster) ({gave_up} == 1) or {ZERO}", "{{cluster}}")],
         w=4,
         thresholds=steps((None, "green"), (1, "red")),
         color_mode="background",
@@ -115,7 +153,7 @@ def healer() -> Dashboard:
     d.timeseries(
         "Decisions by result",
         "Healer decisions per interval by result.",
-        [(actions("$__rate_interval"), "{{result}}")],
+        [(actions("$__rate_interval"), "{{result}} {{cluster}}")],
         stack=True,
         bars=True,
         overrides=result_colors,
@@ -124,10 +162,13 @@ def healer() -> Dashboard:
         "Forced updates by service",
         "Forced (and dry-run would-force) decisions per interval by service.",
         [
-            (actions("$__rate_interval", "forced", "service_name"), "{{service_name}} forced"),
+            (
+                actions("$__rate_interval", "forced", "service_name"),
+                "{{service_name}} forced {{cluster}}",
+            ),
             (
                 actions("$__rate_interval", "dry_run", "service_name"),
-                "{{service_name}} would force",
+                "{{service_name}} would force {{cluster}}",
             ),
         ],
         stack=True,
@@ -138,7 +179,7 @@ def healer() -> Dashboard:
         "Healer decisions per interval by the reason that triggered them: "
         + ", ".join(HEALER_REASON_COLORS)
         + ".",
-        [(actions("$__rate_interval", by="reason"), "{{reason}}")],
+        [(actions("$__rate_interval", by="reason"), "{{reason}} {{cluster}}")],
         stack=True,
         bars=True,
         overrides=[color_override(k, c) for k, c in HEALER_REASON_COLORS.items()],
@@ -147,14 +188,7 @@ def healer() -> Dashboard:
         "Skips and errors",
         "Why the healer did not act: cooldown, rate limit, no quorum, no eligible node, "
         "gave up, errors, conflicts.",
-        [
-            (
-                "sum by (result) (max by (service_name, stack, reason, result) "
-                "(increase(dockerswarm_healer_actions_total"
-                f'{{result=~"skipped_.*|gave_up|error|conflict", {SVC}}}[$__rate_interval])))',
-                "{{result}}",
-            )
-        ],
+        [(actions("$__rate_interval", SKIPS, regex=True), "{{result}} {{cluster}}")],
         stack=True,
         bars=True,
         overrides=result_colors,
@@ -171,8 +205,9 @@ def healer() -> Dashboard:
         ],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "Value #A", "Value #B", "Value #C"],
+            order=["cluster", "service_name", "stack", "Value #A", "Value #B", "Value #C"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "Value #A": "Next action",
@@ -194,18 +229,12 @@ def healer() -> Dashboard:
     d.table(
         "Dry run: would force",
         "Services the healer would have forced in the selected time range (dry run).",
-        [
-            (
-                "round(max by (service_name, stack, reason) "
-                "(increase(dockerswarm_healer_actions_total"
-                f'{{result="dry_run", {SVC}}}[$__range]))) > 0',
-                "",
-            )
-        ],
+        [(f"round({actions('$__range', 'dry_run', 'service_name, stack, reason')}) > 0", "")],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "reason", "Value"],
+            order=["cluster", "service_name", "stack", "reason", "Value"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "reason": "Reason",
@@ -218,18 +247,12 @@ def healer() -> Dashboard:
     d.table(
         "Forced in range",
         "Services the healer forced in the selected time range, by reason.",
-        [
-            (
-                "round(max by (service_name, stack, reason) "
-                "(increase(dockerswarm_healer_actions_total"
-                f'{{result="forced", {SVC}}}[$__range]))) > 0',
-                "",
-            )
-        ],
+        [(f"round({actions('$__range', 'forced', 'service_name, stack, reason')}) > 0", "")],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "reason", "Value"],
+            order=["cluster", "service_name", "stack", "reason", "Value"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "reason": "Reason",

@@ -1,11 +1,12 @@
-"""The overview dashboard: Raft quorum, nodes, task containers, Docker events and exporter
-health."""
+"""The overview dashboard: Raft quorum, nodes, capacity and reservations, task containers,
+Docker events and exporter health."""
 
 from __future__ import annotations
 
 from grafana.builder import (
-    JOB,
     NODE,
+    OURS,
+    ZERO,
     Dashboard,
     color_override,
     color_overrides,
@@ -13,6 +14,7 @@ from grafana.builder import (
     merge_organize,
     node_events,
     range_map,
+    sel,
     steps,
     value_map,
 )
@@ -29,21 +31,61 @@ STATE_COLORS = {
     "unreachable": ("unreachable", "red"),
 }
 
+NODE_KEY = "cluster, node_id, hostname"
+
+
+def per_node(metric: str) -> str:
+    """A node's cluster series, once (every manager's instance reports it)."""
+    return f"max by ({NODE_KEY}) ({metric}{{{NODE}}})"
+
+
+def schedulable(expr: str) -> str:
+    """`expr` (by node) for the ready, active nodes only: where the scheduler places."""
+    return (
+        f"{expr} and on (cluster, node_id) "
+        f'(max by (cluster, node_id) (dockerswarm_node_state{{state="ready", {NODE}}}) == 1) '
+        "and on (cluster, node_id) (max by (cluster, node_id) "
+        f'(dockerswarm_node_availability{{availability="active", {NODE}}}) == 1)'
+    )
+
+
+def free(kind: str) -> str:
+    """What a node has left for new reservations: capacity - reserved (cpus, memory_bytes)."""
+    capacity = per_node(f"dockerswarm_node_{kind}")
+    reserved = per_node(f"dockerswarm_node_reserved_{kind}")
+    return f"({capacity} - {reserved})"
+
+
+def reserved_share(kind: str) -> str:
+    """The share of a node's capacity its tasks reserve."""
+    return (
+        f"{per_node(f'dockerswarm_node_reserved_{kind}')} "
+        f"/ ({per_node(f'dockerswarm_node_{kind}')} > 0)"
+    )
+
 
 def overview() -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-overview",
         title="Swarm Sentinel / Overview",
         description=(
-            "Docker Swarm quorum, nodes, task containers and exporter health (swarm-sentinel)."
+            "Docker Swarm quorum, nodes, capacity, task containers and exporter health "
+            "(swarm-sentinel)."
         ),
     )
     quorum_thresholds = steps((None, "red"), (0, "orange"), (1, "green"))
+
+    def cluster_max(metric: str) -> str:
+        return f"max by (cluster) ({sel(metric)})"
+
+    reachable = cluster_max("dockerswarm_managers_reachable")
+    quorum = cluster_max("dockerswarm_manager_quorum")
+    managers = cluster_max("dockerswarm_managers")
     d.row("Quorum")
     d.stat(
         "Has leader",
         "0 means the managers lost Raft quorum.",
-        [("max(dockerswarm_cluster_has_leader)", "")],
+        [(cluster_max("dockerswarm_cluster_has_leader"), "{{cluster}}")],
         w=3,
         mappings=[value_map({"1": ("yes", "green"), "0": ("QUORUM LOST", "red")})],
         color_mode="background",
@@ -52,7 +94,12 @@ def overview() -> Dashboard:
     d.stat(
         "Leader",
         "Hostname of the current Raft leader.",
-        [("max by (hostname) (dockerswarm_node_leader) == 1", "{{hostname}}")],
+        [
+            (
+                f"max by (cluster, hostname) ({sel('dockerswarm_node_leader')}) == 1",
+                "{{hostname}} {{cluster}}",
+            )
+        ],
         w=4,
         text_mode="name",
         no_value="no leader",
@@ -61,9 +108,9 @@ def overview() -> Dashboard:
         "Managers reachable / needed",
         "Reachable managers vs. the Raft quorum floor(N/2)+1, and the number of managers.",
         [
-            ("max(dockerswarm_managers_reachable)", "reachable"),
-            ("max(dockerswarm_manager_quorum)", "quorum"),
-            ("max(dockerswarm_managers)", "managers"),
+            (reachable, "reachable {{cluster}}"),
+            (quorum, "quorum {{cluster}}"),
+            (managers, "managers {{cluster}}"),
         ],
         w=7,
         text_mode="value_and_name",
@@ -71,12 +118,7 @@ def overview() -> Dashboard:
     d.stat(
         "Failures tolerated now",
         "How many more managers may fail before quorum is lost (reachable - quorum).",
-        [
-            (
-                "max(dockerswarm_managers_reachable) - max(dockerswarm_manager_quorum)",
-                "",
-            )
-        ],
+        [(f"{reachable} - {quorum}", "{{cluster}}")],
         w=5,
         thresholds=quorum_thresholds,
         mappings=[range_map(-1000, -1, "QUORUM LOST", "red")],
@@ -86,7 +128,7 @@ def overview() -> Dashboard:
     d.stat(
         "Fault tolerance (design)",
         "floor((N-1)/2): failures the manager count tolerates when all are healthy.",
-        [("max(dockerswarm_manager_fault_tolerance)", "")],
+        [(cluster_max("dockerswarm_manager_fault_tolerance"), "{{cluster}}")],
         w=5,
         thresholds=quorum_thresholds,
         no_value="n/a",
@@ -95,20 +137,25 @@ def overview() -> Dashboard:
         "Managers reachable vs quorum",
         "Quorum is lost when reachable drops below the quorum line.",
         [
-            ("max(dockerswarm_managers_reachable)", "reachable"),
-            ("max(dockerswarm_manager_quorum)", "quorum"),
-            ("max(dockerswarm_managers)", "managers"),
+            (reachable, "reachable {{cluster}}"),
+            (quorum, "quorum {{cluster}}"),
+            (managers, "managers {{cluster}}"),
         ],
         w=12,
         overrides=[color_override("reachable", "green"), color_override("quorum", "red")],
     )
     d.timeseries(
         "Exporters",
-        "Scraped exporters (up) and exporters whose last refresh succeeded (dockerswarm_up).",
+        "Scraped exporters (up, of the targets that exported dockerswarm_up within the "
+        "hour, whatever their scrape job) and exporters whose last refresh succeeded "
+        "(dockerswarm_up).",
         [
-            (f"sum(up{{{JOB}}})", "scraped"),
-            ("sum(dockerswarm_up)", "refreshing"),
-            ("count(dockerswarm_up)", "instances"),
+            (
+                f"sum by (cluster) ({sel('up')} and on (cluster, instance, job) {OURS})",
+                "scraped {{cluster}}",
+            ),
+            (f"sum by (cluster) ({sel('dockerswarm_up')})", "refreshing {{cluster}}"),
+            (f"count by (cluster) ({sel('dockerswarm_up')})", "instances {{cluster}}"),
         ],
         w=12,
     )
@@ -120,8 +167,9 @@ def overview() -> Dashboard:
         "Number of nodes per state.",
         [
             (
-                f"sum by (state) (max by (node_id, state) (dockerswarm_node_state{{{NODE}}}))",
-                "{{state}}",
+                "sum by (cluster, state) (max by (cluster, node_id, state) "
+                f"(dockerswarm_node_state{{{NODE}}}))",
+                "{{state}} {{cluster}}",
             )
         ],
         w=8,
@@ -134,9 +182,9 @@ def overview() -> Dashboard:
         "Number of nodes per availability (active, pause, drain).",
         [
             (
-                "sum by (availability) (max by (node_id, availability) "
+                "sum by (cluster, availability) (max by (cluster, node_id, availability) "
                 f"(dockerswarm_node_availability{{{NODE}}}))",
-                "{{availability}}",
+                "{{availability}} {{cluster}}",
             )
         ],
         w=8,
@@ -149,9 +197,9 @@ def overview() -> Dashboard:
         "Raft reachability of the managers.",
         [
             (
-                "sum by (reachability) (max by (node_id, reachability) "
+                "sum by (cluster, reachability) (max by (cluster, node_id, reachability) "
                 f"(dockerswarm_node_manager_reachability{{{NODE}}}))",
-                "{{reachability}}",
+                "{{reachability}} {{cluster}}",
             )
         ],
         w=8,
@@ -164,29 +212,34 @@ def overview() -> Dashboard:
         "One row per node. Leader: 1 = Raft leader.",
         [
             (
-                "max by (node_id, hostname, role, engine_version, address) "
+                "max by (cluster, node_id, hostname, role, engine_version, address) "
                 f"(dockerswarm_node_info{{{NODE}}})",
                 "",
             ),
-            (f"max by (node_id, state) (dockerswarm_node_state{{{NODE}}}) == 1", ""),
             (
-                f"max by (node_id, availability) (dockerswarm_node_availability{{{NODE}}}) == 1",
+                f"max by (cluster, node_id, state) (dockerswarm_node_state{{{NODE}}}) == 1",
                 "",
             ),
             (
-                "max by (node_id, reachability) "
+                "max by (cluster, node_id, availability) "
+                f"(dockerswarm_node_availability{{{NODE}}}) == 1",
+                "",
+            ),
+            (
+                "max by (cluster, node_id, reachability) "
                 f"(dockerswarm_node_manager_reachability{{{NODE}}}) == 1",
                 "",
             ),
-            (f"max by (node_id) (dockerswarm_node_leader{{{NODE}}})", ""),
+            (f"max by (cluster, node_id) (dockerswarm_node_leader{{{NODE}}})", ""),
             (
-                f'max by (node_id) (dockerswarm_node_tasks{{state="running", {NODE}}})',
+                f'max by (cluster, node_id) (dockerswarm_node_tasks{{state="running", {NODE}}})',
                 "",
             ),
         ],
         merge_organize(
             exclude=["Value #A", "Value #B", "Value #C", "Value #D"],
             order=[
+                "cluster",
                 "hostname",
                 "role",
                 "state",
@@ -199,6 +252,7 @@ def overview() -> Dashboard:
                 "node_id",
             ],
             rename={
+                "cluster": "Cluster",
                 "hostname": "Hostname",
                 "role": "Role",
                 "state": "State",
@@ -232,8 +286,9 @@ def overview() -> Dashboard:
         "Nodes per state.",
         [
             (
-                f"sum by (state) (max by (node_id, state) (dockerswarm_node_state{{{NODE}}}))",
-                "{{state}}",
+                "sum by (cluster, state) (max by (cluster, node_id, state) "
+                f"(dockerswarm_node_state{{{NODE}}}))",
+                "{{state}} {{cluster}}",
             )
         ],
         stack=True,
@@ -244,11 +299,131 @@ def overview() -> Dashboard:
         "Current tasks in state running per node.",
         [
             (
-                f'max by (hostname) (dockerswarm_node_tasks{{state="running", {NODE}}})',
-                "{{hostname}}",
+                f'max by (cluster, hostname) (dockerswarm_node_tasks{{state="running", {NODE}}})',
+                "{{hostname}} {{cluster}}",
             )
         ],
         stack=True,
+    )
+
+    d.row("Capacity and reservations")
+    # What the scheduler sees: a task is placed only on a ready, active node with its
+    # reservation still free (else: pending, insufficient resources).
+    d.stat(
+        "Most free CPUs on a node",
+        "The most CPUs any ready, active node has left for new reservations (its CPUs "
+        "minus what its tasks reserve). A task whose CPU reservation is larger stays "
+        "pending (alert SwarmServiceInsufficientResources).",
+        [(f"max by (cluster) ({schedulable(free('cpus'))})", "{{cluster}}")],
+        w=6,
+        no_value="n/a",
+        unit="none",
+    )
+    d.stat(
+        "Most free memory on a node",
+        "The most memory any ready, active node has left for new reservations. A task "
+        "whose memory reservation is larger stays pending.",
+        [(f"max by (cluster) ({schedulable(free('memory_bytes'))})", "{{cluster}}")],
+        w=6,
+        no_value="n/a",
+        unit="bytes",
+    )
+    for kind, title in (("cpus", "CPUs reserved"), ("memory_bytes", "Memory reserved")):
+        reserved = per_node(f"dockerswarm_node_reserved_{kind}")
+        capacity = per_node(f"dockerswarm_node_{kind}")
+        d.stat(
+            f"{title} (ready, active nodes)",
+            "Share of the ready, active nodes' capacity that the tasks placed there reserve.",
+            [
+                (
+                    f"sum by (cluster) ({schedulable(reserved)}) "
+                    f"/ (sum by (cluster) ({schedulable(capacity)}) > 0)",
+                    "{{cluster}}",
+                )
+            ],
+            w=6,
+            unit="percentunit",
+            thresholds=steps((None, "green"), (0.8, "orange"), (0.95, "red")),
+            no_value="n/a",
+        )
+    d.table(
+        "Node capacity and reservations",
+        "Per node: the CPUs and memory it offers the scheduler, what the tasks placed "
+        "there reserve, and what is left for new reservations. Only ready, active nodes "
+        "take new tasks.",
+        [
+            (per_node("dockerswarm_node_cpus"), ""),
+            (per_node("dockerswarm_node_reserved_cpus"), ""),
+            (free("cpus"), ""),
+            (per_node("dockerswarm_node_memory_bytes"), ""),
+            (per_node("dockerswarm_node_reserved_memory_bytes"), ""),
+            (free("memory_bytes"), ""),
+            (f"max by (cluster, node_id, state) (dockerswarm_node_state{{{NODE}}}) == 1", ""),
+            (
+                "max by (cluster, node_id, availability) "
+                f"(dockerswarm_node_availability{{{NODE}}}) == 1",
+                "",
+            ),
+        ],
+        merge_organize(
+            exclude=["Value #G", "Value #H"],
+            order=[
+                "cluster",
+                "hostname",
+                "state",
+                "availability",
+                "Value #A",
+                "Value #B",
+                "Value #C",
+                "Value #D",
+                "Value #E",
+                "Value #F",
+                "node_id",
+            ],
+            rename={
+                "cluster": "Cluster",
+                "hostname": "Hostname",
+                "state": "State",
+                "availability": "Availability",
+                "Value #A": "CPUs",
+                "Value #B": "CPUs reserved",
+                "Value #C": "CPUs free",
+                "Value #D": "Memory",
+                "Value #E": "Memory reserved",
+                "Value #F": "Memory free",
+                "node_id": "Node ID",
+            },
+        ),
+        h=8,
+        sort_by="CPUs free",
+        overrides=[
+            column_override(
+                name,
+                ("mappings", [value_map(STATE_COLORS)]),
+                ("custom.cellOptions", {"type": "color-text"}),
+            )
+            for name in ("State", "Availability")
+        ]
+        + [
+            column_override(name, ("unit", "bytes"))
+            for name in ("Memory", "Memory reserved", "Memory free")
+        ]
+        + [
+            column_override(name, ("decimals", 2))
+            for name in ("CPUs", "CPUs reserved", "CPUs free")
+        ],
+    )
+    d.timeseries(
+        "CPUs reserved per node",
+        "Share of each node's CPUs reserved by the tasks placed there.",
+        [(reserved_share("cpus"), "{{hostname}} {{cluster}}")],
+        unit="percentunit",
+    )
+    d.timeseries(
+        "Memory reserved per node",
+        "Share of each node's memory reserved by the tasks placed there.",
+        [(reserved_share("memory_bytes"), "{{hostname}} {{cluster}}")],
+        unit="percentunit",
     )
 
     d.row("Task containers")
@@ -263,7 +438,7 @@ def overview() -> Dashboard:
         "OOM-killed containers (1h)",
         "Task containers the kernel's OOM killer ended in the last hour, on the selected "
         "nodes (alert SwarmContainerOOMKilled).",
-        [(f"round(sum({oom_killed})) or vector(0)", "")],
+        [(f"round(sum by (cluster) ({oom_killed})) or {ZERO}", "{{cluster}}")],
         w=8,
         thresholds=steps((None, "green"), (1, "red")),
         color_mode="background",
@@ -275,9 +450,9 @@ def overview() -> Dashboard:
         "from 5). The services dashboard lists them.",
         [
             (
-                "count(max by (service_name, stack) "
-                f"(max_over_time(({exits_10m} >= 3)[1h:1m]))) or vector(0)",
-                "",
+                "count by (cluster) (max by (cluster, service_name, stack) "
+                f"(max_over_time(({exits_10m} >= 3)[1h:1m]))) or {ZERO}",
+                "{{cluster}}",
             )
         ],
         w=8,
@@ -288,7 +463,7 @@ def overview() -> Dashboard:
         "Unhealthy health checks (1h)",
         "Health checks of task containers that turned unhealthy in the last hour "
         "(alert SwarmContainerUnhealthy).",
-        [(f"round(sum({unhealthy})) or vector(0)", "")],
+        [(f"round(sum by (cluster) ({unhealthy})) or {ZERO}", "{{cluster}}")],
         w=8,
         thresholds=steps((None, "green"), (1, "orange")),
         color_mode="background",
@@ -301,8 +476,9 @@ def overview() -> Dashboard:
         "same cluster events).",
         [
             (
-                "max by (event_type) (rate(dockerswarm_exporter_events_total[$__rate_interval]))",
-                "{{event_type}}",
+                "max by (cluster, event_type) "
+                f"(rate({sel('dockerswarm_exporter_events_total')}[$__rate_interval]))",
+                "{{event_type}} {{cluster}}",
             )
         ],
         w=12,
@@ -315,18 +491,19 @@ def overview() -> Dashboard:
         "Docker API calls per second by instance, errors and event stream reconnects.",
         [
             (
-                "sum by (instance) "
-                "(rate(dockerswarm_exporter_api_requests_total[$__rate_interval]))",
-                "{{instance}} requests",
+                "sum by (cluster, instance) "
+                f"(rate({sel('dockerswarm_exporter_api_requests_total')}[$__rate_interval]))",
+                "{{instance}} requests {{cluster}}",
             ),
             (
-                "sum by (instance) (rate(dockerswarm_exporter_api_errors_total[$__rate_interval]))",
-                "{{instance}} errors",
+                "sum by (cluster, instance) "
+                f"(rate({sel('dockerswarm_exporter_api_errors_total')}[$__rate_interval]))",
+                "{{instance}} errors {{cluster}}",
             ),
             (
-                "sum by (instance, stream) "
-                "(increase(dockerswarm_exporter_stream_reconnects_total[$__rate_interval]))",
-                "{{instance}} {{stream}} stream reconnects",
+                "sum by (cluster, instance, stream) (increase("
+                f"{sel('dockerswarm_exporter_stream_reconnects_total')}[$__rate_interval]))",
+                "{{instance}} {{stream}} stream reconnects {{cluster}}",
             ),
         ],
         w=12,
@@ -337,34 +514,36 @@ def overview() -> Dashboard:
         "Per exporter instance; alert SwarmExporterStale fires above 120s.",
         [
             (
-                "time() - max by (instance) (dockerswarm_last_refresh_timestamp_seconds)",
-                "{{instance}}",
+                "time() - max by (cluster, instance) "
+                f"({sel('dockerswarm_last_refresh_timestamp_seconds')})",
+                "{{instance}} {{cluster}}",
             )
         ],
         w=24,
         h=6,
         unit="s",
     )
+    reconnects = sel("dockerswarm_exporter_stream_reconnects_total", 'stream="containers"')
     d.table(
         "Exporter instances",
-        "Every instance: its engine's role (a worker's instance reports its own node's "
-        "containers only), whether its engine answers, whether the stream of its node's "
-        "task-container events is open, and how often that stream was lost in the range.",
+        "Every instance: its version, its engine's role (a worker's instance reports its "
+        "own node's containers only), whether its engine answers, whether the stream of "
+        "its node's task-container events is open, and how often that stream was lost in "
+        "the range.",
         [
-            ("max by (instance, role) (dockerswarm_exporter_role == 1)", ""),
-            ("max by (instance) (dockerswarm_up)", ""),
-            ("max by (instance) (dockerswarm_exporter_container_stream_up)", ""),
-            (
-                "round(sum by (instance) (increase(dockerswarm_exporter_stream_reconnects_total"
-                '{stream="containers"}[$__range])))',
-                "",
-            ),
+            (f"max by (cluster, instance, role) ({sel('dockerswarm_exporter_role')} == 1)", ""),
+            (f"max by (cluster, instance) ({sel('dockerswarm_up')})", ""),
+            (f"max by (cluster, instance) ({sel('dockerswarm_exporter_container_stream_up')})", ""),
+            (f"round(sum by (cluster, instance) (increase({reconnects}[$__range])))", ""),
+            (f"max by (cluster, instance, version) ({sel('dockerswarm_build_info')})", ""),
         ],
         merge_organize(
-            exclude=["Value #A"],
-            order=["instance", "role", "Value #B", "Value #C", "Value #D"],
+            exclude=["Value #A", "Value #E"],
+            order=["cluster", "instance", "version", "role", "Value #B", "Value #C", "Value #D"],
             rename={
+                "cluster": "Cluster",
                 "instance": "Instance",
+                "version": "Version",
                 "role": "Role",
                 "Value #B": "Engine",
                 "Value #C": "Container stream",
@@ -392,10 +571,15 @@ def overview() -> Dashboard:
         "is open: a closed stream misses its node's exits, OOM kills and health checks.",
         [
             (
-                "count by (role) (max by (instance, role) (dockerswarm_exporter_role == 1))",
-                "{{role}} instances",
+                "count by (cluster, role) (max by (cluster, instance, role) "
+                f"({sel('dockerswarm_exporter_role')} == 1))",
+                "{{role}} instances {{cluster}}",
             ),
-            ("sum(max by (instance) (dockerswarm_exporter_container_stream_up))", "streams open"),
+            (
+                "sum by (cluster) (max by (cluster, instance) "
+                f"({sel('dockerswarm_exporter_container_stream_up')}))",
+                "streams open {{cluster}}",
+            ),
         ],
         w=12,
         h=8,

@@ -1,11 +1,14 @@
-"""The services dashboard: convergence, tasks, failures, stuck tasks, task containers
-(restarts, OOM kills, health checks, crash loops), jobs and updates."""
+"""The services dashboard: convergence, tasks, failures, stuck tasks, reservations and
+limits, task containers (restarts, OOM kills, health checks, crash loops), jobs and
+updates."""
 
 from __future__ import annotations
 
 from grafana.builder import (
     NODE,
     SVC,
+    SVC_NODE,
+    ZERO,
     Dashboard,
     color_override,
     color_overrides,
@@ -18,6 +21,7 @@ from grafana.builder import (
 )
 
 PRE_RUNNING_STATES = "new|allocated|pending|assigned|accepted|preparing|ready|starting"
+PAUSED = 'state=~"paused|rollback_paused"'
 
 UPDATE_STATE_COLORS = {
     "updating": ("updating", "blue"),
@@ -52,19 +56,32 @@ EXIT_CODE_MAPPINGS = {
 }
 
 
-def desired(by: str = "service_name, stack") -> str:
-    return f"max by ({by}) (dockerswarm_service_replicas_desired{{{SVC}}})"
+SERVICE_KEY = "cluster, service_name, stack"
 
 
-def running(by: str = "service_name, stack") -> str:
-    return f"max by ({by}) (dockerswarm_service_replicas_running{{{SVC}}})"
+def per_service(metric: str, matcher: str = "") -> str:
+    """A service's cluster series, once (every manager's instance reports it)."""
+    matchers = f"{matcher}, {SVC}" if matcher else SVC
+    return f"max by ({SERVICE_KEY}) ({metric}{{{matchers}}})"
 
 
-def failures(window: str, by: str = "service_name, stack") -> str:
+def desired() -> str:
+    return per_service("dockerswarm_service_replicas_desired")
+
+
+def running() -> str:
+    return per_service("dockerswarm_service_replicas_running")
+
+
+def failures(window: str, by: str = "service_name, stack", seconds: str | None = None) -> str:
     failed = increase_once(
-        "dockerswarm_service_task_failures_total", SVC, "service_name, stack, reason", window
+        "dockerswarm_service_task_failures_total",
+        SVC,
+        "service_name, stack, reason",
+        window,
+        seconds,
     )
-    return f"sum by ({by}) ({failed})"
+    return f"sum by (cluster, {by}) ({failed})"
 
 
 def container_events(
@@ -74,15 +91,16 @@ def container_events(
     window: str = "$__rate_interval",
     seconds: str | None = None,
 ) -> str:
-    """Task-container events on the selected services and nodes, summed by `by`."""
-    matchers = ", ".join(m for m in (matcher, SVC, NODE) if m)
+    """Task-container events on the selected services and nodes, summed by cluster and
+    `by`."""
+    matchers = f"{matcher}, {SVC_NODE}" if matcher else SVC_NODE
     return node_events(metric, matchers, by, window, seconds)
 
 
 def last_exit(metric: str) -> str:
     """A per-node gauge by service and node. One instance reports a node: max only drops
     `instance` (a sum of exit codes would mean nothing)."""
-    return f"max by (service_name, stack, hostname) ({metric}{{{SVC}, {NODE}}})"
+    return f"max by (cluster, service_name, stack, hostname) ({metric}{{{SVC_NODE}}})"
 
 
 def crash_looping() -> str:
@@ -95,7 +113,7 @@ def crash_looping() -> str:
 
 def completions(kind: str) -> str:
     """Jobs and one-shot services only: completions desired or succeeded."""
-    return f"max by (service_name, stack) (dockerswarm_service_completions_{kind}{{{SVC}}})"
+    return per_service(f"dockerswarm_service_completions_{kind}")
 
 
 def services() -> Dashboard:
@@ -108,7 +126,7 @@ def services() -> Dashboard:
         ),
     )
     stuck_age = (
-        "time() - min by (service_name, stack, state, reason) "
+        "time() - min by (cluster, service_name, stack, state, reason) "
         "(dockerswarm_service_task_state_since_timestamp_seconds"
         f'{{state=~"{PRE_RUNNING_STATES}", {SVC}}})'
     )
@@ -117,24 +135,34 @@ def services() -> Dashboard:
     d.stat(
         "Services",
         "Services matching the filters.",
-        [(f"count(max by (service_name, stack) (dockerswarm_service_info{{{SVC}}}))", "")],
+        [(f"count by (cluster) ({per_service('dockerswarm_service_info')})", "{{cluster}}")],
     )
     d.stat(
         "Not converged",
         "Services with fewer running than desired replicas.",
-        [(f"count({desired()} > {running()}) or vector(0)", "")],
+        [(f"count by (cluster) ({desired()} > {running()}) or {ZERO}", "{{cluster}}")],
         thresholds=steps((None, "green"), (1, "orange")),
     )
     d.stat(
         "Down",
         "Services that want replicas but run none.",
-        [(f"count(({running()} == 0) and ({desired()} > 0)) or vector(0)", "")],
+        [
+            (
+                f"count by (cluster) (({running()} == 0) and ({desired()} > 0)) or {ZERO}",
+                "{{cluster}}",
+            )
+        ],
         thresholds=bad,
     )
     d.stat(
         "Stuck > 5m",
         "Services with a task in a pre-running state for more than 5 minutes.",
-        [(f"count(max by (service_name, stack) ({stuck_age}) > 300) or vector(0)", "")],
+        [
+            (
+                f"count by (cluster) (max by ({SERVICE_KEY}) ({stuck_age}) > 300) or {ZERO}",
+                "{{cluster}}",
+            )
+        ],
         thresholds=bad,
     )
     d.stat(
@@ -142,9 +170,9 @@ def services() -> Dashboard:
         "Services whose update or rollback is paused.",
         [
             (
-                "count(max by (service_name, stack) (dockerswarm_service_update_state"
-                f'{{state=~"paused|rollback_paused", {SVC}}}) == 1) or vector(0)',
-                "",
+                "count by (cluster) ("
+                f"{per_service('dockerswarm_service_update_state', PAUSED)} == 1) or {ZERO}",
+                "{{cluster}}",
             )
         ],
         thresholds=bad,
@@ -152,7 +180,12 @@ def services() -> Dashboard:
     d.stat(
         "Task failures (range)",
         "Failed tasks in the selected time range.",
-        [(f"round(sum({failures('$__range')})) or vector(0)", "")],
+        [
+            (
+                f"round(sum by (cluster) ({failures('$__range', seconds='$__range_s')})) or {ZERO}",
+                "{{cluster}}",
+            )
+        ],
         thresholds=steps((None, "green"), (1, "orange")),
     )
 
@@ -160,13 +193,16 @@ def services() -> Dashboard:
     d.timeseries(
         "Desired vs running replicas (total)",
         "Sum over the selected services.",
-        [(f"sum({desired()})", "desired"), (f"sum({running()})", "running")],
+        [
+            (f"sum by (cluster) ({desired()})", "desired {{cluster}}"),
+            (f"sum by (cluster) ({running()})", "running {{cluster}}"),
+        ],
         overrides=[color_override("desired", "blue"), color_override("running", "green")],
     )
     d.timeseries(
         "Missing replicas per service",
         "desired - running, only for services that are not converged.",
-        [(f"{desired()} - {running()} > 0", "{{service_name}}")],
+        [(f"{desired()} - {running()} > 0", "{{service_name}} {{cluster}}")],
         stack=True,
     )
     d.table(
@@ -176,15 +212,16 @@ def services() -> Dashboard:
             (f"{desired()} > {running()}", ""),
             (f"{running()} < {desired()}", ""),
             (
-                f"round({failures('$__range')}) "
-                f"and on (service_name, stack) ({desired()} > {running()})",
+                f"round({failures('$__range', seconds='$__range_s')}) "
+                f"and on ({SERVICE_KEY}) ({desired()} > {running()})",
                 "",
             ),
         ],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "Value #A", "Value #B", "Value #C"],
+            order=["cluster", "service_name", "stack", "Value #A", "Value #B", "Value #C"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "Value #A": "Desired",
@@ -206,19 +243,33 @@ def services() -> Dashboard:
         "Services",
         "All selected services with mode, image, replicas and the last update state.",
         [
-            (f"max by (service_name, stack, mode, image) (dockerswarm_service_info{{{SVC}}})", ""),
+            (
+                "max by (cluster, service_name, stack, mode, image) "
+                f"(dockerswarm_service_info{{{SVC}}})",
+                "",
+            ),
             (desired(), ""),
             (running(), ""),
             (
-                "max by (service_name, stack, state) "
+                "max by (cluster, service_name, stack, state) "
                 f"(dockerswarm_service_update_state{{{SVC}}}) == 1",
                 "",
             ),
         ],
         merge_organize(
             exclude=["Value #A", "Value #D"],
-            order=["service_name", "stack", "mode", "Value #B", "Value #C", "state", "image"],
+            order=[
+                "cluster",
+                "service_name",
+                "stack",
+                "mode",
+                "Value #B",
+                "Value #C",
+                "state",
+                "image",
+            ],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "mode": "Mode",
@@ -245,9 +296,9 @@ def services() -> Dashboard:
         "Latest task per slot by observed state.",
         [
             (
-                "sum by (state) (max by (service_name, stack, state) "
+                "sum by (cluster, state) (max by (cluster, service_name, stack, state) "
                 f"(dockerswarm_service_tasks{{{SVC}}}))",
-                "{{state}}",
+                "{{state}} {{cluster}}",
             )
         ],
         stack=True,
@@ -262,14 +313,14 @@ def services() -> Dashboard:
     d.timeseries(
         "Task failures by reason",
         "Failed tasks per interval by classified reason.",
-        [(failures("$__rate_interval", "reason"), "{{reason}}")],
+        [(failures("$__rate_interval", "reason"), "{{reason}} {{cluster}}")],
         stack=True,
         bars=True,
     )
     d.timeseries(
         "Task failures by service",
         "Failed tasks per interval by service.",
-        [(failures("$__rate_interval", "service_name"), "{{service_name}}")],
+        [(failures("$__rate_interval", "service_name"), "{{service_name}} {{cluster}}")],
         stack=True,
         bars=True,
     )
@@ -279,9 +330,9 @@ def services() -> Dashboard:
         "where tasks are rejected, fail or hang.",
         [
             (
-                "max by (hostname, state) "
+                "max by (cluster, hostname, state) "
                 f'(dockerswarm_node_tasks{{state!="running", {NODE}}}) > 0',
-                "{{hostname}} {{state}}",
+                "{{hostname}} {{state}} {{cluster}}",
             )
         ],
         stack=True,
@@ -289,7 +340,7 @@ def services() -> Dashboard:
     d.timeseries(
         "Time in pre-running state",
         "Age of the oldest task per service in pending / preparing / ... (why: reason).",
-        [(stuck_age, "{{service_name}} {{state}} ({{reason}})")],
+        [(stuck_age, "{{service_name}} {{state}} ({{reason}}) {{cluster}}")],
         unit="s",
     )
     d.table(
@@ -299,8 +350,9 @@ def services() -> Dashboard:
         [(stuck_age, "")],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "state", "reason", "Value"],
+            order=["cluster", "service_name", "stack", "state", "reason", "Value"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "state": "State",
@@ -321,12 +373,94 @@ def services() -> Dashboard:
         ],
     )
 
+    d.row("Reservations and limits")
+    per_task = {
+        kind: per_service(f"dockerswarm_service_{kind}")
+        for kind in (
+            "reservation_cpus",
+            "reservation_memory_bytes",
+            "limit_cpus",
+            "limit_memory_bytes",
+        )
+    }
+    # An unset reservation is 0 to the scheduler: every service has a row, and a total.
+    reserved_total = {
+        kind: f"{desired()} * ({per_task[kind]} or 0 * {desired()})"
+        for kind in ("reservation_cpus", "reservation_memory_bytes")
+    }
+    insufficient = (
+        f"time() - min by ({SERVICE_KEY}) "
+        "(dockerswarm_service_task_state_since_timestamp_seconds"
+        f'{{state="pending", reason="insufficient_resources", {SVC}}})'
+    )
+    d.table(
+        "Reservations and limits per task",
+        "Every service: what each task reserves (the scheduler places it only on a ready, "
+        "active node with that much left: the overview's \"Node capacity and "
+        'reservations"; empty: none, counted as 0) and may use at most (empty: no limit), '
+        "the desired tasks, what they reserve together, and for how long a task has been "
+        "pending for insufficient resources (alert SwarmServiceInsufficientResources).",
+        [
+            (per_task["reservation_cpus"], ""),
+            (per_task["reservation_memory_bytes"], ""),
+            (per_task["limit_cpus"], ""),
+            (per_task["limit_memory_bytes"], ""),
+            (desired(), ""),
+            (reserved_total["reservation_cpus"], ""),
+            (reserved_total["reservation_memory_bytes"], ""),
+            (insufficient, ""),
+        ],
+        merge_organize(
+            exclude=[],
+            order=[
+                "cluster",
+                "service_name",
+                "stack",
+                "Value #A",
+                "Value #B",
+                "Value #C",
+                "Value #D",
+                "Value #E",
+                "Value #F",
+                "Value #G",
+                "Value #H",
+            ],
+            rename={
+                "cluster": "Cluster",
+                "service_name": "Service",
+                "stack": "Stack",
+                "Value #A": "CPUs reserved",
+                "Value #B": "Memory reserved",
+                "Value #C": "CPU limit",
+                "Value #D": "Memory limit",
+                "Value #E": "Desired",
+                "Value #F": "CPUs reserved (all desired)",
+                "Value #G": "Memory reserved (all desired)",
+                "Value #H": "Pending, no resources, for",
+            },
+        ),
+        h=8,
+        sort_by="CPUs reserved (all desired)",
+        overrides=[
+            column_override(name, ("unit", "bytes"))
+            for name in ("Memory reserved", "Memory limit", "Memory reserved (all desired)")
+        ]
+        + [
+            column_override(
+                "Pending, no resources, for",
+                ("unit", "dtdurations"),
+                ("thresholds", steps((None, "orange"), (300, "red"))),
+                ("custom.cellOptions", {"type": "color-background"}),
+            )
+        ],
+    )
+
     d.row("Task containers (summed over the selected nodes)")
     d.timeseries(
         "Container starts per service",
         "Task containers started per interval on the selected nodes: a crash loop starts "
         "them again and again.",
-        [(container_events(STARTS, "service_name"), "{{service_name}}")],
+        [(container_events(STARTS, "service_name"), "{{service_name}} {{cluster}}")],
         stack=True,
         bars=True,
     )
@@ -334,7 +468,12 @@ def services() -> Dashboard:
         "Container exits per service (not completed)",
         "Task containers that ended per interval other than with exit 0: non-zero exit, "
         "OOM kill or failed health check. A finished job or one-shot (exit 0) is not counted.",
-        [(container_events(EXITS, "service_name", NOT_COMPLETED), "{{service_name}}")],
+        [
+            (
+                container_events(EXITS, "service_name", NOT_COMPLETED),
+                "{{service_name}} {{cluster}}",
+            )
+        ],
         stack=True,
         bars=True,
     )
@@ -344,7 +483,7 @@ def services() -> Dashboard:
         [
             (
                 container_events(EXITS, "service_name, hostname", 'reason="oom"'),
-                "{{service_name}} on {{hostname}}",
+                "{{service_name}} on {{hostname}} {{cluster}}",
             )
         ],
         stack=True,
@@ -356,7 +495,7 @@ def services() -> Dashboard:
         [
             (
                 container_events(UNHEALTHY, "service_name, hostname"),
-                "{{service_name}} on {{hostname}}",
+                "{{service_name}} on {{hostname}} {{cluster}}",
             )
         ],
         stack=True,
@@ -367,9 +506,9 @@ def services() -> Dashboard:
 
     def crash_exits(matcher: str) -> str:
         exits = container_events(EXITS, by_node, matcher, CRASH_WINDOW, CRASH_WINDOW_S)
-        return f"round({exits}) > 0 and on (service_name, stack) {looping}"
+        return f"round({exits}) > 0 and on ({SERVICE_KEY}) {looping}"
 
-    on_crash_nodes = f"and on ({by_node}) ({crash_exits(NOT_COMPLETED)})"
+    on_crash_nodes = f"and on (cluster, {by_node}) ({crash_exits(NOT_COMPLETED)})"
     d.table(
         "Crash-looping services",
         f"Services whose task containers ended {CRASH_EXITS} or more times in the last "
@@ -391,6 +530,7 @@ def services() -> Dashboard:
         merge_organize(
             exclude=[],
             order=[
+                "cluster",
                 "service_name",
                 "stack",
                 "hostname",
@@ -402,6 +542,7 @@ def services() -> Dashboard:
                 "Value #F",
             ],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "hostname": "Node",
@@ -439,8 +580,9 @@ def services() -> Dashboard:
         ],
         merge_organize(
             exclude=[],
-            order=["service_name", "stack", "hostname", "Value #A", "Value #B"],
+            order=["cluster", "service_name", "stack", "hostname", "Value #A", "Value #B"],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "hostname": "Node",
@@ -465,7 +607,7 @@ def services() -> Dashboard:
         "Container exits by reason",
         "Task containers that ended per interval, by why: completed (exit 0), "
         "nonzero_exit, oom, healthcheck.",
-        [(container_events(EXITS, "reason"), "{{reason}}")],
+        [(container_events(EXITS, "reason"), "{{reason}} {{cluster}}")],
         stack=True,
         bars=True,
         overrides=[color_override(k, c) for k, c in EXIT_REASON_COLORS.items()],
@@ -479,8 +621,8 @@ def services() -> Dashboard:
         "to run (desired replicas: 0 once finished).",
         [
             (
-                f"max by (service_name, stack, mode) (dockerswarm_service_info{{{SVC}}}) "
-                f"and on (service_name, stack) {completions('desired')}",
+                f"max by ({SERVICE_KEY}, mode) (dockerswarm_service_info{{{SVC}}}) "
+                f"and on ({SERVICE_KEY}) {completions('desired')}",
                 "",
             ),
             (completions("desired"), ""),
@@ -489,12 +631,13 @@ def services() -> Dashboard:
                 f"clamp_max({completions('succeeded')} / ({completions('desired')} > 0), 1)",
                 "",
             ),
-            (f"{desired()} and on (service_name, stack) {completions('desired')}", ""),
-            (f"{running()} and on (service_name, stack) {completions('desired')}", ""),
+            (f"{desired()} and on ({SERVICE_KEY}) {completions('desired')}", ""),
+            (f"{running()} and on ({SERVICE_KEY}) {completions('desired')}", ""),
         ],
         merge_organize(
             exclude=["Value #A"],
             order=[
+                "cluster",
                 "service_name",
                 "stack",
                 "mode",
@@ -505,6 +648,7 @@ def services() -> Dashboard:
                 "Value #F",
             ],
             rename={
+                "cluster": "Cluster",
                 "service_name": "Service",
                 "stack": "Stack",
                 "mode": "Mode",
@@ -532,8 +676,8 @@ def services() -> Dashboard:
         "Completions: desired vs succeeded",
         "Per job or one-shot service: tasks to run to completion and those that completed.",
         [
-            (completions("desired"), "{{service_name}} desired"),
-            (completions("succeeded"), "{{service_name}} succeeded"),
+            (completions("desired"), "{{service_name}} desired {{cluster}}"),
+            (completions("succeeded"), "{{service_name}} succeeded {{cluster}}"),
         ],
     )
 
@@ -543,9 +687,9 @@ def services() -> Dashboard:
         "Number of services per update / rollback state.",
         [
             (
-                "sum by (state) (max by (service_name, stack, state) "
+                "sum by (cluster, state) (max by (cluster, service_name, stack, state) "
                 f"(dockerswarm_service_update_state{{{SVC}}}))",
-                "{{state}}",
+                "{{state}} {{cluster}}",
             )
         ],
         stack=True,
@@ -556,15 +700,20 @@ def services() -> Dashboard:
         "Current update state of services that have been updated.",
         [
             (
-                "max by (service_name, stack, state) "
+                "max by (cluster, service_name, stack, state) "
                 f"(dockerswarm_service_update_state{{{SVC}}}) == 1",
                 "",
             )
         ],
         merge_organize(
             exclude=["Value"],
-            order=["service_name", "stack", "state"],
-            rename={"service_name": "Service", "stack": "Stack", "state": "Update state"},
+            order=["cluster", "service_name", "stack", "state"],
+            rename={
+                "cluster": "Cluster",
+                "service_name": "Service",
+                "stack": "Stack",
+                "state": "Update state",
+            },
         ),
         w=12,
         h=8,
