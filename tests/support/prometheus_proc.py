@@ -21,7 +21,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +79,10 @@ class Prometheus:
         *,
         for_override: str | None = None,
         interval: str = "1s",
+        groups: Sequence[tuple[Sequence[str], Mapping[str, str]]] = (),
     ) -> None:
+        """``groups``: more targets, each group with its target labels (e.g. the
+        ``cluster`` of the swarm it watches)."""
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="swarm-sentinel-prometheus-"))
         self.log_path = self.dir / "prometheus.log"
@@ -94,7 +97,10 @@ class Prometheus:
                     "job_name": JOB,
                     "scrape_interval": interval,
                     "scrape_timeout": interval,
-                    "static_configs": [{"targets": list(targets)}],
+                    "static_configs": [
+                        *([{"targets": list(targets)}] if targets else []),
+                        *({"targets": list(t), "labels": dict(lb)} for t, lb in groups),
+                    ],
                 }
             ],
         }
@@ -242,9 +248,10 @@ def running_prometheus(
     rules: Path = RULES_FILE,
     *,
     for_override: str | None = None,
+    groups: Sequence[tuple[Sequence[str], Mapping[str, str]]] = (),
 ) -> Iterator[Prometheus]:
     """A started Prometheus, stopped and removed afterwards whatever happens."""
-    prom = Prometheus(targets, rules, for_override=for_override)
+    prom = Prometheus(targets, rules, for_override=for_override, groups=groups)
     try:
         prom.start()
         yield prom
