@@ -65,7 +65,8 @@ class Runtime:
         self.health = Health()
         self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)
-        self.stores: list[TextStore] = [self.store]
+        live = TextStore(FAMILIES)
+        self.stores: list[TextStore] = [self.store, live]
         limit = SeriesLimit(config.metric.max_series_per_family, self.registry)
         publish = Publisher(
             self.model,
@@ -74,6 +75,7 @@ class Runtime:
             self.containers,
             exported=config.metric.exported,
             limit=limit,
+            live=live,
         )
         watch_metrics = WatcherMetrics(self.registry)
         self.watcher = Watcher(

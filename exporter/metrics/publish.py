@@ -40,10 +40,15 @@ class Publisher:
         containers: NodeContainers | None = None,
         exported: Exported = Exported(),
         limit: SeriesLimit | None = None,
+        live: TextStore | None = None,
     ) -> None:
+        """``live``: a small store apart for what changes at every poll (the exporter's
+        own health, its last refresh time), so that ``store``'s big text stays the same
+        between the changes of the swarm (it is compressed once per change)."""
         self.model = model
         self.health = health
         self.store = store
+        self.live = live if live is not None else store
         self.containers = containers or NodeContainers()
         self.exported = exported
         self.limit = limit
@@ -86,7 +91,7 @@ class Publisher:
             store.put("cluster", render_cluster(model, self.health))
             count += 1
         if changes.health:
-            store.put("health", render_health(self.health))
+            self.live.put("health", render_health(self.health))
             count += 1
         here = (("node_id", self.containers.node_id), ("hostname", self.containers.hostname))
         for key in changes.containers:

@@ -92,7 +92,14 @@ class TextStore:
 
     def put(self, key: str, chunks: Mapping[str, str]) -> None:
         """Replace every chunk of ``key`` with ``chunks`` (family name -> lines)."""
-        for name in self._keys.get(key, ()):
+        held = self._keys.get(key, ())
+        if len(held) == sum(1 for t in chunks.values() if t) and all(
+            chunks.get(name) == self._chunks[name].get(key) for name in held
+        ):
+            # The same text again (a healer pass, a poll that moved nothing): the joined
+            # body and its compressed pieces stay good.
+            return
+        for name in held:
             if name not in chunks:
                 self._chunks[name].pop(key, None)
         for name, text in chunks.items():
@@ -107,6 +114,8 @@ class TextStore:
         self.version += 1
 
     def delete(self, key: str) -> None:
+        if key not in self._keys:
+            return
         for name in self._keys.pop(key, ()):
             self._chunks[name].pop(key, None)
         self._cache.clear()

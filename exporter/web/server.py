@@ -2,8 +2,8 @@
 
 A scrape never calls the engine: it joins pre-rendered text (see
 ``exporter.metrics.text``) and appends the exporter's own few counters; gzip
-when the scraper asks for it, the stores' text compressed once per change
-(``exporter.web.compress``).
+when the scraper asks for it and the stores' text compressed since their last
+change is at hand (``exporter.web.compress``), plain text meanwhile.
 """
 
 from __future__ import annotations
@@ -109,8 +109,10 @@ def make_app(
         parts, ctype = metrics_parts(stores, registry, openmetrics)
         headers = {"Content-Type": ctype, "Vary": "Accept, Accept-Encoding"}
         if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-            parts = await gzip_bodies.body(openmetrics, parts[-1])
-            headers["Content-Encoding"] = "gzip"
+            gzipped = gzip_bodies.body(openmetrics, parts[-1])
+            if gzipped is not None:
+                parts = gzipped
+                headers["Content-Encoding"] = "gzip"
         # Written part by part: joining would copy the whole cached body (megabytes
         # at scale) on every scrape.
         resp = web.StreamResponse(headers=headers)

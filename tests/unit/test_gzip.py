@@ -84,6 +84,25 @@ async def served(
         await runner.cleanup()
 
 
+async def gzip_scrape(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> tuple[bytes, aiohttp.ClientResponse]:
+    """A gzip scrape, asked again until the compressed text is that of the stores as
+    they are now: the first scrape after a change gets the plain text and starts it."""
+    for _ in range(200):
+        async with session.get(url, headers={**headers, "Accept-Encoding": "gzip"}) as resp:
+            raw = await resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":
+                return raw, resp
+            assert gzip_header_absent(raw)
+        await asyncio.sleep(0.01)
+    raise AssertionError("never a gzip answer")
+
+
+def gzip_header_absent(raw: bytes) -> bool:
+    return not raw.startswith(b"\x1f\x8b")
+
+
 def gunzip_one_member(raw: bytes) -> bytes:
     """The text of ``raw``, which must be exactly one whole gzip member."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -100,15 +119,13 @@ async def test_the_gzip_body_is_one_member_of_the_identity_text(openmetrics: boo
     Counter("test_own", "The exporter's own counter.", registry=registry).inc()
     accept = {"Accept": OM} if openmetrics else {}
     async with served(*the_stores, registry=registry) as (url, session):
-        for _ in range(2):  # compressing, then from the cache
-            async with session.get(url, headers={**accept, "Accept-Encoding": "gzip"}) as resp:
-                raw = await resp.read()
-                assert resp.headers["Content-Encoding"] == "gzip"
-                assert "Accept-Encoding" in resp.headers["Vary"]
-                assert int(resp.headers["Content-Length"]) == len(raw)
-                assert resp.content_type.startswith(
-                    "application/openmetrics-text" if openmetrics else "text/plain"
-                )
+        for _ in range(2):  # compressed after the first ask, then from the cache
+            raw, resp = await gzip_scrape(session, url, accept)
+            assert "Accept-Encoding" in resp.headers["Vary"]
+            assert int(resp.headers["Content-Length"]) == len(raw)
+            assert resp.content_type.startswith(
+                "application/openmetrics-text" if openmetrics else "text/plain"
+            )
             async with session.get(url, headers={**accept, "Accept-Encoding": "identity"}) as resp:
                 plain = await resp.read()
                 assert "Content-Encoding" not in resp.headers
@@ -119,7 +136,7 @@ async def test_the_gzip_body_is_one_member_of_the_identity_text(openmetrics: boo
             assert len(raw) * 5 < len(plain)
 
 
-async def test_a_scrape_compresses_only_what_changed_since_the_last(
+async def test_a_scrape_never_compresses_the_stores_and_a_refresh_only_what_changed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     compressed: list[int] = []  # sizes of what was compressed
@@ -136,34 +153,46 @@ async def test_a_scrape_compresses_only_what_changed_since_the_last(
     size = len(big.render())
     gz = {"Accept-Encoding": "gzip"}
 
-    async def scrape() -> list[int]:
+    async def scrape() -> tuple[str | None, list[int]]:
         compressed.clear()
         async with session.get(url, headers=gz) as resp:
-            gunzip_one_member(await resp.read())
-        return sorted(compressed)
+            raw = await resp.read()
+            coding = resp.headers.get("Content-Encoding")
+        if coding == "gzip":
+            gunzip_one_member(raw)
+        return coding, sorted(n for n in compressed if n > 1000)
 
     async with served(big, empty, other, registry=registry) as (url, session):
-        first = await scrape()
-        assert first[-1] == size  # the big store, once
-        assert len(first) == 4  # three stores and the registry's part
+        # The first: plain text at once; the stores compressed beside it, once.
+        coding, _ = await scrape()
+        assert coding is None
+        await gzip_scrape(session, url, {})
+        assert sum(1 for n in compressed if n == size) <= 1
 
         own.inc()  # the registry changes at every scrape: only its part is compressed
-        again = await scrape()
-        assert len(again) == 1 and again[0] < 1000
+        coding, big_parts = await scrape()
+        assert coding == "gzip" and big_parts == []
 
         other.put("x", {OTHER.name: sample(OTHER, (), 4)})  # only the small store changed
-        after_small = await scrape()
-        assert len(after_small) == 2 and max(after_small) < 1000
+        coding, big_parts = await scrape()  # compressed on the spot: it is small
+        assert coding == "gzip" and big_parts == []  # and the big store's piece kept
 
         big.put("extra", {SERIES.name: sample(SERIES, (("i", "extra"),), 1)})
-        # Scrapers arriving together after a change: the big store compressed once.
+        # Scrapers arriving together after a change: none waits, and the big store is
+        # compressed once beside them.
         compressed.clear()
         results = await asyncio.gather(*(session.get(url, headers=gz) for _ in range(3)))
         for resp in results:
             async with resp:
-                assert b'i="extra"' in gunzip_one_member(await resp.read())
+                assert "Content-Encoding" not in resp.headers
+                assert b'i="extra"' in await resp.read()
+        raw, _ = await gzip_scrape(session, url, {})
+        assert b'i="extra"' in gunzip_one_member(raw)
         assert sum(1 for n in compressed if n > size) == 1
-        assert sum(1 for n in compressed if n < 1000) == 3  # each one's registry part
+        # The same text put again changes nothing: still gzip, nothing compressed.
+        big.put("extra", {SERIES.name: sample(SERIES, (("i", "extra"),), 1)})
+        coding, big_parts = await scrape()
+        assert coding == "gzip" and big_parts == []
 
 
 # --- the real Prometheus --------------------------------------------------------------
@@ -227,6 +256,10 @@ async def test_prometheus_scrapes_the_gzip_body(tmp_path: Path, no_rules: Path) 
         # Two stores on the page (the model's and the healer's), then the registry.
         proc = Sentinel(url, ["--healer.dry-run"])
         await asyncio.to_thread(proc.start)
+        # The model settled, and compressed once (a scrape gets gzip when the compressed
+        # text is current), before Prometheus' first scrape.
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            await gzip_scrape(session, f"{proc.url}/metrics", {"Accept": OM})
         proxy = Recorder(proc.port)
         prom = Prometheus([f"127.0.0.1:{await proxy.start()}"], no_rules)
         try:
@@ -234,7 +267,7 @@ async def test_prometheus_scrapes_the_gzip_body(tmp_path: Path, no_rules: Path) 
             await asyncio.to_thread(
                 wait_for, lambda: prom.scalar("up") == 1, 30, "Prometheus to see up 1"
             )
-            request, answer = proxy.requests[0].lower(), proxy.answers[0].lower()
+            request, answer = proxy.requests[-1].lower(), proxy.answers[-1].lower()
             assert b"\r\naccept-encoding: gzip" in request
             assert b"\r\ncontent-encoding: gzip" in answer
             assert b"\r\ncontent-type: application/openmetrics-text" in answer
