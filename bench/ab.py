@@ -23,7 +23,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import Proc, SimClient, new_session, percentile, scrape_load, scrape_once, start
+from bench.measure import (
+    PROMETHEUS_ACCEPT_ENCODING,
+    Proc,
+    SimClient,
+    new_session,
+    percentile,
+    scrape_load,
+    scrape_once,
+    start,
+)
 from bench.probes import relists
 from bench.run import CHURN, SIM_ENGINES, free_port, sentinel_flags, sim_argv
 
@@ -116,7 +125,9 @@ async def run(args: argparse.Namespace) -> int:
             rss: dict[str, float] = {s.name: 0.0 for s in sides}
             for _ in range(args.rounds):
                 for s in sides:
-                    got = await scrape_load(s.url, args.scrapers, args.window)
+                    got = await scrape_load(
+                        s.url, args.scrapers, args.window, accept_encoding=args.encoding
+                    )
                     errors = [x.error for x in got if not x.ok]
                     if errors:
                         print(f"{s.name}: {len(errors)} failed scrapes, e.g. {errors[0]}")
@@ -126,7 +137,8 @@ async def run(args: argparse.Namespace) -> int:
             after = [await counters(s) for s in sides]
             print(
                 f"{nodes} nodes, {5 * nodes} services, churn {CHURN}, "
-                f"{args.scrapers} scrapers, {args.rounds} x {args.window:g} s windows each"
+                f"{args.scrapers} scrapers asking for {args.encoding}, "
+                f"{args.rounds} x {args.window:g} s windows each"
             )
             print(
                 f"{'exporter':<28} {'scrapes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
@@ -161,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         help="simulated engine: debian (20.10) or modern (refusing API < 1.44, as Engine 29)",
     )
     p.add_argument("--scrapers", type=int, default=4, help="concurrent scrapers per window")
+    p.add_argument(
+        "--encoding",
+        default=PROMETHEUS_ACCEPT_ENCODING,
+        help="the scrapers' Accept-Encoding (default: Prometheus', gzip; try identity)",
+    )
     p.add_argument("--window", type=float, default=15.0, help="seconds per scrape window")
     p.add_argument("--rounds", type=int, default=4, help="windows per side, alternating")
     p.add_argument("--warmup", type=float, default=20.0, help="seconds of churn before measuring")

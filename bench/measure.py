@@ -210,10 +210,22 @@ class Scrape:
         return self.end - self.start
 
 
-def new_session(limit: int, timeout: float = 600.0) -> aiohttp.ClientSession:
+PROMETHEUS_ACCEPT_ENCODING = "gzip"
+"""What Prometheus' scraper sends (scrape.enable_compression, on by default)."""
+
+
+def new_session(
+    limit: int, timeout: float = 600.0, *, accept_encoding: str | None = None
+) -> aiohttp.ClientSession:
+    """A client session; with ``accept_encoding`` it sends that header and hands back the
+    body as it came over the wire, so that a scrape's time is the exporter's (until the
+    last byte) and not this process' decompression, which Prometheus does in parallel
+    while it parses."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, force_close=False),
         timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={} if accept_encoding is None else {"Accept-Encoding": accept_encoding},
+        auto_decompress=accept_encoding is None,
     )
 
 
@@ -230,13 +242,19 @@ async def scrape_once(session: aiohttp.ClientSession, url: str) -> tuple[Scrape,
 
 
 async def scrape_load(
-    url: str, concurrency: int, duration: float, *, max_each: int = 1_000_000
+    url: str,
+    concurrency: int,
+    duration: float,
+    *,
+    max_each: int = 1_000_000,
+    accept_encoding: str = PROMETHEUS_ACCEPT_ENCODING,
 ) -> list[Scrape]:
     """``concurrency`` scrapers, each scraping back to back until ``duration`` is over
-    (each does at least one, at most ``max_each``)."""
+    (each does at least one, at most ``max_each``), asking for ``accept_encoding``;
+    ``nbytes`` is then what came over the wire."""
     out: list[Scrape] = []
     deadline = time.monotonic() + duration
-    async with new_session(concurrency) as session:
+    async with new_session(concurrency, accept_encoding=accept_encoding) as session:
 
         async def one() -> None:
             n = 0
