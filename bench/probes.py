@@ -411,17 +411,19 @@ def relists(body: bytes) -> float:
 
 
 async def relist_stall(exp: Exporter, sim: SimClient, nodes: int) -> dict[str, float]:
-    """Ends the event stream (as a manager restart does): swarm-sentinel relists everything,
-    as it also does every --watch.resync-interval. Worst scrape while it does."""
+    """Fails the next inspect, so that an event cannot be followed up (as during a leader
+    election): swarm-sentinel relists everything, as it also does every
+    --watch.resync-interval and after a long loss of the event stream (a short one is
+    caught up by the engine's replay, with no relist). Worst scrape while it does."""
     async with new_session(1) as s:
         _, body = await scrape_once(s, exp.url)
     full0 = relists(body)
     c0 = exp.proc.cpu_seconds()
     t0 = time.monotonic()
-    await sim.post("/_sim/drop_streams")
+    await sim.post("/_sim/fail_inspects", {"count": 1})
     scrapes: list[Scrape] = []
     relisted_at = math.nan
-    limit = 40.0 if nodes <= 1000 else 30.0
+    limit = 40.0 if nodes <= 1000 else 60.0
     async with new_session(1) as s:
         while time.monotonic() - t0 < limit:
             sc, body = await scrape_once(s, exp.url)

@@ -69,6 +69,8 @@ class SimServer:
         self.swarm = swarm
         self.shapes = shapes
         self.traffic = Traffic()
+        self.failing_inspects = 0
+        """Node and service inspects still to answer with an HTTP 500."""
         self.stop = stop
         self._bg: set[asyncio.Task[None]] = set()
 
@@ -157,6 +159,9 @@ class SimServer:
                 return self._json("GET /version", self.shapes.version_body, t0=t0)
             if parts == ["info"] and m == "GET":
                 return self._json("GET /info", self.shapes.info_json(sw.nodes, sw.leader), t0=t0)
+            if self.failing_inspects and len(parts) == 2 and parts[0] in ("nodes", "services"):
+                self.failing_inspects -= 1
+                return self._error(f"GET /{parts[0]}/{{id}}", 500, "rpc error: simulated failure")
             if parts and parts[0] == "nodes" and m == "GET":
                 return await self._nodes(request, parts, t0)
             if parts and parts[0] == "services":
@@ -406,6 +411,11 @@ class SimServer:
             for _, queue in list(sw.subscribers):
                 queue.put_nowait(b"")
             return ok({"t": time.monotonic(), "streams": len(sw.subscribers)})
+        if parts == ["fail_inspects"] and request.method == "POST":
+            # The next node or service inspects fail, as during a leader election: an
+            # event the client cannot follow up, after which it must list everything.
+            self.failing_inspects = int(body.get("count", 1))
+            return ok({"failing_inspects": self.failing_inspects})
         if parts == ["stop"] and request.method == "POST":
             self.stop.set()
             return ok({"stopping": True})
