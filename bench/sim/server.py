@@ -296,9 +296,15 @@ class SimServer:
                     return False
                 return "name" not in rest or any(v in t.service.name for v in rest["name"])
 
-            items = (
-                js.task_json(t) for s in svcs for hist in s.slots.values() for t in hist if keep(t)
-            )
+            ids = rest.get("id", ())
+            if ids and "service" not in f and all(v in sw.tasks for v in ids):
+                # Whole IDs (the replaced tasks a poll fetches): looked up, not matched
+                # against every task of the swarm, which stalled this process for
+                # seconds and delayed every event behind it.
+                tasks: Iterable[SimTask] = (sw.tasks[v] for v in dict.fromkeys(ids))
+            else:
+                tasks = (t for s in svcs for hist in s.slots.values() for t in hist)
+            items = (js.task_json(t) for t in tasks if keep(t))
         return await self._list(request, endpoint, items, t0)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
