@@ -20,6 +20,7 @@ from exporter.reasons import classify
 from exporter.types import (
     FAILED_STATES,
     NO_RESOURCES,
+    NOT_ENDED_STATES,
     PLACED_STATES,
     PRE_RUN_STATES,
     Node,
@@ -474,10 +475,16 @@ class SwarmModel:
         if not st.known:
             return planned, (planned, done)
         # A one-shot's slot is done, not down, once its task completed, or under
-        # restart condition none once it ran at all (a failure shows in the exits).
+        # restart condition none once its task ended at all (a failure shows in the
+        # exits). By the task's state, not its desired state: 20.10 leaves a failed
+        # task of such a service desired running, later engines shut it down.
         # Under on-failure, a failed task the orchestrator gave up on is down.
         once = svc.restart_condition == "none"
-        left = sum(1 for t in latest if t.state != "complete" and (t.current or not once))
+        left = sum(
+            1
+            for t in latest
+            if t.state != "complete" and (not once or (t.current and t.state in NOT_ENDED_STATES))
+        )
         return min(planned, left), (planned, done)
 
     def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:

@@ -35,6 +35,8 @@ TASK_STATES: tuple[str, ...] = (
 PRE_RUN_STATES: frozenset[str] = frozenset(
     {"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"}
 )
+NOT_ENDED_STATES: frozenset[str] = PRE_RUN_STATES | {"running"}
+"""States of a task that has not ended: it may still run, or runs."""
 FAILED_STATES: frozenset[str] = frozenset({"failed", "rejected"})
 PLACED_STATES: frozenset[str] = frozenset(
     {"assigned", "accepted", "preparing", "ready", "starting", "running"}

@@ -103,8 +103,11 @@ def crash_looping(
 ) -> bool:
     """Whether ``crash_loop_restarts`` of its tasks failed within ``crash_loop_window``,
     counting none from before its last force (whose effect is what is judged next)."""
+    n = settings.crash_loop_restarts
+    if len(view.restarts) < max(n, 1):
+        return False
     since = max(now - settings.crash_loop_window, max(state.forces, default=0.0))
-    return sum(1 for t in view.restarts if t > since) >= settings.crash_loop_restarts
+    return view.restarts[-n] > since  # oldest first: the n-th newest is recent enough
 
 
 def first_memory(view: ServiceView, broken: bool, now: float) -> Memory:

@@ -179,8 +179,11 @@ class Healer:
             self._forget(record)
             return None
         spread = self._spread(view) if record.policy.rebalance else None
-        state = self._state(record, view)
-        reason = problem(view, spread, crash_looping(view, state, now, self.settings))
+        # The state label is read only for a service that may be crash looping, or is
+        # broken or remembered: a pass over thousands of healthy services reads none.
+        state = self._state(record, view) if view.restarts else None
+        looping = state is not None and crash_looping(view, state, now, self.settings)
+        reason = problem(view, spread, looping)
         if reason is None and record.memory is None and svc.label(LABEL_STATE) is None:
             return None  # healthy and never forced: nothing to remember
         broken = reason is not None
@@ -196,7 +199,7 @@ class Healer:
             view,
             reason,
             record.policy,
-            state,
+            state if state is not None else self._state(record, view),
             record.memory,
             now=now,
             settings=self.settings,

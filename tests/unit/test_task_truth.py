@@ -117,6 +117,25 @@ def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
     assert (view.completions_desired, view.completions_succeeded) == (3, 1)
 
 
+def test_a_one_shot_that_failed_is_done_whatever_the_engine_left_it_desired() -> None:
+    # The same failure as 20.10 shows it (desired still running) and as later engines
+    # do (shut down): under restart condition none the slot is over either way.
+    for desired in ("running", "shutdown"):
+        model = model_with(service(restart_condition="none", replicas=2))
+        model.replace_tasks(
+            [
+                task(
+                    "a", 1, "failed", NOW - 9, err="task: non-zero exit (1)", desired_state=desired
+                ),
+                task("b", 2, "pending", NOW - 9),
+            ],
+            ["s1"],
+        )
+        view = model.views["s1"]
+        assert (view.desired, view.running) == (1, 0), desired  # slot 2 has yet to run
+        assert (view.completions_desired, view.completions_succeeded) == (2, 0)
+
+
 def test_on_failure_restarts_failures_only() -> None:
     model = model_with(service(restart_condition="on-failure", replicas=3))
     model.replace_tasks(
