@@ -476,8 +476,8 @@ class SwarmModel:
             return planned, (planned, done)
         # A one-shot's slot is done, not down, once its task completed, or under
         # restart condition none once its task ended at all (a failure shows in the
-        # exits). By the task's state, not its desired state: 20.10 leaves a failed
-        # task of such a service desired running, later engines shut it down.
+        # exits). By the task's state: a failed task is still desired running until
+        # the orchestrator has seen it fail and shut it down.
         # Under on-failure, a failed task the orchestrator gave up on is down.
         once = svc.restart_condition == "none"
         left = sum(

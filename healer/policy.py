@@ -72,6 +72,8 @@ def problem(
     ``running_per_eligible``: running tasks per eligible node, only when the
     service opted in to rebalancing. ``crash_looping``: see ``crash_looping``.
     """
+    if not crash_looping and running_per_eligible is None and view.running >= view.desired:
+        return None  # the common case, of most services at every pass: decided first
     svc = view.service
     if svc.is_job or svc.restart_condition == "none" or view.desired <= 0 or view.updating:
         # An update or rollback in progress is Swarm's own work: leave it be. Jobs and

@@ -59,6 +59,8 @@ class ServiceRecord:
     """The last decision reported, so that a repeated one is not logged again."""
     written: HealState | None = None
     """The state we wrote (or would have, in dry run) that the model may not show yet."""
+    has_state: bool = False
+    """Whether ``read_from`` carries the state label (a healer forced it once)."""
     label_problems: set[tuple[str, str]] = field(default_factory=set)
     """(label, value) already reported as malformed, the state label's included."""
     last_attempt: float = 0.0
@@ -157,6 +159,7 @@ class Healer:
             record = ServiceRecord(key=(svc.name, svc.stack), policy=policy, read_from=svc)
             self.records[sid] = record
         record.key, record.policy, record.read_from = (svc.name, svc.stack), policy, svc
+        record.has_state = svc.label(LABEL_STATE) is not None
         for p in problems:
             self._bad_label(record, p.label, p.value, p.problem)
         return record
@@ -184,7 +187,7 @@ class Healer:
         state = self._state(record, view) if view.restarts else None
         looping = state is not None and crash_looping(view, state, now, self.settings)
         reason = problem(view, spread, looping)
-        if reason is None and record.memory is None and svc.label(LABEL_STATE) is None:
+        if reason is None and record.memory is None and not record.has_state:
             return None  # healthy and never forced: nothing to remember
         broken = reason is not None
         known = record.memory if record.memory is not None else first_memory(view, broken, now)

@@ -78,9 +78,17 @@ def test_healthy_swarm_exits_0_with_quorum_line(lab: Lab) -> None:
 
 
 def test_json_output_has_the_fields(lab: Lab) -> None:
-    wait_exit(lab, 0)
-    code, doc = status_json(lab)
-    assert code == 0
+    seen: list[tuple[int, dict[str, Any]]] = []
+
+    def healthy() -> dict[str, Any] | None:
+        seen.append(status_json(lab))
+        return seen[-1][1] if seen[-1][0] == 0 else None
+
+    try:
+        doc = wait_for(healthy, 60, "swarm-sentinel status --output json to exit 0")
+    except AssertionError as exc:
+        problems = seen[-1][1].get("problems") if seen else None
+        raise AssertionError(f"{exc}: problems {problems}") from None
     for key in ("nodes", "quorum", "services_not_converged", "stuck_tasks", "healer"):
         assert key in doc
     assert doc["healthy"] is True and doc["problems"] == []

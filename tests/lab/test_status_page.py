@@ -86,7 +86,13 @@ async def test_the_page_in_a_browser_says_what_status_says(
     made: Services, restored_lab: Lab, tmp_path: Path
 ) -> None:
     lab = restored_lab
-    made.create("page-broken", ["sh", "-c", "exit 1"], restart_condition="none")
+    # Given up after one restart: down for good, and still on the page when it is looked at.
+    made.create(
+        "page-broken",
+        ["sh", "-c", "exit 1"],
+        restart_condition="on-failure",
+        restart_max_attempts=1,
+    )
     made.create("page-stuck", constraints=["node.labels.nobody==true"])
     lab.drain("w1")
     leader = lab.leader()
@@ -96,13 +102,20 @@ async def test_the_page_in_a_browser_says_what_status_says(
     shots = Path(os.environ.get("STATUS_PAGE_SHOTS") or tmp_path)
     try:
         # A task is listed as stuck once it has waited 30 s.
+        seen: list[tuple[set[str], set[str]]] = []
+
         def both_seen() -> dict[str, Any] | None:
             doc = status_json(leader.url)
             names = {s["name"] for s in doc["services_not_converged"]}
             stuck = {t["service"] for t in doc["stuck_tasks"]}
+            seen.append((names, stuck))
             return doc if {"page-broken", "page-stuck"} <= names and "page-stuck" in stuck else None
 
-        await asyncio.to_thread(wait_for, both_seen, 90, "the broken and the stuck service")
+        try:
+            await asyncio.to_thread(wait_for, both_seen, 90, "the broken and the stuck service")
+        except AssertionError as exc:
+            names, stuck = seen[-1] if seen else (set(), set())
+            raise AssertionError(f"{exc}: not converged {names}, stuck {stuck}") from None
         async with browser() as tab:
             desktop = await page_text(tab, proc.url + "/", 1280)
             assert desktop["overflow"] == "0"

@@ -254,15 +254,41 @@ def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
             loop, ["sh", "-c", "sleep 4; exit 1"], replicas=2, labels={LABEL_HEAL: "true"}
         )
 
+        def ident(name: str) -> dict[str, str]:
+            return {"service_name": name, "stack": ""}
+
         def done(name: str, wanted: int) -> bool:
-            ident = {"service_name": name, "stack": ""}
             return (
-                proc.value("dockerswarm_service_replicas_desired", **ident) == 0
-                and proc.value("dockerswarm_service_completions_succeeded", **ident) == wanted
-                and proc.value("dockerswarm_service_completions_desired", **ident) == wanted
+                proc.value("dockerswarm_service_replicas_desired", **ident(name)) == 0
+                and proc.value("dockerswarm_service_completions_succeeded", **ident(name)) == wanted
+                and proc.value("dockerswarm_service_completions_desired", **ident(name)) == wanted
             )
 
-        wait_for(lambda: done(job, 4) and done(once, 2), 60, "the job and the one-shot done")
+        def values() -> str:
+            return ", ".join(
+                f"{name} {metric}={proc.value('dockerswarm_service_' + metric, **ident(name))}"
+                for name in (job, once)
+                for metric in (
+                    "replicas_desired",
+                    "completions_succeeded",
+                    "completions_desired",
+                )
+            )
+
+        try:
+            wait_for(lambda: done(job, 4) and done(once, 2), 60, "the job and the one-shot done")
+        except AssertionError as exc:
+            tasks = [
+                (
+                    t["ServiceID"][:6],
+                    t["Status"]["State"],
+                    t["DesiredState"],
+                    t["Status"].get("Err"),
+                )
+                for sid in (job_id, once_id)
+                for t in made.tasks(sid)
+            ]
+            raise AssertionError(f"{exc}: {values()}; tasks {tasks}") from None
         wait_for(lambda: made.force_update_counter(loop_id) >= 1 or None, 90, "the loop forced")
         actions = proc.series("dockerswarm_healer_actions_total")
         # Done, they stay done: desired 0, not down, over the next polls too.

@@ -117,9 +117,9 @@ def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
     assert (view.completions_desired, view.completions_succeeded) == (3, 1)
 
 
-def test_a_one_shot_that_failed_is_done_whatever_the_engine_left_it_desired() -> None:
-    # The same failure as 20.10 shows it (desired still running) and as later engines
-    # do (shut down): under restart condition none the slot is over either way.
+def test_a_one_shot_that_failed_is_done_whatever_it_is_desired() -> None:
+    # A failed task before the orchestrator shut it down (desired still running), and
+    # after (shutdown): under restart condition none the slot is over either way.
     for desired in ("running", "shutdown"):
         model = model_with(service(restart_condition="none", replicas=2))
         model.replace_tasks(
