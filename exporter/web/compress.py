@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter.metrics.text import TextStore
+from exporter.web.accept import weighted
 
 LEVEL = 1
 """zlib's fastest level (Go's gzip.BestSpeed): about 200 MB/s for a ratio of about 11 on
@@ -46,20 +47,8 @@ def accepts_gzip(accept_encoding: str) -> bool:
     gladly as no coding, by q-value (RFC 9110, 12.5.3). ``*`` stands for the codings it
     does not name; identity not named at all is acceptable but preferred by nobody."""
     qs: dict[str, float] = {}
-    for item in accept_encoding.split(","):
-        coding, *params = (p.strip() for p in item.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if not 0.0 <= q <= 1.0:  # also NaN
-            q = 0.0
-        if coding:
-            qs.setdefault(coding.lower(), q)
+    for coding, q in weighted(accept_encoding):
+        qs.setdefault(coding, q)
     gzip_q = qs.get("gzip", qs.get("x-gzip", qs.get("*", 0.0)))
     identity_q = qs.get("identity", qs.get("*", 0.0))
     return gzip_q > 0.0 and gzip_q >= identity_q

@@ -19,6 +19,7 @@ from prometheus_client.openmetrics import exposition as om_exposition
 
 from common.version import VERSION
 from exporter.metrics.text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
+from exporter.web.accept import weighted
 from exporter.web.auth import basic_auth_middleware
 from exporter.web.compress import GzipBodies, accepts_gzip
 from exporter.web.config import WebConfig
@@ -36,17 +37,7 @@ def wants_openmetrics(accept: str) -> bool:
     """Whether ``accept`` prefers OpenMetrics to the text format, by q-value (RFC 9110);
     on a tie the one listed first wins, and the text format is the default."""
     best: tuple[float, bool] | None = None
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
+    for media, q in weighted(accept):
         if media == "application/openmetrics-text":
             om = True
         elif media in ("text/plain", "text/*", "*/*"):
