@@ -13,7 +13,7 @@ from exporter.metrics.health import EngineMetrics
 from lab import Lab
 from lab.engines import ENGINES
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
@@ -26,12 +26,6 @@ def sentinel(lab: Lab) -> Iterator[Sentinel]:
         yield proc
     finally:
         proc.stop()
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
 
 
 def node_ident(lab: Lab, name: str) -> dict[str, str]:

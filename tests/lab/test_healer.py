@@ -8,7 +8,6 @@ it at 0/1 even after the flag appears. Only a force brings it back.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from healer.state import HealState
 from lab import Lab
 from lab.engines import ENGINES
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
@@ -31,22 +30,6 @@ FAST = [
     "--healer.cooldown",
     "10m",
 ]
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
-
-
-@pytest.fixture
-def sentinels() -> Iterator[list[Sentinel]]:
-    running: list[Sentinel] = []
-    try:
-        yield running
-    finally:
-        for s in running:
-            s.stop()
 
 
 def leader(lab: Lab) -> str:

@@ -28,7 +28,7 @@ from tests.lab.test_healer import (
 )
 from tests.lab.test_healer import start as start_sentinel
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 from tests.support.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.lab
@@ -36,22 +36,6 @@ LAB_ENGINES = ENGINES
 
 SECRET_PASSWORD = "pa55-w0rd"
 SECRET_TOKEN = "t0k3n-9"
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
-
-
-@pytest.fixture
-def sentinels() -> Iterator[list[Sentinel]]:
-    running: list[Sentinel] = []
-    try:
-        yield running
-    finally:
-        for s in running:
-            s.stop()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from tests.support.prometheus_proc import (
     running_prometheus,
 )
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
@@ -57,12 +57,6 @@ CLUSTER_ALERTS = {
     "SwarmExporterDown",
     "SwarmExporterStale",
 }
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
 
 
 @contextmanager

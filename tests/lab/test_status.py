@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from healer.state import HealState
 from lab import Lab
 from lab.engines import ENGINES
 from tests.support.sentinel import wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES  # every scenario here must hold on 20.10 and on Engine 29
@@ -57,12 +56,6 @@ def wait_exit(lab: Lab, code: int, timeout: float = 60) -> subprocess.CompletedP
         last = seen[-1] if seen else None
         detail = f"\n{last.stdout}{last.stderr}" if last is not None else ""
         raise AssertionError(f"{exc}{detail}") from None
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
 
 
 def test_healthy_swarm_exits_0_with_quorum_line(lab: Lab) -> None:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,12 @@ import pytest
 from lab import Lab
 from tests.support.browser import Tab, browser
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ("modern",)  # what operators run; the report itself is checked on both
 
 EXE = str(Path(sys.executable).with_name("swarm-sentinel"))
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    # Asked for before restored_lab: removed after the lab is whole again (a swarm
-    # without quorum refuses to remove a service).
-    with services(lab) as s:
-        yield s
 
 
 def status_json(url: str) -> dict[str, Any]:

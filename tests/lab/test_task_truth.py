@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 
 import pytest
@@ -25,16 +25,10 @@ from healer.settings import LABEL_HEAL
 from lab import Lab
 from tests.support.node_events import CounterSampler, Seen, node_events
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services, services
+from tests.support.swarm_services import Services
 
 LAB_ENGINES = ("debian", "modern")
 EXITS = "dockerswarm_container_exits_total"
-
-
-@pytest.fixture
-def made(lab: Lab) -> Iterator[Services]:
-    with services(lab) as s:
-        yield s
 
 
 def every_node(lab: Lab, stack: ExitStack, args: Sequence[str] = ()) -> list[Sentinel]:
