@@ -70,9 +70,13 @@ def start_side(name: str, log: str, source: Path, sock: str, tmp: Path) -> Side:
     return Side(name, proc, f"http://{listen}/metrics")
 
 
-def api_totals(body: bytes, name: str) -> float:
+def api_by_endpoint(body: bytes, name: str) -> dict[str, float]:
     pattern = re.compile(_COUNTER.format(name=name).encode(), re.M)
-    return sum(float(m.group(2)) for m in pattern.finditer(body))
+    return {m.group(1).decode(): float(m.group(2)) for m in pattern.finditer(body)}
+
+
+def api_totals(body: bytes, name: str) -> float:
+    return sum(api_by_endpoint(body, name).values())
 
 
 async def wait_synced(side: Side, within: float) -> None:
@@ -89,10 +93,24 @@ async def wait_synced(side: Side, within: float) -> None:
             await asyncio.sleep(1)
 
 
-async def counters(side: Side) -> tuple[float, float]:
+@dataclass
+class Counters:
+    requests: dict[str, float]
+    bytes: dict[str, float]
+
+
+async def counters(side: Side) -> Counters:
     async with new_session(1) as session:
         _, body = await scrape_once(session, side.url)
-    return api_totals(body, "api_requests"), api_totals(body, "api_response_bytes")
+    return Counters(
+        api_by_endpoint(body, "api_requests"), api_by_endpoint(body, "api_response_bytes")
+    )
+
+
+def per_minute(
+    after: dict[str, float], before: dict[str, float], minutes: float
+) -> dict[str, float]:
+    return {k: (v - before.get(k, 0.0)) / minutes for k, v in after.items()}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -146,14 +164,24 @@ async def run(args: argparse.Namespace) -> int:
             )
             for i, s in enumerate(sides):
                 ms = scrapes[s.name] or [math.nan]
-                req = (after[i][0] - before[i][0]) / minutes
-                mb = (after[i][1] - before[i][1]) / minutes / 1e6
+                req = sum(per_minute(after[i].requests, before[i].requests, minutes).values())
+                mb = sum(per_minute(after[i].bytes, before[i].bytes, minutes).values()) / 1e6
                 cpu = (s.proc.cpu_seconds() - cpu0[i]) / minutes
                 print(
                     f"{s.name:<28} {len(ms):>7} {percentile(ms, 50):>8.1f} "
                     f"{percentile(ms, 99):>8.1f} {max(ms):>8.1f} {rss[s.name]:>8.0f} "
                     f"{cpu:>9.1f} {req:>11.0f} {mb:>10.1f}"
                 )
+            print("API per endpoint, requests/min and MB/min:")
+            for i, s in enumerate(sides):
+                reqs = per_minute(after[i].requests, before[i].requests, minutes)
+                mbs = per_minute(after[i].bytes, before[i].bytes, minutes)
+                parts = ", ".join(
+                    f"{k} {reqs.get(k, 0.0):.0f} / {v / 1e6:.1f}"
+                    for k, v in sorted(mbs.items(), key=lambda kv: -kv[1])
+                    if v or reqs.get(k)
+                )
+                print(f"  {s.name}: {parts}")
         finally:
             await sim.close()
             for s in sides:
