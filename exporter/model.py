@@ -537,6 +537,67 @@ class SwarmModel:
                 out.append(sid)
         return out
 
+    def recoveries(self, status: Mapping[str, Service]) -> list[str]:
+        """Services whose move, in a fresh status answer, is a recovery it proves.
+
+        Their running count rose to all desired, with the same spec version,
+        update state and desired count, and the tasks the model holds account
+        for every slot: each runs, or is on its way on a node. Listing their
+        tasks again would only show those on their way running
+        (``mark_running``). How many were on their way need not match the rise:
+        the status answer and the list after it were taken seconds apart. A
+        count that stayed all running while a listed task was on its way is
+        still listed: a crash loop can look like that. One-shots and jobs are
+        left out: their counts mean work done, not up.
+        """
+        out: list[str] = []
+        for sid, fresh in status.items():
+            old = self.services.get(sid)
+            st = self._tasks.get(sid)
+            if old is None or st is None or not st.known or fresh.runs_once:
+                continue
+            if fresh.running_tasks is None or old.running_tasks is None:
+                continue
+            if (old.version, old.update_state, old.desired_tasks) != (
+                fresh.version,
+                fresh.update_state,
+                fresh.desired_tasks,
+            ):
+                continue
+            rose = fresh.running_tasks - old.running_tasks
+            if rose <= 0 or fresh.running_tasks != fresh.desired_tasks:
+                continue
+            if len(st.latest) != fresh.desired_tasks:
+                continue
+            if all(t.state == "running" or _on_its_way(t) for t in st.latest.values()):
+                out.append(sid)
+        return out
+
+    def mark_running(self, service_ids: Iterable[str], at: float) -> None:
+        """The ``recoveries`` of a status answer asked at ``at`` (epoch seconds): their
+        tasks on their way run, since about then."""
+        for sid in service_ids:
+            st = self._tasks.get(sid)
+            if st is None or sid not in self.services:
+                continue
+            st.latest = {
+                key: t
+                if t.state == "running"
+                else replace(t, state="running", desired_state="running", err="", timestamp=at)
+                for key, t in st.latest.items()
+            }
+            self._recompute(sid)
+
+
+def _on_its_way(task: Task) -> bool:
+    """A task that will run unless it fails: placed, not ended, still wanted."""
+    return (
+        task.state in PLACED_STATES
+        and task.state != "running"
+        and bool(task.node_id)
+        and task.desired_state in ("running", "ready")
+    )
+
 
 def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:
     """The newest task of each slot (of each node, for global services)."""

@@ -6,6 +6,9 @@
   (one call, or one per 500 services split by ID prefix) and lists tasks
   only of the services whose counts moved or
   that are not converged; every ``resync_interval`` everything is listed.
+  A service whose count rose back to all running, explained by the tasks on
+  their way that the model holds, is not listed: those tasks are marked
+  running (``SwarmModel.recoveries``).
   The lists hold current tasks only (the nodes count exits exactly); a task
   found replaced is fetched by ID to count it if it failed.
   ``task_history`` lists whole histories instead, for managers-only deployments.
@@ -258,11 +261,18 @@ class Watcher:
         every_node = self._catch_up or self._stream_silent
         self._catch_up = False
         nodes = await self.engine.nodes(role=None if every_node else "manager")
-        asked = time.monotonic()
+        asked, asked_at = time.monotonic(), time.time()
         parts = -(-len(self.model.services) // STATUS_PART)
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
-        wanted = set(self.model.services_needing_tasks(fresh)) | (self._tasks_due & fresh.keys())
+        # A whole history would count the failures of other slots too: with
+        # task_history, every move is listed.
+        recovered = (
+            set() if self.settings.task_history else set(self.model.recoveries(fresh))
+        ) - self._tasks_due
+        wanted = (set(self.model.services_needing_tasks(fresh)) - recovered) | (
+            self._tasks_due & fresh.keys()
+        )
         if every_node:
             self._note_nodes(self.model.replace_nodes(nodes))
         else:
@@ -272,6 +282,9 @@ class Watcher:
         await self._apply_services(
             services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
         )
+        self.model.mark_running(recovered, asked_at)
+        self.metrics.recoveries.inc(len(recovered))
+        self._publish()
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self._succeeded()

@@ -145,6 +145,12 @@ class WatcherMetrics:
             "Full relists of nodes, services and tasks.",
             registry=registry,
         )
+        self.recoveries = Counter(
+            "dockerswarm_exporter_recoveries_unlisted",
+            "Services whose running count rose back to all desired, explained by the "
+            "tasks on their way the model held: marked running, not listed again.",
+            registry=registry,
+        )
         self.task_failures = Counter(
             "dockerswarm_exporter_task_failures",
             "Background tasks (event stream, poll, healer) that failed and were started again.",

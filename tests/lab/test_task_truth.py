@@ -7,6 +7,9 @@ node's own ``docker events`` (tests/support/node_events.py).
 - An OOM kill (16 MiB limit, a shell doubling a string) and a failing health check,
   each reported as such; the managers' task says only ``non-zero exit (137)``.
 - A worker's engine restarted under a crash loop: no exit lost, none counted twice.
+- A task that fails once and comes back after its restart delay: the manager's
+  instance counts the failure, marks the replacement running from the status answer
+  alone (not listing the tasks again), and shows what the engine says.
 - A replicated job, a one-shot service and a crash-looping service side by side: the
   job and the one-shot want nothing once done and are never forced; the crash loop is
   forced for what it is.
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
+from pathlib import Path
 
 import pytest
 
@@ -217,6 +222,63 @@ def test_a_worker_engine_restart_loses_and_doubles_no_exit(
         reconnects = proc.value("dockerswarm_exporter_stream_reconnects_total", stream="containers")
     print(f"\nworker engine restarted: {died} deaths seen by its engine, {counted} counted")
     assert reconnects is not None and reconnects >= 1
+
+
+def test_a_recovery_the_counts_prove_is_not_listed_and_shows_what_the_engine_says(
+    lab: Lab, made: Services, tmp_path: Path
+) -> None:
+    name = "truth-recovers"
+    flagdir = tmp_path / name
+    flagdir.mkdir()
+    ident = {"service_name": name, "stack": ""}
+    with ExitStack() as stack:
+        manager = lab.managers[0]
+        proc = Sentinel(manager.url, ["--no-healer.enabled", "--watch.poll-interval", "1s"])
+        stack.callback(proc.stop)
+        proc.start()
+        # The first task to make the flag fails 2 s in; its replacement waits out a
+        # 6 s restart delay on a node (desired "ready"), seen by the polls in between.
+        sid = made.create(
+            name,
+            ["sh", "-c", "if mkdir /flag/failed; then sleep 2; exit 3; fi; exec sleep 3600"],
+            replicas=2,
+            restart_delay=6,
+            binds=[f"{flagdir}:/flag"],
+        )
+
+        def settled() -> bool:
+            return (
+                proc.value("dockerswarm_exporter_recoveries_unlisted_total") == 1
+                and proc.value("dockerswarm_service_replicas_running", **ident) == 2
+                and proc.value(
+                    "dockerswarm_service_task_failures_total", **ident, reason="nonzero_exit"
+                )
+                == 1
+            )
+
+        try:
+            wait_for(settled, 60, "the failure counted and the recovery marked, not listed")
+        except AssertionError as exc:
+            seen = {
+                m: proc.series(m, service_name=name)
+                for m in ("dockerswarm_service_replicas_running", "dockerswarm_service_tasks")
+            }
+            recoveries = proc.value("dockerswarm_exporter_recoveries_unlisted_total")
+            raise AssertionError(f"{exc}: recoveries {recoveries}, {seen}") from None
+        # What the engine says of the running tasks, per node, is what the instance shows
+        # (every service's: the lab may run others).
+        tasks = [t for t in made.tasks(sid) if t["DesiredState"] == "running"]
+        assert sorted(t["Status"]["State"] for t in tasks) == ["running", "running"]
+        with closing(lab.manager_client()) as api:
+            current = api.tasks(filters={"desired-state": "running"})
+        truth = Counter(t["NodeID"] for t in current if t["Status"]["State"] == "running")
+        shown = {
+            dict(labels)["node_id"]: value
+            for labels, value in proc.series("dockerswarm_node_tasks", state="running").items()
+            if value
+        }
+        assert proc.value("dockerswarm_service_tasks", **ident, state="running") == 2
+        assert shown == dict(truth)
 
 
 @pytest.mark.engines("debian")

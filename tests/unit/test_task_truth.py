@@ -99,6 +99,73 @@ def test_whole_histories_count_every_failure_they_hold() -> None:
     assert model.views["s1"].failures == {"nonzero_exit": 4}
 
 
+def restarting_model() -> SwarmModel:
+    """Slot 1 failed a poll ago and its replacement waits out its restart delay on n2."""
+    model = model_with(service(running_tasks=1, desired_tasks=2))
+    model.replace_tasks(
+        [
+            task("a2", 1, "ready", NOW - 3, node_id="n2", desired_state="ready"),
+            task("b1", 2, "running", NOW - 60),
+        ],
+        ["s1"],
+    )
+    return model
+
+
+def test_a_recovery_the_counts_prove_marks_the_tasks_on_their_way_running() -> None:
+    model = restarting_model()
+    assert model.views["s1"].running == 1
+    fresh = service(running_tasks=2, desired_tasks=2)
+    assert model.recoveries({"s1": fresh}) == ["s1"]
+    model.upsert_service(fresh)
+    model.mark_running(["s1"], NOW)
+    view = model.views["s1"]
+    assert (view.running, view.desired, view.task_states) == (2, 2, {"running": 2})
+    assert view.running_per_node == {"n1": 1, "n2": 1}
+    assert view.running_since == NOW
+
+
+def test_a_rise_the_tasks_held_do_not_explain_is_listed() -> None:
+    model = restarting_model()
+    up = service(running_tasks=2, desired_tasks=2)
+    not_recoveries = {
+        "still one down": service(running_tasks=1, desired_tasks=2, version=1),
+        "a new spec": replace(up, version=2),
+        "an update under way": replace(up, update_state="updating"),
+        "scaled": service(replicas=3, running_tasks=3, desired_tasks=3),
+        "a one-shot": replace(up, restart_condition="on-failure"),
+    }
+    for why, fresh in not_recoveries.items():
+        assert model.recoveries({"s1": fresh}) == [], why
+    # A replacement not yet on a node, or one the orchestrator shut down, may never run.
+    waiting = task("a2", 1, "ready", NOW - 3, node_id="n2", desired_state="ready")
+    for odd in (dict(node_id=""), dict(desired_state="shutdown"), dict(state="failed")):
+        model = restarting_model()
+        model.replace_tasks(
+            [replace(waiting, **odd), task("b1", 2, "running", NOW - 60)],  # type: ignore[arg-type]
+            ["s1"],
+        )
+        assert model.recoveries({"s1": up}) == [], odd
+    # All running at both answers while a listed task was on its way: a crash loop
+    # can look like that, so it is listed again.
+    model = model_with(service(running_tasks=2, desired_tasks=2))
+    model.replace_tasks([waiting, task("b1", 2, "running", NOW - 60)], ["s1"])
+    assert model.recoveries({"s1": up}) == []
+    # The list after the last answer saw more on their way than that answer counted
+    # down (the two were seconds apart), or fewer: all run now either way.
+    for running_before in (0, 1):
+        model = model_with(service(running_tasks=running_before, desired_tasks=2))
+        model.replace_tasks([waiting, replace(waiting, id="b2", slot=2)], ["s1"])
+        assert model.recoveries({"s1": up}) == ["s1"], running_before
+    model = restarting_model()
+    model.replace_tasks(
+        [task("a2", 1, "running", NOW - 1), task("b1", 2, "running", NOW - 60)], ["s1"]
+    )
+    assert model.recoveries({"s1": up}) == ["s1"]  # nothing to mark: nothing to list
+    # Never listed: nothing to mark.
+    assert model_with(service(running_tasks=1, desired_tasks=2)).recoveries({"s1": up}) == []
+
+
 def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
     once = service(restart_condition="none", replicas=3)
     model = model_with(once)
