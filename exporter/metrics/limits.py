@@ -5,7 +5,6 @@ bound: what does not fit is dropped, counted, and said once."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -25,7 +24,9 @@ class SeriesLimit:
 
     def __init__(self, limit: int, registry: CollectorRegistry | None = None) -> None:
         self.limit = limit
-        self._held: dict[str, dict[str, int]] = {}  # family -> key -> series
+        # key -> family -> series: an object's own families, so that re-rendering
+        # it touches those, not every family of the store.
+        self._held: dict[str, dict[str, int]] = {}
         self._totals: Counter[str] = Counter()
         self._warned: set[str] = set()
         self.dropped = PromCounter(
@@ -39,29 +40,27 @@ class SeriesLimit:
         """``rendered`` (an object's chunks by family) without what would not fit."""
         if not self.limit:
             return rendered
-        self.release(key, keep=rendered.keys())
+        self.release(key)
+        held: dict[str, int] = {}
         out: Rendered = {}
         for family, chunk in rendered.items():
             n = chunk.count("\n")
-            held = self._held.setdefault(family, {})
-            total = self._totals[family] - held.get(key, 0) + n
-            if total > self.limit:
-                self._drop(family, key, n)
+            if self._totals[family] + n > self.limit:
+                self._drop(family, n)
                 continue
-            self._totals[family] = total
-            held[key] = n
+            self._totals[family] += n
+            held[family] = n
             out[family] = chunk
+        if held:
+            self._held[key] = held
         return out
 
-    def release(self, key: str, keep: Collection[str] = ()) -> None:
-        """Forget ``key``'s series, of every family but those in ``keep``."""
-        for family, held in self._held.items():
-            if family not in keep:
-                self._totals[family] -= held.pop(key, 0)
+    def release(self, key: str) -> None:
+        """Forget ``key``'s series."""
+        for family, n in self._held.pop(key, {}).items():
+            self._totals[family] -= n
 
-    def _drop(self, family: str, key: str, n: int) -> None:
-        held = self._held[family]
-        self._totals[family] -= held.pop(key, 0)
+    def _drop(self, family: str, n: int) -> None:
         self.dropped.labels(family).inc(n)
         if family not in self._warned:
             self._warned.add(family)

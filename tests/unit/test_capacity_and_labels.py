@@ -135,4 +135,9 @@ def test_series_cap_drops_whole_objects_and_counts_them() -> None:
     assert limit.admit("k2", {"f": "c 1\n"}) == {"f": "c 1\n"}  # 3 fits
     limit.release("k1")
     assert limit.admit("k3", two) == two  # room again once k1 went
+    # Rendered again without a family, an object gives back that family's room.
+    assert limit.admit("k4", {"g": "x 1\ny 1\nz 1\n"}) == {"g": "x 1\ny 1\nz 1\n"}
+    assert limit.admit("k5", {"g": "w 1\n"}) == {}
+    limit.admit("k4", two)
+    assert limit.admit("k5", {"g": "w 1\n"}) == {"g": "w 1\n"}
     assert SeriesLimit(0).admit("k", {"f": "x\n" * 10}) == {"f": "x\n" * 10}
