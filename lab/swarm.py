@@ -461,6 +461,31 @@ class Lab:
             last_state=lambda: "; ".join(problems),
         )
 
+    def rejoin(self, nodes: Iterable[NodeRef] | None = None, timeout: float = 60.0) -> list[str]:
+        """wait_ready(); the engines of nodes still not ready after ``timeout`` are
+        restarted once, then waited for twice as long. Returns their names (none
+        when every node came back by itself).
+
+        The engine, not the lab, needs this. Seen with 20.10: a manager that stayed
+        up through a quorum loss can go on reporting to the old dispatcher, and a
+        worker restarted cleanly can stay "down" in the leader's view (about 1
+        restart in 40 here), each for minutes while its engine runs. Restarting
+        the engine makes it register afresh.
+        """
+        targets = self._nodes(nodes)
+        try:
+            self.wait_ready(targets, timeout=timeout)
+            return []
+        except LabError:
+            stuck = [n for n in targets if self._readiness_problems([n])]
+        log.warning("restarting engines of %s, still not ready", [n.name for n in stuck])
+        for node in stuck:
+            self.stop_engine(node, grace=10.0)
+        self.start_engines(stuck)
+        self.wait_leader(2 * timeout)
+        self.wait_ready(targets, timeout=2 * timeout)
+        return [n.name for n in stuck]
+
     def _readiness_problems(self, targets: Sequence[Node]) -> list[str]:
         view = self.swarm_nodes()
         if view is None:
@@ -500,19 +525,7 @@ class Lab:
                 self.heal(node)
         self.start_engines([n for n in self.nodes if not n.running()])
         self.wait_leader(timeout)
-        try:
-            self.wait_ready(timeout=timeout / 2)
-        except LabError:
-            # Seen in CI: a manager that stayed up through a quorum loss can go on
-            # reporting to the old dispatcher and stay "down" in the new leader's
-            # view for minutes. Restarting its engine makes it report afresh.
-            stuck = [n for n in self.nodes if self._readiness_problems([n])]
-            log.warning("restarting engines of %s, still not ready", [n.name for n in stuck])
-            for node in stuck:
-                self.stop_engine(node, grace=10.0)
-            self.start_engines(stuck)
-            self.wait_leader(timeout)
-            self.wait_ready(timeout=timeout)
+        self.rejoin(timeout=timeout / 2)
         view = self.swarm_nodes()
         if view is None:
             raise LabError("no manager answers after restore")

@@ -232,7 +232,7 @@ def test_rebalance_after_node_returns(lab: Lab, made: Services, sentinels: list[
         wait_for(lambda: running(made, on) == 6 and running(made, off) == 6 and
                  on_node(lab, made, on, "w1") == 0, 90, "tasks moved off w1")  # fmt: skip
         lab.start_engine("w1")
-        lab.wait_ready(["w1"], timeout=60)
+        lab.rejoin(["w1"], timeout=60)
         before_off = made.force_update_counter(off)
         start(lab, sentinels, leader(lab))
         wait_for(
