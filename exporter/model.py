@@ -538,17 +538,18 @@ class SwarmModel:
         return out
 
     def recoveries(self, status: Mapping[str, Service]) -> list[str]:
-        """Services whose move, in a fresh status answer, is a recovery it proves.
+        """Services whose move, in a fresh status answer, looks like a recovery.
 
         Their running count rose to all desired, with the same spec version,
         update state and desired count, and the tasks the model holds account
-        for every slot: each runs, or is on its way on a node. Listing their
-        tasks again would only show those on their way running
-        (``mark_running``). How many were on their way need not match the rise:
-        the status answer and the list after it were taken seconds apart. A
-        count that stayed all running while a listed task was on its way is
-        still listed: a crash loop can look like that. One-shots and jobs are
-        left out: their counts mean work done, not up.
+        for every slot: each runs, or is on its way on a node. Fetching those on
+        their way by ID (``on_their_way``, then ``confirm_recovered``) costs a
+        task each, where listing the service's tasks again costs them all. How
+        many were on their way need not match the rise: the status answer and
+        the list after it were taken seconds apart. A count that stayed all
+        running while a listed task was on its way is listed again: a crash loop
+        can look like that. One-shots and jobs are left out: their counts mean
+        work done, not up.
         """
         out: list[str] = []
         for sid, fresh in status.items():
@@ -564,8 +565,9 @@ class SwarmModel:
                 fresh.desired_tasks,
             ):
                 continue
-            rose = fresh.running_tasks - old.running_tasks
-            if rose <= 0 or fresh.running_tasks != fresh.desired_tasks:
+            if fresh.running_tasks <= old.running_tasks or (
+                fresh.running_tasks != fresh.desired_tasks
+            ):
                 continue
             if len(st.latest) != fresh.desired_tasks:
                 continue
@@ -573,20 +575,40 @@ class SwarmModel:
                 out.append(sid)
         return out
 
-    def mark_running(self, service_ids: Iterable[str], at: float) -> None:
-        """The ``recoveries`` of a status answer asked at ``at`` (epoch seconds): their
-        tasks on their way run, since about then."""
+    def on_their_way(self, service_ids: Iterable[str]) -> list[str]:
+        """The IDs of the tasks held for ``service_ids`` that do not run yet."""
+        return [
+            t.id
+            for sid in service_ids
+            if (st := self._tasks.get(sid)) is not None
+            for t in st.latest.values()
+            if t.state != "running"
+        ]
+
+    def confirm_recovered(self, service_ids: Iterable[str], fetched: Iterable[Task]) -> list[str]:
+        """Apply ``fetched`` (``on_their_way`` of ``service_ids``, by ID) where every
+        such task of a service now runs and is still wanted: the recovery is
+        confirmed, task by task. Returns the services it is not confirmed for (a
+        task ended, was replaced or is not found): their tasks must be listed."""
+        by_id = {t.id: t for t in fetched}
+        unconfirmed: list[str] = []
         for sid in service_ids:
             st = self._tasks.get(sid)
             if st is None or sid not in self.services:
                 continue
-            st.latest = {
-                key: t
-                if t.state == "running"
-                else replace(t, state="running", desired_state="running", err="", timestamp=at)
-                for key, t in st.latest.items()
-            }
-            self._recompute(sid)
+            latest = dict(st.latest)
+            for key, held in st.latest.items():
+                if held.state == "running":
+                    continue
+                now = by_id.get(held.id)
+                if now is None or now.state != "running" or now.desired_state != "running":
+                    unconfirmed.append(sid)
+                    break
+                latest[key] = now
+            else:
+                st.latest = latest
+                self._recompute(sid)
+        return unconfirmed
 
 
 def _on_its_way(task: Task) -> bool:

@@ -6,9 +6,10 @@
   (one call, or one per 500 services split by ID prefix) and lists tasks
   only of the services whose counts moved or
   that are not converged; every ``resync_interval`` everything is listed.
-  A service whose count rose back to all running, explained by the tasks on
-  their way that the model holds, is not listed: those tasks are marked
-  running (``SwarmModel.recoveries``).
+  A service whose count rose back to all running, with every slot's task the
+  model holds running or on its way, is not listed: the tasks on their way are
+  fetched by ID, and listed only if one of them does not run
+  (``SwarmModel.recoveries``).
   The lists hold current tasks only (the nodes count exits exactly); a task
   found replaced is fetched by ID to count it if it failed.
   ``task_history`` lists whole histories instead, for managers-only deployments.
@@ -55,6 +56,8 @@ STATUS_PART = 500
 """Services per ``/services?status=true`` call in a poll."""
 ENDED_BATCH = 100
 """Replaced tasks fetched by ID in one call (the IDs go in the URL)."""
+RECOVERED_SLICE = 50
+"""Services that look recovered, confirmed and re-rendered between two yields."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +264,7 @@ class Watcher:
         every_node = self._catch_up or self._stream_silent
         self._catch_up = False
         nodes = await self.engine.nodes(role=None if every_node else "manager")
-        asked, asked_at = time.monotonic(), time.time()
+        asked = time.monotonic()
         parts = -(-len(self.model.services) // STATUS_PART)
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
@@ -282,9 +285,7 @@ class Watcher:
         await self._apply_services(
             services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
         )
-        self.model.mark_running(recovered, asked_at)
-        self.metrics.recoveries.inc(len(recovered))
-        self._publish()
+        wanted |= await self._confirm_recovered(sorted(recovered))
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self._succeeded()
@@ -322,6 +323,25 @@ class Watcher:
                     self.model.upsert_service(svc)
         for sid in [s for s, t in touched.items() if t <= asked]:
             del touched[sid]  # older than this answer: no later answer needs it
+
+    async def _confirm_recovered(self, service_ids: list[str]) -> set[str]:
+        """Fetch by ID the tasks on their way of services that look recovered
+        (``SwarmModel.recoveries``); returns those not confirmed, to be listed."""
+        unconfirmed: set[str] = set()
+        # A slice at a time, rendered between: hundreds of services recomputed and
+        # re-rendered in one go would hold scrapes and events.
+        for i in range(0, len(service_ids), RECOVERED_SLICE):
+            batch = service_ids[i : i + RECOVERED_SLICE]
+            ids = self.model.on_their_way(batch)
+            fetched = []
+            for j in range(0, len(ids), ENDED_BATCH):
+                fetched += await self.engine.tasks_by_id(ids[j : j + ENDED_BATCH])
+            missed = self.model.confirm_recovered(batch, fetched)
+            self.metrics.recoveries.inc(len(batch) - len(missed))
+            unconfirmed.update(missed)
+            self._publish()
+            await asyncio.sleep(0)
+        return unconfirmed
 
     async def _list_tasks(self, service_ids: list[str]) -> int:
         """Tasks of ``service_ids``, a batch of services per call.

@@ -147,8 +147,9 @@ class WatcherMetrics:
         )
         self.recoveries = Counter(
             "dockerswarm_exporter_recoveries_unlisted",
-            "Services whose running count rose back to all desired, explained by the "
-            "tasks on their way the model held: marked running, not listed again.",
+            "Services whose running count rose back to all desired, confirmed by "
+            "fetching by ID the tasks the model held on their way, not by listing "
+            "the service's tasks again.",
             registry=registry,
         )
         self.task_failures = Counter(

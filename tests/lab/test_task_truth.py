@@ -8,8 +8,8 @@ node's own ``docker events`` (tests/support/node_events.py).
   each reported as such; the managers' task says only ``non-zero exit (137)``.
 - A worker's engine restarted under a crash loop: no exit lost, none counted twice.
 - A task that fails once and comes back after its restart delay: the manager's
-  instance counts the failure, marks the replacement running from the status answer
-  alone (not listing the tasks again), and shows what the engine says.
+  instance counts the failure, confirms the recovery by fetching the replacement by
+  ID (not listing the service's tasks again), and shows what the engine says.
 - A replicated job, a one-shot service and a crash-looping service side by side: the
   job and the one-shot want nothing once done and are never forced; the crash loop is
   forced for what it is.
@@ -260,7 +260,7 @@ def test_a_recovery_the_counts_prove_is_not_listed_and_shows_what_the_engine_say
             )
 
         try:
-            wait_for(settled, 60, "the failure counted and the recovery marked, not listed")
+            wait_for(settled, 60, "the failure counted and the recovery confirmed, not listed")
         except AssertionError as exc:
             seen = {
                 m: proc.series(m, service_name=name)

@@ -112,17 +112,32 @@ def restarting_model() -> SwarmModel:
     return model
 
 
-def test_a_recovery_the_counts_prove_marks_the_tasks_on_their_way_running() -> None:
+def test_a_recovery_is_confirmed_by_fetching_only_the_tasks_on_their_way() -> None:
     model = restarting_model()
     assert model.views["s1"].running == 1
     fresh = service(running_tasks=2, desired_tasks=2)
     assert model.recoveries({"s1": fresh}) == ["s1"]
     model.upsert_service(fresh)
-    model.mark_running(["s1"], NOW)
+    assert model.on_their_way(["s1"]) == ["a2"]
+    ran = task("a2", 1, "running", NOW - 1, node_id="n2")
+    assert model.confirm_recovered(["s1"], [ran]) == []
     view = model.views["s1"]
     assert (view.running, view.desired, view.task_states) == (2, 2, {"running": 2})
     assert view.running_per_node == {"n1": 1, "n2": 1}
-    assert view.running_since == NOW
+    assert view.running_since == NOW - 1  # the engine's time, not the poll's
+
+
+def test_a_recovery_the_fetch_does_not_confirm_is_listed() -> None:
+    fresh = service(running_tasks=2, desired_tasks=2)
+    # a2 failed and was replaced between the list and the answer; or it is still
+    # starting; or the engine no longer holds it.
+    failed = task("a2", 1, "failed", NOW - 1, node_id="n2", desired_state="shutdown")
+    for fetched in ([failed], [task("a2", 1, "starting", NOW - 1, node_id="n2")], []):
+        model = restarting_model()
+        model.upsert_service(fresh)
+        before = model.views["s1"]
+        assert model.confirm_recovered(["s1"], fetched) == ["s1"], fetched
+        assert model.views["s1"] == before  # nothing applied: the list will say
 
 
 def test_a_rise_the_tasks_held_do_not_explain_is_listed() -> None:
