@@ -468,9 +468,9 @@ class Lab:
 
         The engine, not the lab, needs this. Seen with 20.10: a manager that stayed
         up through a quorum loss can go on reporting to the old dispatcher, and a
-        worker restarted cleanly can stay "down" in the leader's view (about 1
-        restart in 40 here), each for minutes while its engine runs. Restarting
-        the engine makes it register afresh.
+        worker restarted cleanly can, rarely, stay "down" in the leader's view,
+        each for minutes while its engine runs. Restarting the engine makes it
+        register afresh.
         """
         targets = self._nodes(nodes)
         try:
