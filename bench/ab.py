@@ -75,10 +75,6 @@ def api_by_endpoint(body: bytes, name: str) -> dict[str, float]:
     return {m.group(1).decode(): float(m.group(2)) for m in pattern.finditer(body)}
 
 
-def api_totals(body: bytes, name: str) -> float:
-    return sum(api_by_endpoint(body, name).values())
-
-
 async def wait_synced(side: Side, within: float) -> None:
     deadline = time.monotonic() + within
     async with new_session(1) as session:
@@ -162,10 +158,17 @@ async def run(args: argparse.Namespace) -> int:
                 f"{'exporter':<28} {'scrapes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
                 f"{'RSS MiB':>8} {'CPU s/min':>9} {'API req/min':>11} {'API MB/min':>10}"
             )
+            rates = [
+                (
+                    per_minute(after[i].requests, before[i].requests, minutes),
+                    per_minute(after[i].bytes, before[i].bytes, minutes),
+                )
+                for i in range(len(sides))
+            ]
             for i, s in enumerate(sides):
                 ms = scrapes[s.name] or [math.nan]
-                req = sum(per_minute(after[i].requests, before[i].requests, minutes).values())
-                mb = sum(per_minute(after[i].bytes, before[i].bytes, minutes).values()) / 1e6
+                req = sum(rates[i][0].values())
+                mb = sum(rates[i][1].values()) / 1e6
                 cpu = (s.proc.cpu_seconds() - cpu0[i]) / minutes
                 print(
                     f"{s.name:<28} {len(ms):>7} {percentile(ms, 50):>8.1f} "
@@ -173,9 +176,7 @@ async def run(args: argparse.Namespace) -> int:
                     f"{cpu:>9.1f} {req:>11.0f} {mb:>10.1f}"
                 )
             print("API per endpoint, requests/min and MB/min:")
-            for i, s in enumerate(sides):
-                reqs = per_minute(after[i].requests, before[i].requests, minutes)
-                mbs = per_minute(after[i].bytes, before[i].bytes, minutes)
+            for s, (reqs, mbs) in zip(sides, rates, strict=True):
                 parts = ", ".join(
                     f"{k} {reqs.get(k, 0.0):.0f} / {v / 1e6:.1f}"
                     for k, v in sorted(mbs.items(), key=lambda kv: -kv[1])
