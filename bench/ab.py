@@ -8,12 +8,18 @@ Engine API bytes it read (its own ``dockerswarm_exporter_api_*`` counters).
 Both share the machine's cores with the simulator, so the figures are only
 comparable with each other: this is for checking a change, not for the
 absolute figures of ``make bench``.
+
+With ``--burst N``, the churn then stops and the simulator emits N real
+changes within 1 s, as ``make bench``'s event burst does; each side, scraped
+back to back by one scraper, is timed until it has inspected all N (its own
+counters of the ``service`` and ``node`` endpoints) or ``--burst-limit`` passed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import math
 import re
 import subprocess
@@ -96,11 +102,72 @@ class Counters:
 
 
 async def counters(side: Side) -> Counters:
-    async with new_session(1) as session:
-        _, body = await scrape_once(session, side.url)
+    raw = await body(side)
     return Counters(
-        api_by_endpoint(body, "api_requests"), api_by_endpoint(body, "api_response_bytes")
+        api_by_endpoint(raw, "api_requests"), api_by_endpoint(raw, "api_response_bytes")
     )
+
+
+INSPECTS = ("service", "node")
+"""The endpoints a side calls once per service or node event it follows up."""
+
+
+def plain(body: bytes) -> bytes:
+    """A scrape's body as text, whether it came gzipped (the scraper asked) or not."""
+    return gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+
+
+def inspects(body: bytes) -> float:
+    made = api_by_endpoint(body, "api_requests")
+    return sum(made.get(k, 0.0) for k in INSPECTS)
+
+
+@dataclass
+class Burst:
+    handled: float = 0.0
+    drained_s: float = math.nan
+    scrapes: int = 0
+    p99_ms: float = math.nan
+    worst_ms: float = math.nan
+
+
+async def burst(
+    sides: list[Side], sim: SimClient, events: int, limit: float, encoding: str
+) -> dict[str, Burst]:
+    """Each side's time to follow up ``events`` changes made within 1 s, while one
+    scraper asks it for ``encoding`` back to back (its bodies carry the counters)."""
+    await sim.churn(0, 0, 0)
+    await asyncio.sleep(6.0)  # let restarts in flight settle, as make bench does
+    before = [inspects(plain(b)) for b in await asyncio.gather(*(body(s) for s in sides))]
+    out = {s.name: Burst() for s in sides}
+    t0 = time.monotonic()
+
+    async def follow(side: Side, start: float) -> None:
+        got = out[side.name]
+        times: list[float] = []
+        async with new_session(1, accept_encoding=encoding) as session:
+            while time.monotonic() - t0 < limit:
+                scrape, raw = await scrape_once(session, side.url)
+                if not scrape.ok:
+                    continue
+                times.append(scrape.seconds * 1000)
+                got.handled = inspects(plain(raw)) - start
+                if got.handled >= events:
+                    got.drained_s = time.monotonic() - t0
+                    break
+        got.scrapes = len(times)
+        got.p99_ms = percentile(times or [math.nan], 99)
+        got.worst_ms = max(times or [math.nan])
+
+    await sim.post("/_sim/burst", {"events": events, "seconds": 1.0})
+    await asyncio.gather(*(follow(s, b) for s, b in zip(sides, before, strict=True)))
+    return out
+
+
+async def body(side: Side) -> bytes:
+    async with new_session(1) as session:
+        _, raw = await scrape_once(session, side.url)
+    return raw
 
 
 def per_minute(
@@ -183,6 +250,22 @@ async def run(args: argparse.Namespace) -> int:
                     if v or reqs.get(k)
                 )
                 print(f"  {s.name}: {parts}")
+            if args.burst:
+                bursts = await burst(sides, sim, args.burst, args.burst_limit, args.encoding)
+                print(
+                    f"Burst of {args.burst:,} events in 1 s, churn stopped, one scraper each "
+                    f"asking for {args.encoding}, at most {args.burst_limit:g} s:"
+                )
+                print(
+                    f"{'exporter':<28} {'handled':>8} {'drained s':>9} {'scrapes':>7} "
+                    f"{'p99 ms':>8} {'max ms':>8}"
+                )
+                for s in sides:
+                    b = bursts[s.name]
+                    print(
+                        f"{s.name:<28} {b.handled:>8.0f} {b.drained_s:>9.1f} {b.scrapes:>7} "
+                        f"{b.p99_ms:>8.1f} {b.worst_ms:>8.1f}"
+                    )
         finally:
             await sim.close()
             for s in sides:
@@ -210,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=float, default=15.0, help="seconds per scrape window")
     p.add_argument("--rounds", type=int, default=4, help="windows per side, alternating")
     p.add_argument("--warmup", type=float, default=20.0, help="seconds of churn before measuring")
+    p.add_argument(
+        "--burst", type=int, default=0, help="then an event burst of this many changes (0: none)"
+    )
+    p.add_argument(
+        "--burst-limit", type=float, default=30.0, help="seconds each side gets for the burst"
+    )
     return asyncio.run(run(p.parse_args(argv)))
 
 

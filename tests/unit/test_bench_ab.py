@@ -1,0 +1,26 @@
+"""bench.ab's reading of a side's own counters from a scrape, gzipped or not."""
+
+from __future__ import annotations
+
+import gzip
+
+from bench.ab import inspects, plain
+
+BODY = b"""# HELP dockerswarm_exporter_api_requests_total Docker Engine API requests made.
+# TYPE dockerswarm_exporter_api_requests_total counter
+dockerswarm_exporter_api_requests_total{endpoint="service"} 120.0
+dockerswarm_exporter_api_requests_total{endpoint="node"} 7.0
+dockerswarm_exporter_api_requests_total{endpoint="services"} 30.0
+dockerswarm_exporter_api_response_bytes_total{endpoint="service"} 9e+06
+"""
+
+
+def test_a_gzipped_scrape_reads_as_the_plain_one() -> None:
+    assert plain(gzip.compress(BODY)) == BODY
+    assert plain(BODY) == BODY
+
+
+def test_inspects_count_only_the_calls_made_per_event() -> None:
+    # Lists (``services``) and byte counters are not follow-ups of an event.
+    assert inspects(BODY) == 127.0
+    assert inspects(b"") == 0.0
