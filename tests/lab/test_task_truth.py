@@ -343,11 +343,16 @@ def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
                     t["Status"]["State"],
                     t["DesiredState"],
                     t["Status"].get("Err"),
+                    (t.get("JobIteration") or {}).get("Index"),
                 )
                 for sid in (job_id, once_id)
                 for t in made.tasks(sid)
             ]
-            raise AssertionError(f"{exc}: {values()}; tasks {tasks}") from None
+            raise AssertionError(
+                f"{exc}: {values()}; forced job {made.force_update_counter(job_id)} "
+                f"times, one-shot {made.force_update_counter(once_id)}; "
+                f"healer actions {proc.series('dockerswarm_healer_actions_total')}; tasks {tasks}"
+            ) from None
         wait_for(lambda: made.force_update_counter(loop_id) >= 1 or None, 90, "the loop forced")
         actions = proc.series("dockerswarm_healer_actions_total")
         # Done, they stay done: desired 0, not down, over the next polls too.
