@@ -12,16 +12,20 @@ node's own ``docker events`` (tests/support/node_events.py).
   ID (not listing the service's tasks again), and shows what the engine says.
 - A replicated job, a one-shot service and a crash-looping service side by side: the
   job and the one-shot want nothing once done and are never forced; the crash loop is
-  forced for what it is.
+  forced for what it is. Their completions are exact, unless the engine itself ran
+  more than asked (20.10 at times overruns a replicated job): then the run's warnings
+  say so, and the job must still be left be.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -30,7 +34,7 @@ from healer.settings import LABEL_HEAL
 from lab import Lab
 from tests.support.node_events import CounterSampler, Seen, node_events
 from tests.support.sentinel import Sentinel, wait_for
-from tests.support.swarm_services import Services
+from tests.support.swarm_services import EngineOverrun, Services
 
 LAB_ENGINES = ("debian", "modern")
 EXITS = "dockerswarm_container_exits_total"
@@ -317,11 +321,23 @@ def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
             return {"service_name": name, "stack": ""}
 
         def done(name: str, wanted: int) -> bool:
+            # At least: the 20.10 engine at times runs a replicated job past its
+            # completions (a swarmkit jobs bug, cf. moby/moby#53632), and the count
+            # follows the engine's. Whether it is exact is checked below.
+            succeeded = proc.value("dockerswarm_service_completions_succeeded", **ident(name))
             return (
                 proc.value("dockerswarm_service_replicas_desired", **ident(name)) == 0
-                and proc.value("dockerswarm_service_completions_succeeded", **ident(name)) == wanted
+                and succeeded is not None
+                and succeeded >= wanted
                 and proc.value("dockerswarm_service_completions_desired", **ident(name)) == wanted
             )
+
+        def exact(name: str, wanted: int) -> bool:
+            return proc.value("dockerswarm_service_completions_succeeded", **ident(name)) == wanted
+
+        def completed(service_id: str) -> int:
+            """The service's tasks the engine lists as complete."""
+            return sum(t["Status"]["State"] == "complete" for t in made.tasks(service_id))
 
         def values() -> str:
             return ", ".join(
@@ -353,6 +369,18 @@ def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
                 f"times, one-shot {made.force_update_counter(once_id)}; "
                 f"healer actions {proc.series('dockerswarm_healer_actions_total')}; tasks {tasks}"
             ) from None
+        # Exact where the engine ran what was asked; an overrun is the engine's, and
+        # said, while the rest of the test still holds the job left be.
+        for name, sid, wanted in ((job, job_id, 4), (once, once_id, 2)):
+            ran = completed(sid)
+            if ran <= wanted:
+                wait_for(partial(exact, name, wanted), 10, f"{name}'s completions exact")
+            else:
+                warnings.warn(
+                    f"the engine completed {ran} tasks of {name} for {wanted} wanted",
+                    EngineOverrun,
+                    stacklevel=1,
+                )
         wait_for(lambda: made.force_update_counter(loop_id) >= 1 or None, 90, "the loop forced")
         actions = proc.series("dockerswarm_healer_actions_total")
         # Done, they stay done: desired 0, not down, over the next polls too.
