@@ -288,7 +288,7 @@ def test_a_recovery_the_counts_prove_is_not_listed_and_shows_what_the_engine_say
         assert shown == dict(truth)
 
 
-@pytest.mark.engines("debian")
+@pytest.mark.engines("debian", "modern")
 def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
     lab: Lab, made: Services
 ) -> None:
