@@ -13,7 +13,7 @@ node's own ``docker events`` (tests/support/node_events.py).
 - A replicated job, a one-shot service and a crash-looping service side by side: the
   job and the one-shot want nothing once done and are never forced; the crash loop is
   forced for what it is. Their completions are exact, unless the engine itself ran
-  more than asked (20.10 at times overruns a replicated job): then the run's warnings
+  more than asked (both lab engines at times overrun a replicated job): then the run's warnings
   say so, and the job must still be left be.
 """
 
@@ -321,7 +321,7 @@ def test_jobs_and_one_shots_are_left_be_and_a_crash_loop_is_forced(
             return {"service_name": name, "stack": ""}
 
         def done(name: str, wanted: int) -> bool:
-            # At least: the 20.10 engine at times runs a replicated job past its
+            # At least: the engine (both lab engines) at times runs a replicated job past its
             # completions (a swarmkit jobs bug, cf. moby/moby#53632), and the count
             # follows the engine's. Whether it is exact is checked below.
             succeeded = proc.value("dockerswarm_service_completions_succeeded", **ident(name))
