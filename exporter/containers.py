@@ -16,9 +16,15 @@ from typing import TypeVar
 
 from exporter.types import ContainerEvent
 
-EXIT_REASONS = ("completed", "nonzero_exit", "oom", "healthcheck")
+EXIT_REASONS = ("completed", "nonzero_exit", "oom", "healthcheck", "stopped")
 """Why a task's container ended: exit 0; another exit code; killed by the OOM
-killer; killed after its health check turned unhealthy."""
+killer; killed after its health check turned unhealthy; stopped by the engine (a
+scale down, a rolling update, a drain, a removal, a force: a ``kill`` before the
+``die``), whatever code it then exited with."""
+
+NOT_STOPPING_SIGNALS = frozenset({"1", "10", "12", "28"})
+"""Signals a ``docker kill -s`` sends to a running program without meaning to end it
+(HUP, USR1, USR2, WINCH: reload, reopen logs, resize): after one, a death is its own."""
 
 ServiceKey = tuple[str, str]  # (service_name, stack)
 K = TypeVar("K")
@@ -49,10 +55,11 @@ class NodeContainers:
         # Containers whose next death has a known cause.
         self._oom: OrderedDict[str, None] = OrderedDict()
         self._unhealthy: OrderedDict[str, None] = OrderedDict()
+        self._stopping: OrderedDict[str, None] = OrderedDict()
         self._changed: set[ServiceKey] = set()
 
     def apply(self, event: ContainerEvent) -> bool:
-        """Count ``event``; False when it was counted before (a replay)."""
+        """Count ``event``; whether a count changed (not for a replay, nor a ``kill``)."""
         if event.key in self._seen:
             return False
         self._remember_key(self._seen, event.key)
@@ -63,6 +70,11 @@ class NodeContainers:
             counts.starts += 1
         elif event.action == "oom":
             self._remember_key(self._oom, cid)
+        elif event.action == "kill":
+            # Says why the ``die`` that follows happened; nothing to show by itself.
+            if event.signal not in NOT_STOPPING_SIGNALS:
+                self._remember_key(self._stopping, cid)
+            return False
         elif event.action == "health_status":
             if event.health == "unhealthy":
                 counts.unhealthy += 1
@@ -75,6 +87,7 @@ class NodeContainers:
             counts.last_exit_at = event.time_nano / 1e9
             self._oom.pop(cid, None)
             self._unhealthy.pop(cid, None)
+            self._stopping.pop(cid, None)
         else:
             return False
         self._changed.add(key)
@@ -85,6 +98,8 @@ class NodeContainers:
             return "oom"  # the kernel killed it: exit 137, say why
         if event.container_id in self._unhealthy:
             return "healthcheck"  # swarm killed it for its failing health check
+        if event.container_id in self._stopping:
+            return "stopped"  # the engine stopped it: a deploy, not a failure
         return "completed" if event.exit_code == 0 else "nonzero_exit"
 
     def _remember_key(self, into: OrderedDict[K, None], key: K) -> None:

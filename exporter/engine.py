@@ -328,11 +328,12 @@ class Engine:
     def container_events(
         self, since: float, on_connect: Callable[[], None] | None = None
     ) -> AsyncIterator[ContainerEvent]:
-        """This engine's own task containers' events (start, die, oom, health_status)
-        from ``since`` on, as ``events``. Any engine has them, a worker's too."""
+        """This engine's own task containers' events (start, die, kill, oom,
+        health_status) from ``since`` on, as ``events``. Any engine has them, a worker's
+        too."""
         filters = {
             "type": ["container"],
-            "event": ["start", "die", "oom", "health_status"],
+            "event": ["start", "die", "kill", "oom", "health_status"],
             "label": [SWARM_TASK_LABEL],
         }
         return self._stream(

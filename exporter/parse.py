@@ -592,6 +592,7 @@ def parse_container_event(raw: object) -> ContainerEvent:
         time_nano=_count(_as_int(obj.get("timeNano"))) or 0,
         exit_code=int(exit_text) if exit_text.lstrip("-").isdigit() else None,
         health=health,
+        signal=_str(attrs, "signal"),
     )
 
 

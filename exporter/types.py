@@ -208,7 +208,7 @@ class Event:
 class ContainerEvent:
     """A node's own engine saying what happened to one of its task containers."""
 
-    action: str  # start | die | oom | health_status
+    action: str  # start | die | kill | oom | health_status
     container_id: str
     service_name: str
     stack: str
@@ -217,6 +217,7 @@ class ContainerEvent:
     time_nano: int
     exit_code: int | None = None  # die only
     health: str = ""  # health_status only: healthy | unhealthy | starting
+    signal: str = ""  # kill only: the signal's number, as the engine writes it ("15")
 
     @property
     def key(self) -> tuple[str, str, int]:

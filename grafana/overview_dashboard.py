@@ -431,7 +431,7 @@ def overview() -> Dashboard:
     by_node = "service_name, stack, hostname"
     oom_killed = node_events(exits, f'reason="oom", {NODE}', by_node, "1h", "3600")
     exits_10m = node_events(
-        exits, f'reason!="completed", {NODE}', "service_name, stack", "10m", "600"
+        exits, f'reason!~"completed|stopped", {NODE}', "service_name, stack", "10m", "600"
     )
     unhealthy = node_events("dockerswarm_container_unhealthy_total", NODE, by_node, "1h", "3600")
     d.stat(

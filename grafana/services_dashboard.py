@@ -37,8 +37,10 @@ UPDATE_STATE_COLORS = {
 EXITS = "dockerswarm_container_exits_total"
 STARTS = "dockerswarm_container_starts_total"
 UNHEALTHY = "dockerswarm_container_unhealthy_total"
-NOT_COMPLETED = 'reason!="completed"'  # exit 0 is a finished task, not a failure
-# A service is shown as crash looping from this many exits (not completed) within
+# Exits that are failures: not exit 0 (a finished task), nor a container the engine
+# stopped (a rolling update, a scale down, a drain, a removal, a force).
+FAILED_EXITS = 'reason!~"completed|stopped"'
+# A service is shown as crash looping from this many failed exits within
 # CRASH_WINDOW; the alert SwarmServiceCrashLooping fires from 5.
 CRASH_EXITS = 3
 CRASH_WINDOW, CRASH_WINDOW_S = "10m", "600"
@@ -48,6 +50,7 @@ EXIT_REASON_COLORS = {
     "nonzero_exit": "orange",
     "oom": "red",
     "healthcheck": "purple",
+    "stopped": "blue",
 }
 EXIT_CODE_MAPPINGS = {
     "0": ("0", "green"),
@@ -104,9 +107,9 @@ def last_exit(metric: str) -> str:
 
 
 def crash_looping() -> str:
-    """Services with CRASH_EXITS exits (not completed) within CRASH_WINDOW on any node."""
+    """Services with CRASH_EXITS failed exits within CRASH_WINDOW on any node."""
     exits = node_events(
-        EXITS, f"{NOT_COMPLETED}, {SVC}", "service_name, stack", CRASH_WINDOW, CRASH_WINDOW_S
+        EXITS, f"{FAILED_EXITS}, {SVC}", "service_name, stack", CRASH_WINDOW, CRASH_WINDOW_S
     )
     return f"({exits} >= {CRASH_EXITS})"
 
@@ -465,12 +468,13 @@ def services() -> Dashboard:
         bars=True,
     )
     d.timeseries(
-        "Container exits per service (not completed)",
-        "Task containers that ended per interval other than with exit 0: non-zero exit, "
-        "OOM kill or failed health check. A finished job or one-shot (exit 0) is not counted.",
+        "Container exits per service (failures)",
+        "Task containers that ended per interval with a non-zero exit, an OOM kill or a "
+        "failed health check. A finished job or one-shot (exit 0) and a container the "
+        "engine stopped (a deploy, a scale down, a drain) are not counted.",
         [
             (
-                container_events(EXITS, "service_name", NOT_COMPLETED),
+                container_events(EXITS, "service_name", FAILED_EXITS),
                 "{{service_name}} {{cluster}}",
             )
         ],
@@ -508,7 +512,7 @@ def services() -> Dashboard:
         exits = container_events(EXITS, by_node, matcher, CRASH_WINDOW, CRASH_WINDOW_S)
         return f"round({exits}) > 0 and on ({SERVICE_KEY}) {looping}"
 
-    on_crash_nodes = f"and on (cluster, {by_node}) ({crash_exits(NOT_COMPLETED)})"
+    on_crash_nodes = f"and on (cluster, {by_node}) ({crash_exits(FAILED_EXITS)})"
     d.table(
         "Crash-looping services",
         f"Services whose task containers ended {CRASH_EXITS} or more times in the last "
@@ -516,7 +520,7 @@ def services() -> Dashboard:
         "ended on: exits by reason, and the last exit there. Completed exits (exit 0) "
         "do not count. Alert SwarmServiceCrashLooping fires from 5.",
         [
-            (crash_exits(NOT_COMPLETED), ""),
+            (crash_exits(FAILED_EXITS), ""),
             (crash_exits('reason="nonzero_exit"'), ""),
             (crash_exits('reason="oom"'), ""),
             (crash_exits('reason="healthcheck"'), ""),
@@ -606,7 +610,7 @@ def services() -> Dashboard:
     d.timeseries(
         "Container exits by reason",
         "Task containers that ended per interval, by why: completed (exit 0), "
-        "nonzero_exit, oom, healthcheck.",
+        "nonzero_exit, oom, healthcheck, stopped (by the engine: a deploy, not a failure).",
         [(container_events(EXITS, "reason"), "{{reason}} {{cluster}}")],
         stack=True,
         bars=True,

@@ -191,17 +191,20 @@ CONTAINER_SERVICES: list[tuple[str, list[str]]] = [
     ("sick", ["--health-cmd", "false", "--health-interval", "1s", "--health-retries", "2",
               "--health-start-period", "0s", IMAGE, "sleep", "1000"]),
     ("once", ["--mode", "replicated-job", IMAGE, "true"]),
+    # Stopped by the engine, not failed: forced once, then scaled to 0 (``stop_deployed``).
+    ("deployed", ["--replicas", "2", "--stop-grace-period", "1s", IMAGE, "sleep", "1000"]),
 ]  # fmt: skip
 CONTAINER_FILTERS = {
     "type": ["container"],
-    "event": ["start", "die", "oom", "health_status"],
+    "event": ["start", "die", "kill", "oom", "health_status"],
     "label": ["com.docker.swarm.task.id"],
 }
 
 
 def capture_containers(engine: str, out: Path | None) -> Path:
-    """A one-node swarm's own container events (die, oom, health_status, start) for
-    25 s while a crashing, an OOM-killed, an unhealthy and a one-shot service run."""
+    """A one-node swarm's own container events (start, die, kill, oom, health_status)
+    for 25 s while a crashing, an OOM-killed, an unhealthy and a one-shot service run,
+    and a deployed one is forced and then scaled to 0 (the engine stops its tasks)."""
     config = LabConfig(
         name="capture-c", managers=1, workers=0, bridge="sslab5c", subnet="10.123.15.0/24",
         engine=engine,
@@ -216,7 +219,11 @@ def capture_containers(engine: str, out: Path | None) -> Path:
             capture.docker(
                 "service", "create", "--detach", "--no-resolve-image", "--name", name, *args
             )
-        time.sleep(25)
+        time.sleep(15)
+        capture.docker("service", "update", "--detach", "--force", "deployed")
+        time.sleep(5)
+        capture.docker("service", "scale", "--detach", "deployed=0")
+        time.sleep(5)
         capture._stop.set()
         capture.docker("service", "create", "--detach", "--no-resolve-image", "--name", "last",
                        IMAGE, "true")  # fmt: skip

@@ -16,7 +16,8 @@ EXITS = Family(
     "dockerswarm_container_exits",
     "counter",
     "Task containers of the service that ended on this node, by why: completed (exit 0), "
-    "nonzero_exit, oom (the OOM killer), healthcheck (killed for its failing health check).",
+    "nonzero_exit, oom (the OOM killer), healthcheck (killed for its failing health check), "
+    "stopped (stopped by the engine: a deploy, a scale down, a drain, a removal, a force).",
     (*_NS, "reason"),
 )
 STARTS = Family(

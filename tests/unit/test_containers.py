@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -28,12 +29,35 @@ def test_each_way_of_ending_has_its_reason(sample: SampleSet) -> None:
     crash = by["crash"]
     assert set(crash.exits) == {"nonzero_exit"} and crash.last_exit_code == 3
     assert crash.starts >= crash.exits["nonzero_exit"] >= 5
+    # Forced, then scaled to 0: each container the engine stopped (a kill before its
+    # die, exit 137 once SIGKILL came) is stopped, none a failure.
+    assert by["deployed"].exits == {"stopped": 3} and by["deployed"].last_exit_code == 137
+
+
+def test_a_kill_that_does_not_mean_stop_leaves_the_death_its_own(sample: SampleSet) -> None:
+    crash = next(e for e in events(sample) if e.action == "die" and e.exit_code == 3)
+    node = NodeContainers()
+    # A reload signal (docker kill -s HUP) before a crash: still a crash.
+    hup = replace(crash, action="kill", signal="1", exit_code=None, time_nano=crash.time_nano - 1)
+    assert not node.apply(hup)  # nothing to show by itself
+    assert node.apply(crash)
+    assert node.services[(crash.service_name, crash.stack)].exits == {"nonzero_exit": 1}
+    # SIGTERM from the engine (a stop) before the next death: stopped.
+    term = replace(hup, signal="15", time_nano=crash.time_nano + 1)
+    node.apply(term)
+    node.apply(replace(crash, time_nano=crash.time_nano + 2))
+    assert node.services[(crash.service_name, crash.stack)].exits == {
+        "nonzero_exit": 1,
+        "stopped": 1,
+    }
 
 
 def test_a_replay_counts_nothing_twice(sample: SampleSet) -> None:
     node = NodeContainers()
     seen = events(sample)
-    assert all(node.apply(e) for e in seen)
+    first = [node.apply(e) for e in seen]
+    # A kill only says why the next death happened: it changes no count by itself.
+    assert all(changed for changed, e in zip(first, seen, strict=True) if e.action != "kill")
     before = {k: (dict(v.exits), v.starts, v.unhealthy) for k, v in node.services.items()}
     # A reconnect from before the last events: the engine replays them.
     assert not any(node.apply(e) for e in seen[len(seen) // 2 :])
