@@ -108,7 +108,7 @@ def point(series: int) -> dict[str, float]:
     t0 = time.perf_counter()
     model.replace_nodes(nodes)
     model.replace_services(services)
-    model.replace_tasks(tasks, None)
+    model.replace_tasks(tasks, None, whole=True)
     health = Health(up=True, has_leader=True, synced=True)
     t_model = time.perf_counter() - t0
     store = TextStore(FAMILIES)

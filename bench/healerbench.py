@@ -95,7 +95,7 @@ def build_model(info: Any, nodes: Any, services: Any, tasks: Any) -> SwarmModel:
     model.set_info(parse_info(info))
     model.replace_nodes(parse_list(nodes, parse_node, "node")[0])
     model.replace_services(parse_list(services, parse_service, "service")[0])
-    model.replace_tasks(parse_list(tasks, parse_task, "task")[0], None)
+    model.replace_tasks(parse_list(tasks, parse_task, "task")[0], None, whole=True)
     return model
 
 

@@ -45,3 +45,15 @@ def format_duration(seconds: float) -> str:
             out += f"{rest // size}{unit}"
             rest %= size
     return out or "0s"
+
+
+def short_duration(seconds: float) -> str:
+    """Two units at most, as a person reads them: 42s, 3m12s, 2h05m, 1d03h."""
+    s = max(round(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

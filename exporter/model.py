@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from exporter.constraints import eligible
+from exporter.placement import Placement, node_use, place
 from exporter.reasons import classify
 from exporter.types import (
     FAILED_STATES,
@@ -64,6 +65,14 @@ class ServiceView:
     """Jobs and one-shots: tasks to run to completion (None for any other service)."""
     completions_succeeded: int | None = None
     """Jobs and one-shots: tasks that completed."""
+    placement: Placement | None = None
+    """While a task of it is pending: where one more could go, node by node (see
+    ``SwarmModel.explain_placements``)."""
+
+    @property
+    def pending(self) -> bool:
+        """Whether a task of it waits for the scheduler to find it a node."""
+        return any(state == "pending" for state, _ in self.stuck)
 
     @property
     def converged(self) -> bool:
@@ -93,12 +102,19 @@ class _ServiceTasks:
     known: bool = False
     newest_error: Task | None = None  # the newest task with an error seen
 
+    history_before: float = 0.0
+    """The engine's time of the newest task in the first list of current tasks: a failed
+    task a whole history shows later, from before then, failed before it was watched
+    (a service listed whole once it is in trouble must not count old failures as new)."""
+
     def count_failures(self, tasks: Iterable[Task], now: float) -> bool:
         """Count the failed ``tasks`` not counted before; whether any was."""
         new = False
         for t in tasks:
             if t.state in FAILED_STATES and t.id not in self.counted:
                 self.counted[t.id] = now
+                if t.timestamp and t.timestamp <= self.history_before:
+                    continue  # known from now on, but not seen happen
                 self.failures[classify(t.err, t.exit_code)] += 1
                 self.restarts.append(t.timestamp or now)
                 new = True
@@ -158,8 +174,13 @@ class ServiceChange:
 
 
 class SwarmModel:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, failure_window: float = 600.0
+    ) -> None:
+        """``failure_window``: how long after a task failure a service counts as in
+        trouble (``in_trouble``); the healer's crash-loop window."""
         self.clock = clock
+        self.failure_window = failure_window
         self.info: SwarmInfo | None = None
         self.nodes: dict[str, Node] = {}
         self.services: dict[str, Service] = {}
@@ -260,12 +281,20 @@ class SwarmModel:
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
-    def replace_tasks(self, tasks: Iterable[Task], service_ids: Iterable[str] | None) -> list[str]:
-        """The task list of ``service_ids`` (None: of every service), whole or of
-        current tasks only.
+    def replace_tasks(
+        self, tasks: Iterable[Task], service_ids: Iterable[str] | None, *, whole: bool = False
+    ) -> list[str]:
+        """The task list of ``service_ids`` (None: of every service): their current
+        tasks, or with ``whole`` their whole histories, the failed tasks the engine
+        still holds included (counted once each, whenever they are first seen).
+
+        The latest task of each slot is taken among the current ones either way (a
+        one-shot's among all: its ended tasks are what says it is done), so that a
+        service's tasks read the same whichever way they were listed.
 
         Returns the tasks that were the latest of their slot, have been replaced, and
-        are not in ``tasks``: fetched (``record_ended``), they tell whether they failed.
+        are not in a list of current ``tasks``: fetched (``record_ended``), they tell
+        whether they failed. A whole history holds every task the engine still has.
         """
         by_service: dict[str, dict[str, Task]] = {}
         for t in tasks:
@@ -274,19 +303,25 @@ class SwarmModel:
         now = self.clock()
         ended: list[str] = []
         for sid in targets:
-            if sid not in self.services:
+            svc = self.services.get(sid)
+            if svc is None:
                 continue
             st = self._tasks.setdefault(sid, _ServiceTasks())
             fresh = by_service.get(sid, {})
             new_failures = st.count_failures(fresh.values(), now)
+            if not st.known and not whole:
+                st.history_before = max(
+                    (max(t.timestamp, t.created_at) for t in fresh.values()), default=0.0
+                )
             # Forget what left the engine's lists long ago; what it still lists stays.
             st.counted = {
                 tid: at
                 for tid, at in st.counted.items()
                 if tid in fresh or now - at < COUNTED_MEMORY
             }
-            latest = latest_per_slot(fresh.values())
-            if st.known:
+            keep_ended = svc.runs_once and not svc.is_job
+            latest = latest_per_slot(t for t in fresh.values() if keep_ended or _current(t))
+            if st.known and not whole:
                 for key, old in st.latest.items():
                     new = latest.get(key)
                     if (
@@ -408,16 +443,15 @@ class SwarmModel:
             completions_desired=completions[0] if completions else None,
             completions_succeeded=completions[1] if completions else None,
         )
-        if self.views.get(sid) != view:
+        old_view = self.views.get(sid)
+        if old_view is not None and old_view.placement is not None and view.pending:
+            # Kept until the next ``explain_placements``: it reads every node.
+            view = replace(view, placement=old_view.placement)
+        if old_view != view:
             self.views[sid] = view
             self._services_changed.add(sid)
         self._apply_node_share(sid, per_node)
-        placed = {
-            node_id: n
-            for node_id, states in per_node.items()
-            if (n := sum(c for state, c in states.items() if state in PLACED_STATES))
-        }
-        self._apply_reserved(sid, svc.reservation, placed)
+        self._apply_reserved(sid, svc.reservation, _placed_counts(per_node))
 
     def _apply_reserved(self, sid: str, reservation: Resources, placed: dict[str, int]) -> None:
         """What the service's placed tasks reserve on each node, as the scheduler counts
@@ -504,6 +538,41 @@ class SwarmModel:
         else:
             self._node_share.pop(sid, None)
 
+    def explain_placements(self) -> None:
+        """Explain where one more task could go (``exporter.placement``) for every
+        service with a task pending, and drop the explanation of those without.
+
+        Called once a poll, not on every change: it reads every node and what every
+        service holds on it, and a pending task's nodes change at any node's move.
+        A global service's pending tasks are each meant for one node: only those
+        nodes are looked at.
+        """
+        pending = [sid for sid, v in self.views.items() if v.pending]
+        use = node_use(self.services, self._placed(), self.node_reserved) if pending else {}
+        for sid in pending:
+            view = self.views[sid]
+            nodes: Iterable[Node] = self.nodes.values()
+            if view.service.is_global:
+                st = self._tasks.get(sid)
+                meant = {
+                    t.node_id
+                    for t in (st.latest.values() if st else ())
+                    if t.state == "pending" and t.node_id
+                }
+                nodes = [n for n in self.nodes.values() if n.id in meant]
+            placement = place(view.service, nodes, use)
+            if placement != view.placement:
+                self.views[sid] = replace(view, placement=placement)
+                self._services_changed.add(sid)
+        for sid, view in self.views.items():
+            if view.placement is not None and not view.pending:
+                self.views[sid] = replace(view, placement=None)
+                self._services_changed.add(sid)
+
+    def _placed(self) -> dict[str, dict[str, int]]:
+        """Service ID -> node ID -> its tasks placed there (assigned to running)."""
+        return {sid: _placed_counts(per_node) for sid, per_node in self._node_share.items()}
+
     # ---- reading -----------------------------------------------------------
     @property
     def managers(self) -> list[Node]:
@@ -516,26 +585,42 @@ class SwarmModel:
     def services_needing_tasks(self, status: Mapping[str, Service]) -> list[str]:
         """Services whose tasks must be listed again, given a fresh status answer.
 
-        Those whose counts, version or update state moved, those not converged
-        (a crash loop can keep the same counts while tasks fail), and those
-        never listed.
+        Those whose counts, version or update state moved, those never listed, and
+        those in trouble (``in_trouble``).
         """
         out: list[str] = []
         for sid, fresh in status.items():
             old = self.services.get(sid)
             st = self._tasks.get(sid)
-            view = self.views.get(sid)
             if (
                 old is None
                 or st is None
                 or not st.known
                 or (old.running_tasks, old.desired_tasks, old.version, old.update_state)
                 != (fresh.running_tasks, fresh.desired_tasks, fresh.version, fresh.update_state)
-                or (fresh.running_tasks or 0) < (fresh.desired_tasks or 0)
-                or (view is not None and (not view.converged or view.stuck))
+                or self.in_trouble(sid, fresh)
             ):
                 out.append(sid)
         return out
+
+    def in_trouble(self, sid: str, fresh: Service | None = None) -> bool:
+        """Whether a service is not converged, by a fresh status answer or by what its
+        tasks said: fewer running than desired, an update or rollback under way, a task
+        stuck before running, or a task failure within ``failure_window``. Its whole
+        task history is listed at every poll: the failed tasks, with their errors and
+        exit codes, are what says why (a crash loop replaces its tasks faster than a
+        poll comes, and the engine keeps only the last few of each slot)."""
+        if fresh is not None and (fresh.running_tasks or 0) < (fresh.desired_tasks or 0):
+            return True
+        view = self.views.get(sid)
+        if view is None:
+            return False
+        return (
+            not view.converged
+            or view.updating
+            or bool(view.stuck)
+            or bool(view.restarts and self.clock() - view.restarts[-1] <= self.failure_window)
+        )
 
     def recoveries(self, status: Mapping[str, Service]) -> list[str]:
         """Services whose move, in a fresh status answer, looks like a recovery.
@@ -609,6 +694,22 @@ class SwarmModel:
                 st.latest = latest
                 self._recompute(sid)
         return unconfirmed
+
+
+def _placed_counts(per_node: Mapping[str, Counter[str]]) -> dict[str, int]:
+    """Tasks placed on each node (assigned to running: what the scheduler counts as
+    holding the node's resources), from tasks per node by state."""
+    return {
+        node_id: n
+        for node_id, states in per_node.items()
+        if (n := sum(c for state, c in states.items() if state in PLACED_STATES))
+    }
+
+
+def _current(task: Task) -> bool:
+    """A task the orchestrator still stands behind (one whose desired state the engine
+    did not say is taken as such)."""
+    return task.current or not task.desired_state
 
 
 def _on_its_way(task: Task) -> bool:

@@ -28,7 +28,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, get_args, get_origin
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
@@ -38,6 +38,7 @@ from exporter.types import (
     STACK_LABEL,
     ContainerEvent,
     Event,
+    GenericResources,
     Node,
     Resources,
     Service,
@@ -65,11 +66,29 @@ class VersionDoc(Struct, gc=False):
     Index: int | None = None
 
 
+class NamedResourceDoc(Struct, gc=False):
+    Kind: str | None = None
+    Value: str | None = None
+
+
+class DiscreteResourceDoc(Struct, gc=False):
+    Kind: str | None = None
+    Value: int | None = None
+
+
+class GenericResourceDoc(Struct, gc=False):
+    """One generic resource: a named one (a GPU by its ID) or a count of a kind."""
+
+    NamedResourceSpec: NamedResourceDoc | None = None
+    DiscreteResourceSpec: DiscreteResourceDoc | None = None
+
+
 class ResourcesDoc(Struct, gc=False):
     """A node's resources, a task's reservation or limit."""
 
     NanoCPUs: int | None = None
     MemoryBytes: int | None = None
+    GenericResources: list[GenericResourceDoc] | None = None
 
 
 class NodeSpecDoc(Struct, gc=False):
@@ -145,6 +164,8 @@ class ContainerSpecDoc(Struct, gc=False):
 
 class PlacementDoc(Struct, gc=False):
     Constraints: list[str] | None = None
+    MaxReplicas: int | None = None
+    Platforms: list[PlatformDoc] | None = None
 
 
 class RestartPolicyDoc(Struct, gc=False):
@@ -164,11 +185,22 @@ class TaskTemplateDoc(Struct, gc=False):
     Resources: TaskResourcesDoc | None = None
 
 
+class PortDoc(Struct, gc=False):
+    Protocol: str | None = None
+    PublishedPort: int | None = None
+    PublishMode: str | None = None
+
+
+class EndpointSpecDoc(Struct, gc=False):
+    Ports: list[PortDoc] | None = None
+
+
 class ServiceSpecDoc(Struct, gc=False):
     Name: str | None = None
     Labels: dict[str, str] | None = None
     Mode: ModeDoc | None = None
     TaskTemplate: TaskTemplateDoc | None = None
+    EndpointSpec: EndpointSpecDoc | None = None
 
 
 class UpdateStatusDoc(Struct, gc=False):
@@ -264,12 +296,25 @@ def _plan(cls: type[Struct]) -> tuple[tuple[str, str, Callable[[object], Any], b
         read: Callable[[object], Any]
         if isinstance(kind, type) and issubclass(kind, Struct):
             read = functools.partial(_read_struct, kind)
+        elif get_origin(kind) is list and _is_struct(get_args(kind)[0]):
+            read = functools.partial(_read_structs, get_args(kind)[0])
         elif kind in _READERS:
             read = _READERS[kind]
         else:
             raise TypeError(f"{cls.__name__}.{f.name}: no lenient reading of {kind}")
         plan.append((f.name, f.encode_name, read, UnsetType in get_args(f.type)))
     return tuple(plan)
+
+
+def _is_struct(kind: object) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Struct)
+
+
+def _read_structs(cls: type[D], value: object) -> list[D] | None:
+    """A list of objects: what is not an object is left out."""
+    if not isinstance(value, list):
+        return None
+    return [doc for item in value if (doc := _read_struct(cls, item)) is not None]
 
 
 def _read_struct(cls: type[D], value: object) -> D | None:
@@ -323,6 +368,20 @@ def _need_id(ident: str | None, what: str) -> str:
 
 def _version(doc: VersionDoc | None) -> int:
     return (_count(doc.Index) if doc is not None else None) or 0
+
+
+def _generic(doc: ResourcesDoc | None) -> GenericResources:
+    """Generic resources by kind: a discrete one's count, one per named one."""
+    if doc is None or not doc.GenericResources:
+        return ()
+    counts: dict[str, int] = {}
+    for res in doc.GenericResources:
+        if res.DiscreteResourceSpec is not None and res.DiscreteResourceSpec.Kind:
+            n = _count(res.DiscreteResourceSpec.Value) or 0
+            counts[res.DiscreteResourceSpec.Kind] = counts.get(res.DiscreteResourceSpec.Kind, 0) + n
+        elif res.NamedResourceSpec is not None and res.NamedResourceSpec.Kind:
+            counts[res.NamedResourceSpec.Kind] = counts.get(res.NamedResourceSpec.Kind, 0) + 1
+    return tuple(sorted(counts.items()))
 
 
 def _resources(doc: ResourcesDoc | None) -> Resources:
@@ -407,6 +466,7 @@ def node_of(doc: NodeDoc) -> Node:
         version=_version(doc.Version),
         cpus=capacity.cpus,
         memory_bytes=capacity.memory_bytes,
+        generic=_generic(desc.Resources),
     )
 
 
@@ -420,6 +480,7 @@ _PLACEMENT = PlacementDoc()
 _RESTART_POLICY = RestartPolicyDoc()
 _TASK_RESOURCES = TaskResourcesDoc()
 _UPDATE_STATUS = UpdateStatusDoc()
+_ENDPOINT_SPEC = EndpointSpecDoc()
 _SERVICE_STATUS = ServiceStatusDoc()
 
 
@@ -451,7 +512,9 @@ def service_of(doc: ServiceDoc) -> Service:
     resources = template.Resources or _TASK_RESOURCES
     update = doc.UpdateStatus or _UPDATE_STATUS
     status = doc.ServiceStatus or _SERVICE_STATUS
-    constraints = (template.Placement or _PLACEMENT).Constraints
+    placement = template.Placement or _PLACEMENT
+    constraints = placement.Constraints
+    ports = ((spec.EndpointSpec or _ENDPOINT_SPEC).Ports) or []
     return Service(
         id=service_id,
         name=name,
@@ -472,6 +535,22 @@ def service_of(doc: ServiceDoc) -> Service:
         restart_condition=_lower((template.RestartPolicy or _RESTART_POLICY).Condition, "any"),
         reservation=_resources(resources.Reservations),
         limit=_resources(resources.Limits),
+        generic_reservation=_generic(resources.Reservations),
+        max_replicas=_count(placement.MaxReplicas) or 0,
+        platforms=tuple(
+            (p.OS or "", p.Architecture or "")
+            for p in placement.Platforms or ()
+            if p.OS or p.Architecture
+        ),
+        host_ports=tuple(
+            sorted(
+                {
+                    (_lower(p.Protocol, "tcp"), port)
+                    for p in ports
+                    if _lower(p.PublishMode) == "host" and (port := _count(p.PublishedPort))
+                }
+            )
+        ),
     )
 
 

@@ -18,4 +18,5 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     engine.require_manager(info)
     model.replace_nodes(await engine.nodes())
     model.replace_services(await engine.services())
-    model.replace_tasks(await engine.tasks(), None)
+    model.replace_tasks(await engine.tasks(), None, whole=True)
+    model.explain_placements()

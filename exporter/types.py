@@ -59,6 +59,11 @@ UPDATE_STATES: tuple[str, ...] = (
 STACK_LABEL = "com.docker.stack.namespace"
 
 
+GenericResources = tuple[tuple[str, int], ...]
+"""Generic resources (GPUs, SSDs, ...) as sorted (kind, how many) pairs: a node's (a
+named resource counts one per name) or what a task reserves."""
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     id: str
@@ -80,6 +85,7 @@ class Node:
     version: int = 0
     cpus: float = 0.0  # Description.Resources.NanoCPUs, in cores; 0 when not reported
     memory_bytes: int = 0  # Description.Resources.MemoryBytes
+    generic: GenericResources = ()  # Description.Resources.GenericResources
 
     def label(self, key: str) -> str | None:
         return label_of(self.labels, key)
@@ -120,6 +126,11 @@ class Service:
     restart_condition: str = "any"  # any | on-failure | none
     reservation: Resources = NO_RESOURCES  # per task: what the scheduler sets aside
     limit: Resources = NO_RESOURCES  # per task: what the kernel enforces
+    generic_reservation: GenericResources = ()  # per task, Reservations.GenericResources
+    max_replicas: int = 0  # Placement.MaxReplicas: tasks per node at most; 0: no limit
+    platforms: tuple[tuple[str, str], ...] = ()  # Placement.Platforms as (os, arch)
+    host_ports: tuple[tuple[str, int], ...] = ()
+    """(protocol, port) published in host mode: one task per node can hold each."""
 
     @property
     def stack(self) -> str:

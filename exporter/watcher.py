@@ -11,8 +11,12 @@
   fetched by ID, and listed only if one of them does not run
   (``SwarmModel.recoveries``).
   The lists hold current tasks only (the nodes count exits exactly); a task
-  found replaced is fetched by ID to count it if it failed.
-  ``task_history`` lists whole histories instead, for managers-only deployments.
+  found replaced is fetched by ID to count it if it failed. A service in trouble
+  (not converged, updating, stuck, or a task failed within the crash-loop window)
+  has its whole history listed at every poll instead: its failed tasks say why,
+  even where a crash loop replaces them faster than polls come and the engine
+  has dropped the one the model held. ``task_history`` lists every service's
+  whole history, for managers-only deployments.
 - A lost event stream is opened again from the last event seen (``since``):
   the engine replays what it still holds (its last 256 events), and the next
   poll lists every node. A stream lost for longer than ``relist_after_gap`` is
@@ -242,6 +246,7 @@ class Watcher:
         self._note_nodes(self.model.replace_nodes(nodes))
         await self._apply_services(services, asked)
         tasks = await self._list_tasks([s.id for s in services])
+        self.model.explain_placements()
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
@@ -269,10 +274,13 @@ class Watcher:
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
         # A whole history would count the failures of other slots too: with
-        # task_history, every move is listed.
+        # task_history, every move is listed. A service in trouble is listed whole.
+        in_trouble = {sid for sid, svc in fresh.items() if self.model.in_trouble(sid, svc)}
         recovered = (
-            set() if self.settings.task_history else set(self.model.recoveries(fresh))
-        ) - self._tasks_due
+            (set() if self.settings.task_history else set(self.model.recoveries(fresh)))
+            - self._tasks_due
+            - in_trouble
+        )
         wanted = (set(self.model.services_needing_tasks(fresh)) - recovered) | (
             self._tasks_due & fresh.keys()
         )
@@ -286,8 +294,9 @@ class Watcher:
             services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
         )
         wanted |= await self._confirm_recovered(sorted(recovered))
-        await self._list_tasks(sorted(wanted))
+        await self._list_tasks(sorted(wanted), whole=in_trouble)
         self._tasks_due -= wanted
+        self.model.explain_placements()
         self._succeeded()
 
     async def _apply_services(
@@ -343,26 +352,33 @@ class Watcher:
             await asyncio.sleep(0)
         return unconfirmed
 
-    async def _list_tasks(self, service_ids: list[str]) -> int:
+    async def _list_tasks(
+        self, service_ids: list[str], whole: frozenset[str] | set[str] = frozenset()
+    ) -> int:
         """Tasks of ``service_ids``, a batch of services per call.
 
         Batches keep each answer, and the event-loop time spent decoding it,
         small: one unfiltered list of a large swarm is hundreds of MB of JSON
         that would stall scrapes and events for seconds. Current tasks only,
-        unless ``task_history``; the tasks they replaced are then fetched by ID,
-        for whether they failed.
+        unless ``task_history`` or the service is in ``whole`` (in trouble, see
+        ``SwarmModel.in_trouble``) or a one-shot; the tasks a current list shows
+        replaced are then fetched by ID, for whether they failed.
         """
         services = self.model.services
-        whole = [s for s in service_ids if self.settings.task_history or _whole(services.get(s))]
-        listed_whole = set(whole)
-        current = [s for s in service_ids if s not in listed_whole]
+        listed_whole = [
+            s
+            for s in service_ids
+            if self.settings.task_history or s in whole or _whole(services.get(s))
+        ]
+        is_whole = set(listed_whole)
+        current = [s for s in service_ids if s not in is_whole]
         count = 0
         ended: list[str] = []
-        for ids, current_only in ((whole, False), (current, True)):
+        for ids, current_only in ((listed_whole, False), (current, True)):
             for i in range(0, len(ids), TASK_BATCH):
                 batch = ids[i : i + TASK_BATCH]
                 tasks = await self.engine.tasks(batch, current_only=current_only)
-                ended += self.model.replace_tasks(tasks, batch)
+                ended += self.model.replace_tasks(tasks, batch, whole=not current_only)
                 count += len(tasks)
                 self._publish()
                 await asyncio.sleep(0)  # let scrapes and events in between batches

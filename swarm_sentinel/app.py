@@ -61,7 +61,7 @@ class Runtime:
             timeout=docker.timeout,
             api_version=docker.api_version,
         )
-        self.model = SwarmModel()
+        self.model = SwarmModel(failure_window=config.healer.crash_loop_window)
         self.health = Health()
         self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)

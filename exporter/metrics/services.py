@@ -78,6 +78,22 @@ LIMIT_MEMORY = Family(
     "Memory limit per task; absent when unset.",
     _S,
 )
+PLACEMENT_FIT = Family(
+    "dockerswarm_service_placement_fit_nodes",
+    "gauge",
+    "While a task of the service is pending: nodes that could take one more of its tasks, "
+    "by the scheduler's filters (for a global service, among the nodes its pending tasks "
+    "are meant for).",
+    _S,
+)
+PLACEMENT_EXCLUDED = Family(
+    "dockerswarm_service_placement_excluded_nodes",
+    "gauge",
+    "While a task of the service is pending: nodes excluded, by the first of the "
+    "scheduler's filters that rejects them (not_ready, drain, pause, cpu, memory, generic, "
+    "constraint, platform, host_port, max_replicas); for constraint, which one.",
+    (*_S, "filter", "constraint"),
+)
 FAMILIES = (
     INFO,
     DESIRED,
@@ -90,6 +106,8 @@ FAMILIES = (
     RESERVATION_MEMORY,
     LIMIT_CPUS,
     LIMIT_MEMORY,
+    PLACEMENT_FIT,
+    PLACEMENT_EXCLUDED,
 )
 
 
@@ -125,6 +143,16 @@ def render_service(view: ServiceView, labels: Allowlist = NO_LABELS) -> Rendered
             out[cpus.name] = sample(cpus, ident, res.cpus)
         if res.memory_bytes:
             out[memory.name] = sample(memory, ident, res.memory_bytes)
+    if view.placement is not None:
+        out[PLACEMENT_FIT.name] = sample(PLACEMENT_FIT, ident, len(view.placement.fit))
+        out[PLACEMENT_EXCLUDED.name] = "".join(
+            sample(
+                PLACEMENT_EXCLUDED,
+                (*ident, ("filter", e.filter), ("constraint", e.constraint)),
+                len(e.nodes),
+            )
+            for e in view.placement.exclusions
+        )
     if svc.update_state:
         out[UPDATE_STATE.name] = state_set(
             UPDATE_STATE, ident, "state", UPDATE_STATES, svc.update_state

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from common.durations import short_duration
 from common.version import VERSION
 from swarm_sentinel.status.report import Report
-from swarm_sentinel.status.tables import Table, node_table, sections, short_duration, verdict
+from swarm_sentinel.status.tables import Table, node_table, sections, verdict
 
 REFRESH_SECONDS = 5
 

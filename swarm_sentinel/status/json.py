@@ -5,11 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from common.text import iso_utc
+from exporter.placement import Placement
 from swarm_sentinel.status.report import Report
 
 
 def _iso(ts: float) -> str | None:
     return iso_utc(ts) or None
+
+
+def _placement(p: Placement | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {
+        "nodes": p.nodes,
+        "fit": list(p.fit),
+        "explanation": p.explain(),
+        "excluded": [
+            {
+                "filter": e.filter,
+                "constraint": e.constraint or None,
+                "nodes": list(e.nodes),
+                "detail": e.detail or None,
+            }
+            for e in p.exclusions
+        ],
+    }
 
 
 def to_json(r: Report) -> dict[str, Any]:
@@ -61,6 +81,7 @@ def to_json(r: Report) -> dict[str, Any]:
                 "last_error_at": _iso(s.last_error_at),
                 "update_state": s.update_state or None,
                 "failures": dict(s.failures),
+                "placement": _placement(s.placement),
             }
             for s in r.services
         ],

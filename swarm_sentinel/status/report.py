@@ -6,7 +6,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from common.durations import short_duration
 from exporter.model import ServiceView, SwarmModel
+from exporter.placement import Placement
 from exporter.quorum import Quorum, quorum_of
 from exporter.types import Node, SwarmInfo
 from healer.policy import recall, resumes_at
@@ -102,6 +104,8 @@ class ServiceRow:
     last_error_at: float  # 0 when there is no error
     update_state: str
     failures: Mapping[str, int]
+    placement: Placement | None = None
+    """While a task is pending: where one more could go, node by node."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,7 @@ def _service_row(view: ServiceView) -> ServiceRow:
         last_error_at=view.last_error_at,
         update_state=svc.update_state,
         failures=dict(view.failures),
+        placement=view.placement,
     )
 
 
@@ -299,7 +304,13 @@ def build_report(
     gave_up = {h.service_id: h for h in healer if h.given_up}
     for s in services:
         text = f"service {s.name}: {s.running}/{s.desired} running ({s.reason}"
-        text += f": {s.last_error})" if s.last_error else ")"
+        if s.last_error:
+            text += f": {s.last_error}"
+            if s.last_error_at:
+                text += f", {short_duration(now - s.last_error_at)} ago"
+        text += ")"
+        if s.placement is not None:
+            text += f"; {s.placement.explain()}"
         h = gave_up.get(s.id)
         if h is not None:
             text += f"; the healer gave up after {h.attempts} forces"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from common.durations import short_duration
 from healer.settings import LABEL_STATE
 from swarm_sentinel.status.report import STUCK_AFTER, Report
 
@@ -23,18 +24,6 @@ class Cell:
 class Table:
     headers: Sequence[str]
     rows: list[list[Cell]] = field(default_factory=list)
-
-
-def short_duration(seconds: float) -> str:
-    """Two units at most, as a person reads them: 42s, 3m12s, 2h05m, 1d03h."""
-    s = max(round(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def _cut(text: str, width: int = _ERROR_WIDTH) -> str:

@@ -54,7 +54,7 @@ def healer(
     model.set_info(parse_info(sample.load("info.json")))
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
     health = Health(up=True, has_leader=has_leader, synced=True, last_refresh=sample.now)
     clock = Clock(sample.now)
     forcer = RecordingForcer()

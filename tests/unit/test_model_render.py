@@ -23,7 +23,7 @@ def build(sample: SampleSet) -> tuple[SwarmModel, TextStore, Publisher]:
     health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
     publish = Publisher(model, health, store)
     publish(replace(model.take_changes(), health=True))
     return model, store, publish
@@ -144,7 +144,7 @@ def test_failures_counted_once_per_task(sample: SampleSet) -> None:
     model, store, publish = build(sample)
     before = samples(store)
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
-    model.replace_tasks(tasks, None)
+    model.replace_tasks(tasks, None, whole=True)
     publish(model.take_changes())
     assert samples(store) == before
 

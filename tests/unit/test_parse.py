@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from exporter.decode import NODES, SERVICES, split
 from exporter.parse import (
     ParseError,
     parse_event,
@@ -146,3 +147,66 @@ def test_classify() -> None:
     assert classify("task: unhealthy container") == "healthcheck"
     assert classify("No such image: nosuch/image:1") == "image"
     assert classify("something new") == "other"
+
+
+def test_what_placement_reads_both_ways() -> None:
+    """Generic resources, max replicas, platforms and host-mode ports, as the engine
+    writes them (api/types/swarm), the same by msgspec and by the lenient reading."""
+    node = {
+        "ID": "n1",
+        "Description": {
+            "Resources": {
+                "NanoCPUs": 2_000_000_000,
+                "GenericResources": [
+                    {"NamedResourceSpec": {"Kind": "gpu", "Value": "UUID-1"}},
+                    {"NamedResourceSpec": {"Kind": "gpu", "Value": "UUID-2"}},
+                    {"DiscreteResourceSpec": {"Kind": "ssd", "Value": 3}},
+                    "garbage",
+                ],
+            }
+        },
+    }
+    service = {
+        "ID": "s1",
+        "Spec": {
+            "Name": "web",
+            "TaskTemplate": {
+                "Placement": {
+                    "MaxReplicas": 2,
+                    "Platforms": [{"Architecture": "amd64", "OS": "linux"}, {}],
+                },
+                "Resources": {
+                    "Reservations": {
+                        "GenericResources": [{"DiscreteResourceSpec": {"Kind": "gpu", "Value": 1}}]
+                    }
+                },
+            },
+            "EndpointSpec": {
+                "Ports": [
+                    {
+                        "Protocol": "tcp",
+                        "TargetPort": 80,
+                        "PublishedPort": 8080,
+                        "PublishMode": "host",
+                    },
+                    {"Protocol": "udp", "PublishedPort": 53, "PublishMode": "ingress"},
+                    {"PublishedPort": 9000, "PublishMode": "host"},
+                    {"TargetPort": 81, "PublishMode": "host"},
+                ]
+            },
+        },
+    }
+    n = parse_node(node)
+    s = parse_service(service)
+    assert n.generic == (("gpu", 2), ("ssd", 3))
+    assert s.max_replicas == 2 and s.platforms == (("linux", "amd64"),)
+    assert s.generic_reservation == (("gpu", 1),)
+    assert s.host_ports == (("tcp", 8080), ("tcp", 9000))
+    # msgspec refuses the garbage element: that node is read leniently, the same way.
+    for reader, raw, want in ((NODES, node, n), (SERVICES, service, s)):
+        items = split(json.dumps([raw]).encode())
+        assert items is not None
+        assert reader.read(items) == ([want], [])
+    del node["Description"]["Resources"]["GenericResources"][3]  # type: ignore[index]
+    items = split(json.dumps([node]).encode())
+    assert items is not None and NODES.decoder.decode(items[0]) is not None

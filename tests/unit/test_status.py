@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from common import address
+from common.durations import short_duration
 from exporter.model import SwarmModel
 from exporter.parse import (
     parse_info,
@@ -45,7 +46,6 @@ from swarm_sentinel.status.report import (
     build_report,
     no_leader_report,
 )
-from swarm_sentinel.status.tables import short_duration
 from swarm_sentinel.status.text import render_text, use_color
 from tests.unit.samples import SampleSet
 
@@ -70,7 +70,7 @@ def build(
     if labels:
         services = [replace(s, labels=(*s.labels, *sorted(labels.items()))) for s in services]
     model.replace_services(services)
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
     return model
 
 

@@ -23,7 +23,7 @@ def report(sample: SampleSet, nodes: str = "nodes.json", **kw: Any) -> Report:
     model.set_info(parse_info(sample.load("info.json")))
     model.replace_nodes(parse_list(sample.load(nodes), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None)
+    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
     return build_report(model, now=sample.now, engine="unix:///sample.sock", **kw)
 
 

@@ -276,3 +276,87 @@ def test_crash_looping_counts_failures_in_the_window_since_the_last_force() -> N
 
 def crashing(view: ServiceView, state: HealState, settings: HealerSettings) -> bool:
     return crash_looping(view, state, NOW, settings)
+
+
+def test_a_crash_loop_listed_whole_counts_every_failure_it_holds_and_says_why() -> None:
+    """Faster than the polls: the task the model held is gone from the engine by the
+    next list; the whole history still holds the last few failures of each slot."""
+    model = model_with(service(replicas=1, running_tasks=0, desired_tasks=1))
+    model.replace_tasks([task("a1", 1, "running", NOW - 30)], ["s1"])
+    assert model.in_trouble("s1", model.services["s1"])
+
+    def failed(tid: str, at: float) -> Task:
+        return task(
+            tid, 1, "failed", at, err="task: non-zero exit (3)", exit_code=3,
+            desired_state="shutdown",
+        )  # fmt: skip
+
+    history = [failed(f"a{i}", NOW - 20 + i) for i in range(2, 7)]
+    waiting = task("a7", 1, "ready", NOW - 1, desired_state="ready")
+    assert model.replace_tasks([*history, waiting], ["s1"], whole=True) == []
+    view = model.views["s1"]
+    assert view.failures == {"nonzero_exit": 5}
+    assert (view.running, view.task_states) == (0, {"ready": 1})  # the current task's
+    assert (view.last_error_reason, view.last_error_at) == ("nonzero_exit", NOW - 14)
+    # The next poll: three more failed, the oldest left the engine's history.
+    later = [*history[3:], failed("a7", NOW + 1), failed("a8", NOW + 3), failed("a9", NOW + 5)]
+    model.replace_tasks([*later, task("a10", 1, "starting", NOW + 6)], ["s1"], whole=True)
+    assert model.views["s1"].failures == {"nonzero_exit": 8}
+    assert model.views["s1"].task_states == {"starting": 1}
+
+
+def test_a_service_listed_whole_late_does_not_count_its_old_failures_as_new() -> None:
+    model = model_with(service(replicas=1))
+    # Healthy when first listed (current tasks only); its history holds an old failure.
+    model.replace_tasks([task("b2", 1, "running", NOW - 3600)], ["s1"])
+    old = task("b1", 1, "failed", NOW - 7200, err="task: non-zero exit (1)", exit_code=1)
+    rolled = task("b3", 1, "running", NOW - 5)
+    # A rolling update puts it in trouble: listed whole, the old failure is not news.
+    replaced = task("b2", 1, "shutdown", NOW - 6, desired_state="shutdown")
+    model.replace_tasks([old, replaced, rolled], ["s1"], whole=True)
+    view = model.views["s1"]
+    assert (view.failures, view.restarts) == ({}, ())
+    assert view.task_states == {"running": 1}
+    # A failure after it was first listed is news.
+    new = task("b3", 1, "failed", NOW - 1, err="task: non-zero exit (2)", exit_code=2)
+    model.replace_tasks([old, replaced, new, task("b4", 1, "running", NOW)], ["s1"], whole=True)
+    assert model.views["s1"].failures == {"nonzero_exit": 1}
+
+
+def test_a_whole_list_reads_the_slots_as_a_current_list_does() -> None:
+    """Scaled from 3 to 2: the third slot's task, shut down, is history, not a slot."""
+    model = model_with(service(replicas=2))
+    gone = task("c1", 3, "shutdown", NOW - 10, desired_state="shutdown")
+    current = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
+    model.replace_tasks([*current, gone], ["s1"], whole=True)
+    whole = model.views["s1"]
+    model.replace_tasks(current, ["s1"])
+    assert model.views["s1"] == whole
+    assert whole.task_states == {"running": 2}
+
+
+def test_in_trouble_is_what_is_listed_whole() -> None:
+    settings_window = 600.0
+    model = SwarmModel(clock=lambda: NOW, failure_window=settings_window)
+    model.upsert_service(service(running_tasks=2, desired_tasks=2))
+    running = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
+    model.replace_tasks(running, ["s1"])
+    assert not model.in_trouble("s1", model.services["s1"])
+    assert model.in_trouble("s1", service(running_tasks=1, desired_tasks=2))
+    model.upsert_service(service(running_tasks=2, desired_tasks=2, update_state="updating"))
+    assert model.in_trouble("s1")
+    model.upsert_service(service(running_tasks=2, desired_tasks=2, update_state="completed"))
+    assert not model.in_trouble("s1")
+    # A failure within the window keeps it listed whole, though all run again.
+    failed = task("a1", 1, "failed", NOW - 30, err="task: non-zero exit (1)")
+    again = [task("a2", 1, "running", NOW - 20), running[1]]
+    model.replace_tasks([failed, *again], ["s1"], whole=True)
+    assert model.views["s1"].converged and model.in_trouble("s1")
+    later = SwarmModel(clock=lambda: NOW + 600, failure_window=settings_window)
+    later.upsert_service(service())
+    later.replace_tasks([failed, *again], ["s1"], whole=True)
+    assert later.views["s1"].restarts and not later.in_trouble("s1")  # out of the window
+    stuck = SwarmModel(clock=lambda: NOW)
+    stuck.upsert_service(service(replicas=1))
+    stuck.replace_tasks([task("p1", 1, "pending", NOW - 9, err="no suitable node")], ["s1"])
+    assert stuck.in_trouble("s1")
