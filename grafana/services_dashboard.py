@@ -349,7 +349,8 @@ def services() -> Dashboard:
     d.table(
         "Stuck tasks",
         "Oldest task per service and pre-running state: how long and why "
-        "(reason: no_suitable_node, insufficient_resources, image, ...).",
+        "(reason: no_suitable_node, insufficient_resources, max_replicas, image, mount, "
+        "network, secret_config, ...).",
         [(stuck_age, "")],
         merge_organize(
             exclude=[],

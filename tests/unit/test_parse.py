@@ -147,6 +147,43 @@ def test_classify() -> None:
     assert classify("task: unhealthy container") == "healthcheck"
     assert classify("No such image: nosuch/image:1") == "image"
     assert classify("something new") == "other"
+    assert classify('invalid mount config: bind source "/srv/room/x"') == "mount"
+
+
+# What each engine wrote for each way a task failed (engine-samples/*/task-errors.json,
+# the "case" of each), and the reason it must read as.
+ENGINE_CASES = {
+    "mount": {"mount", "no_suitable_node"},  # an unknown volume plugin: "missing plugin"
+    "network": {"network"},
+    "secret_config": {"secret_config"},
+    "no_space": {"no_space", "nonzero_exit"},  # an app's own full tmpfs: just its exit
+    "max_replicas": {"max_replicas"},
+    "constraint": {"no_suitable_node"},
+    "resources": {"insufficient_resources"},
+    "image": {"image"},
+    "exit": {"nonzero_exit"},
+    "health": {"healthcheck"},
+    "oom": {"nonzero_exit"},  # the managers say only exit 137: the nodes say oom
+    "platform": {"no_suitable_node"},
+    "start": {"other"},
+}
+
+
+def test_every_engine_text_has_its_reason(sample: SampleSet) -> None:
+    seen: dict[str, set[str]] = {}
+    for case in sample.load("task-errors.json"):
+        text = case.get("Err") or ""
+        if not text:
+            # A task stuck in new or preparing says nothing (yet); a refusal (Refused)
+            # came before any task existed.
+            continue
+        seen.setdefault(case["case"], set()).add(classify(text, case.get("ExitCode")))
+    assert set(seen) == set(ENGINE_CASES)
+    for case, reasons in seen.items():
+        assert reasons <= ENGINE_CASES[case], (case, reasons)
+    # Each new reason is met on each engine.
+    found = set().union(*seen.values())
+    assert {"mount", "network", "secret_config", "no_space", "max_replicas"} <= found
 
 
 def test_what_placement_reads_both_ways() -> None:
