@@ -24,6 +24,7 @@ from exporter.types import (
     NOT_ENDED_STATES,
     PLACED_STATES,
     PRE_RUN_STATES,
+    UPDATING_STATES,
     Node,
     Resources,
     Service,
@@ -65,6 +66,8 @@ class ServiceView:
     """Jobs and one-shots: tasks to run to completion (None for any other service)."""
     completions_succeeded: int | None = None
     """Jobs and one-shots: tasks that completed."""
+    recent_failures: tuple[Task, ...] = ()
+    """Its last failed tasks counted (at most ``RECENT_FAILURES``), newest first."""
     placement: Placement | None = None
     """While a task of it is pending: where one more could go, node by node (see
     ``SwarmModel.explain_placements``)."""
@@ -80,11 +83,20 @@ class ServiceView:
 
     @property
     def updating(self) -> bool:
-        return self.service.update_state in ("updating", "rollback_started")
+        return self.service.update_state in UPDATING_STATES
 
 
 RESTART_MEMORY = 3600.0
 """Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
+REPLACED_WITHIN = 1.0
+"""Seconds between a task's end and its replacement's making at most, for the two to
+be neighbours: the orchestrator makes the replacement as soon as it hears of the end
+(which then waits out the restart delay in ``ready``). A later one means a task came
+between them, which waited out that delay and ran: a slot faster than that goes
+through more tasks in a poll than the engine keeps, and is caught as gone. Past it,
+a slow report only costs a whole list, never a count."""
+RECENT_FAILURES = 10
+"""Failed tasks kept per service for ``explain`` (exit code, reason, node, time)."""
 COUNTED_MEMORY = 7200.0
 """Seconds a counted failure is remembered once the engine no longer lists it: it may
 be fetched again by ID (a replaced task) and must not count twice."""
@@ -99,6 +111,8 @@ class _ServiceTasks:
     counted: dict[str, float] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)
     restarts: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    recent: deque[Task] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+    """The last failed tasks counted, oldest first: what ``explain`` shows."""
     known: bool = False
     newest_error: Task | None = None  # the newest task with an error seen
 
@@ -117,6 +131,7 @@ class _ServiceTasks:
                     continue  # known from now on, but not seen happen
                 self.failures[classify(t.err, t.exit_code)] += 1
                 self.restarts.append(t.timestamp or now)
+                self.recent.append(t)
                 new = True
         return new
 
@@ -162,6 +177,15 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class Ended:
+    """A task that was the latest of its slot and was replaced since the last list."""
+
+    task_id: str
+    service_id: str
+    slot: tuple[str, int | str]
+
+
+@dataclass(frozen=True, slots=True)
 class NodeChange:
     old: Node | None  # None: a node not seen before
     new: Node
@@ -174,13 +198,8 @@ class ServiceChange:
 
 
 class SwarmModel:
-    def __init__(
-        self, clock: Callable[[], float] = time.time, failure_window: float = 600.0
-    ) -> None:
-        """``failure_window``: how long after a task failure a service counts as in
-        trouble (``in_trouble``); the healer's crash-loop window."""
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self.failure_window = failure_window
         self.info: SwarmInfo | None = None
         self.nodes: dict[str, Node] = {}
         self.services: dict[str, Service] = {}
@@ -283,7 +302,7 @@ class SwarmModel:
 
     def replace_tasks(
         self, tasks: Iterable[Task], service_ids: Iterable[str] | None, *, whole: bool = False
-    ) -> list[str]:
+    ) -> list[Ended]:
         """The task list of ``service_ids`` (None: of every service): their current
         tasks, or with ``whole`` their whole histories, the failed tasks the engine
         still holds included (counted once each, whenever they are first seen).
@@ -301,7 +320,7 @@ class SwarmModel:
             by_service.setdefault(t.service_id, {})[t.id] = t
         targets = set(self.services) if service_ids is None else set(service_ids)
         now = self.clock()
-        ended: list[str] = []
+        ended: list[Ended] = []
         for sid in targets:
             svc = self.services.get(sid)
             if svc is None:
@@ -330,7 +349,7 @@ class SwarmModel:
                         and old.id not in fresh
                         and old.id not in st.counted
                     ):
-                        ended.append(old.id)
+                        ended.append(Ended(old.id, sid, key))
             new_error = st.note_error(fresh.values())
             if st.known and latest == st.latest and not new_failures and not new_error:
                 continue
@@ -339,19 +358,38 @@ class SwarmModel:
             self._recompute(sid)
         return ended
 
-    def record_ended(self, tasks: Iterable[Task]) -> None:
-        """Replaced tasks fetched by ID (see ``replace_tasks``): count those that failed."""
+    def record_ended(self, asked: Iterable[Ended], tasks: Iterable[Task]) -> list[str]:
+        """Replaced tasks fetched by ID (``asked``, from ``replace_tasks``): count those
+        that failed.
+
+        Returns the services whose whole history must be listed to count every
+        failure: those of an asked task the engine no longer holds (a crash loop went
+        through more tasks than it keeps of a slot since the last list), or whose
+        slot's current task was made well after the fetched one ended (other tasks
+        came and went between them).
+        """
         now = self.clock()
+        found = {t.id: t for t in tasks}
         by_service: dict[str, list[Task]] = {}
-        for t in tasks:
-            by_service.setdefault(t.service_id, []).append(t)
-        for sid, ended in by_service.items():
-            st = self._tasks.get(sid)
-            if st is None or sid not in self.services:
+        lost: set[str] = set()
+        for e in asked:
+            st = self._tasks.get(e.service_id)
+            if st is None or e.service_id not in self.services:
                 continue
+            t = found.get(e.task_id)
+            current = st.latest.get(e.slot)
+            if t is None or (
+                current is not None and current.created_at - t.timestamp > REPLACED_WITHIN
+            ):
+                lost.add(e.service_id)
+            if t is not None:
+                by_service.setdefault(e.service_id, []).append(t)
+        for sid, ended in by_service.items():
+            st = self._tasks[sid]
             new_failures = st.count_failures(ended, now)
             if st.note_error(ended) or new_failures:
                 self._recompute(sid)
+        return sorted(lost)
 
     # ---- deriving ----------------------------------------------------------
     def eligible_count(self, constraints: tuple[str, ...]) -> int:
@@ -442,6 +480,9 @@ class SwarmModel:
             restarts=tuple(sorted(t for t in st.restarts if now - t <= RESTART_MEMORY)),
             completions_desired=completions[0] if completions else None,
             completions_succeeded=completions[1] if completions else None,
+            recent_failures=tuple(
+                sorted(st.recent, key=lambda t: (t.timestamp, t.created_at), reverse=True)
+            ),
         )
         old_view = self.views.get(sid)
         if old_view is not None and old_view.placement is not None and view.pending:
@@ -583,44 +624,31 @@ class SwarmModel:
         return next((n for n in self.nodes.values() if n.leader), None)
 
     def services_needing_tasks(self, status: Mapping[str, Service]) -> list[str]:
-        """Services whose tasks must be listed again, given a fresh status answer.
+        """Services whose current tasks must be listed again, given a fresh status answer.
 
         Those whose counts, version or update state moved, those never listed, and
-        those in trouble (``in_trouble``).
+        those not converged: fewer running than desired (by the answer or by their
+        tasks), a task stuck before running, or an update or rollback under way (a
+        crash loop, a stuck task or a rolling update can keep the same counts while
+        its tasks change).
         """
         out: list[str] = []
         for sid, fresh in status.items():
             old = self.services.get(sid)
             st = self._tasks.get(sid)
+            view = self.views.get(sid)
             if (
                 old is None
                 or st is None
                 or not st.known
                 or (old.running_tasks, old.desired_tasks, old.version, old.update_state)
                 != (fresh.running_tasks, fresh.desired_tasks, fresh.version, fresh.update_state)
-                or self.in_trouble(sid, fresh)
+                or (fresh.running_tasks or 0) < (fresh.desired_tasks or 0)
+                or fresh.update_state in UPDATING_STATES
+                or (view is not None and (not view.converged or bool(view.stuck)))
             ):
                 out.append(sid)
         return out
-
-    def in_trouble(self, sid: str, fresh: Service | None = None) -> bool:
-        """Whether a service is not converged, by a fresh status answer or by what its
-        tasks said: fewer running than desired, an update or rollback under way, a task
-        stuck before running, or a task failure within ``failure_window``. Its whole
-        task history is listed at every poll: the failed tasks, with their errors and
-        exit codes, are what says why (a crash loop replaces its tasks faster than a
-        poll comes, and the engine keeps only the last few of each slot)."""
-        if fresh is not None and (fresh.running_tasks or 0) < (fresh.desired_tasks or 0):
-            return True
-        view = self.views.get(sid)
-        if view is None:
-            return False
-        return (
-            not view.converged
-            or view.updating
-            or bool(view.stuck)
-            or bool(view.restarts and self.clock() - view.restarts[-1] <= self.failure_window)
-        )
 
     def recoveries(self, status: Mapping[str, Service]) -> list[str]:
         """Services whose move, in a fresh status answer, looks like a recovery.

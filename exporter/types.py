@@ -56,6 +56,9 @@ UPDATE_STATES: tuple[str, ...] = (
     "rollback_completed",
 )
 
+UPDATING_STATES: tuple[str, ...] = ("updating", "rollback_started")
+"""Update states of a rolling update (or rollback) under way: Swarm's own work."""
+
 STACK_LABEL = "com.docker.stack.namespace"
 
 

@@ -11,12 +11,12 @@
   fetched by ID, and listed only if one of them does not run
   (``SwarmModel.recoveries``).
   The lists hold current tasks only (the nodes count exits exactly); a task
-  found replaced is fetched by ID to count it if it failed. A service in trouble
-  (not converged, updating, stuck, or a task failed within the crash-loop window)
-  has its whole history listed at every poll instead: its failed tasks say why,
-  even where a crash loop replaces them faster than polls come and the engine
-  has dropped the one the model held. ``task_history`` lists every service's
-  whole history, for managers-only deployments.
+  found replaced is fetched by ID to count it if it failed. Where that task is
+  gone from the engine, or its slot went through more tasks since (a crash loop
+  faster than the polls), the service's whole history is listed at once, so
+  that its failures, their reason and error are counted from what the engine
+  still holds. ``task_history`` lists every service's whole history, for
+  managers-only deployments.
 - A lost event stream is opened again from the last event seen (``since``):
   the engine replays what it still holds (its last 256 events), and the next
   poll lists every node. A stream lost for longer than ``relist_after_gap`` is
@@ -46,7 +46,7 @@ from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
 from exporter.metrics.health import WatcherMetrics
-from exporter.model import Changes, NodeChange, SwarmModel
+from exporter.model import Changes, Ended, NodeChange, SwarmModel
 from exporter.types import Event, Service
 
 log = structlog.get_logger("exporter.watcher")
@@ -274,13 +274,10 @@ class Watcher:
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
         # A whole history would count the failures of other slots too: with
-        # task_history, every move is listed. A service in trouble is listed whole.
-        in_trouble = {sid for sid, svc in fresh.items() if self.model.in_trouble(sid, svc)}
+        # task_history, every move is listed.
         recovered = (
-            (set() if self.settings.task_history else set(self.model.recoveries(fresh)))
-            - self._tasks_due
-            - in_trouble
-        )
+            set() if self.settings.task_history else set(self.model.recoveries(fresh))
+        ) - self._tasks_due
         wanted = (set(self.model.services_needing_tasks(fresh)) - recovered) | (
             self._tasks_due & fresh.keys()
         )
@@ -294,7 +291,7 @@ class Watcher:
             services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
         )
         wanted |= await self._confirm_recovered(sorted(recovered))
-        await self._list_tasks(sorted(wanted), whole=in_trouble)
+        await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         self.model.explain_placements()
         self._succeeded()
@@ -352,39 +349,51 @@ class Watcher:
             await asyncio.sleep(0)
         return unconfirmed
 
-    async def _list_tasks(
-        self, service_ids: list[str], whole: frozenset[str] | set[str] = frozenset()
-    ) -> int:
+    async def _list_tasks(self, service_ids: list[str]) -> int:
         """Tasks of ``service_ids``, a batch of services per call.
 
         Batches keep each answer, and the event-loop time spent decoding it,
         small: one unfiltered list of a large swarm is hundreds of MB of JSON
         that would stall scrapes and events for seconds. Current tasks only,
-        unless ``task_history`` or the service is in ``whole`` (in trouble, see
-        ``SwarmModel.in_trouble``) or a one-shot; the tasks a current list shows
-        replaced are then fetched by ID, for whether they failed.
+        unless ``task_history`` or the service is a one-shot. The tasks a current
+        list shows replaced are then fetched by ID, for whether they failed; a
+        service whose slots went through more tasks than that shows (a crash loop
+        faster than the polls, ``SwarmModel.record_ended``) has its whole history
+        listed right after, to count every failure the engine still holds.
         """
         services = self.model.services
-        listed_whole = [
-            s
-            for s in service_ids
-            if self.settings.task_history or s in whole or _whole(services.get(s))
-        ]
-        is_whole = set(listed_whole)
-        current = [s for s in service_ids if s not in is_whole]
-        count = 0
-        ended: list[str] = []
-        for ids, current_only in ((listed_whole, False), (current, True)):
-            for i in range(0, len(ids), TASK_BATCH):
-                batch = ids[i : i + TASK_BATCH]
-                tasks = await self.engine.tasks(batch, current_only=current_only)
-                ended += self.model.replace_tasks(tasks, batch, whole=not current_only)
-                count += len(tasks)
-                self._publish()
-                await asyncio.sleep(0)  # let scrapes and events in between batches
+        whole = [s for s in service_ids if self.settings.task_history or _whole(services.get(s))]
+        listed_whole = set(whole)
+        current = [s for s in service_ids if s not in listed_whole]
+        count = await self._list(whole, current_only=False)
+        ended: list[Ended] = []
+        count += await self._list(current, current_only=True, ended=ended)
+        lost: list[str] = []
         for i in range(0, len(ended), ENDED_BATCH):
-            self.model.record_ended(await self.engine.tasks_by_id(ended[i : i + ENDED_BATCH]))
+            batch = ended[i : i + ENDED_BATCH]
+            fetched = await self.engine.tasks_by_id([e.task_id for e in batch])
+            lost += self.model.record_ended(batch, fetched)
             self._publish()
+        if lost:
+            self.metrics.histories.inc(len(set(lost)))
+            count += await self._list(sorted(set(lost)), current_only=False)
+        return count
+
+    async def _list(
+        self, service_ids: list[str], *, current_only: bool, ended: list[Ended] | None = None
+    ) -> int:
+        """One kind of task list of ``service_ids``, a batch at a time; the replaced
+        tasks a current list shows go to ``ended``."""
+        count = 0
+        for i in range(0, len(service_ids), TASK_BATCH):
+            batch = service_ids[i : i + TASK_BATCH]
+            tasks = await self.engine.tasks(batch, current_only=current_only)
+            replaced = self.model.replace_tasks(tasks, batch, whole=not current_only)
+            if ended is not None:
+                ended += replaced
+            count += len(tasks)
+            self._publish()
+            await asyncio.sleep(0)  # let scrapes and events in between batches
         return count
 
     async def _apply_event(self, event: Event) -> None:

@@ -61,7 +61,7 @@ class Runtime:
             timeout=docker.timeout,
             api_version=docker.api_version,
         )
-        self.model = SwarmModel(failure_window=config.healer.crash_loop_window)
+        self.model = SwarmModel()
         self.health = Health()
         self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)
@@ -114,7 +114,7 @@ class Runtime:
             self.model,
             now=time.time(),
             engine=self.engine.address,
-            max_attempts=self.config.healer.max_attempts,
+            settings=self.config.healer,
             has_leader=self.health.has_leader,
         )
 

@@ -152,6 +152,13 @@ class WatcherMetrics:
             "the service's tasks again.",
             registry=registry,
         )
+        self.histories = Counter(
+            "dockerswarm_exporter_histories_listed",
+            "Services whose whole task history was listed because a replaced task fetched "
+            "by ID was gone from the engine, or was not its slot's last before the current "
+            "one: a crash loop faster than the polls.",
+            registry=registry,
+        )
         self.task_failures = Counter(
             "dockerswarm_exporter_task_failures",
             "Background tasks (event stream, poll, healer) that failed and were started again.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import Ended, ServiceView, SwarmModel
 from exporter.types import Service, Task
 from healer.policy import Reason, crash_looping, problem
 from healer.settings import HealerSettings
@@ -55,16 +55,18 @@ def test_a_replaced_task_is_fetched_once_and_counted_once_if_it_failed() -> None
     first = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
     assert model.replace_tasks(first, ["s1"]) == []  # nothing known before
     # The current list after a1 failed and was replaced by a2: a1 is not in it.
-    second = [task("a2", 1, "running", NOW - 5), task("b1", 2, "running", NOW - 60)]
-    assert model.replace_tasks(second, ["s1"]) == ["a1"]
+    second = [task("a2", 1, "running", NOW - 9), task("b1", 2, "running", NOW - 60)]
+    ended = model.replace_tasks(second, ["s1"])
+    assert ended == [Ended("a1", "s1", ("s1", 1))]
     failed = task("a1", 1, "failed", NOW - 10, err="task: non-zero exit (3)", exit_code=3)
-    model.record_ended([replace(failed, desired_state="shutdown")])
+    # Replaced as it ended: nothing in between, no whole history to list.
+    assert model.record_ended(ended, [replace(failed, desired_state="shutdown")]) == []
     view = model.views["s1"]
     assert view.failures == {"nonzero_exit": 1}
     assert view.restarts == (NOW - 10,)
     assert view.last_error == "task: non-zero exit (3)"
     # Fetched again (a later relist, a retried poll): not counted twice.
-    model.record_ended([failed])
+    model.record_ended(ended, [failed])
     assert model.views["s1"].failures == {"nonzero_exit": 1}
     # Listed while still failed and current, then fetched when replaced: once.
     b_failed = task("b1", 2, "failed", NOW - 3, err="task: non-zero exit (1)", exit_code=1)
@@ -80,8 +82,10 @@ def test_a_replaced_task_is_fetched_once_and_counted_once_if_it_failed() -> None
 def test_a_task_replaced_by_an_update_counts_no_failure() -> None:
     model = model_with(service())
     model.replace_tasks([task("a1", 1, "running", NOW - 60)], ["s1"])
-    assert model.replace_tasks([task("a2", 1, "running", NOW - 5)], ["s1"]) == ["a1"]
-    model.record_ended([task("a1", 1, "shutdown", NOW - 6, desired_state="shutdown")])
+    ended = model.replace_tasks([task("a2", 1, "running", NOW - 5)], ["s1"])
+    assert [e.task_id for e in ended] == ["a1"]
+    shutdown = task("a1", 1, "shutdown", NOW - 6, desired_state="shutdown")
+    assert model.record_ended(ended, [shutdown]) == []
     assert model.views["s1"].failures == {}
     assert model.views["s1"].restarts == ()
 
@@ -278,30 +282,36 @@ def crashing(view: ServiceView, state: HealState, settings: HealerSettings) -> b
     return crash_looping(view, state, NOW, settings)
 
 
-def test_a_crash_loop_listed_whole_counts_every_failure_it_holds_and_says_why() -> None:
-    """Faster than the polls: the task the model held is gone from the engine by the
-    next list; the whole history still holds the last few failures of each slot."""
+def failed(tid: str, slot: int, at: float) -> Task:
+    return task(
+        tid, slot, "failed", at, err="task: non-zero exit (3)", exit_code=3,
+        desired_state="shutdown",
+    )  # fmt: skip
+
+
+def test_a_crash_loop_faster_than_the_polls_is_listed_whole_and_counted() -> None:
+    """The engine keeps 5 tasks of a slot: by the next poll the task the model held
+    is gone from it; the whole history still holds the last failures."""
     model = model_with(service(replicas=1, running_tasks=0, desired_tasks=1))
     model.replace_tasks([task("a1", 1, "running", NOW - 30)], ["s1"])
-    assert model.in_trouble("s1", model.services["s1"])
-
-    def failed(tid: str, at: float) -> Task:
-        return task(
-            tid, 1, "failed", at, err="task: non-zero exit (3)", exit_code=3,
-            desired_state="shutdown",
-        )  # fmt: skip
-
-    history = [failed(f"a{i}", NOW - 20 + i) for i in range(2, 7)]
     waiting = task("a7", 1, "ready", NOW - 1, desired_state="ready")
+    ended = model.replace_tasks([waiting], ["s1"])
+    assert model.record_ended(ended, []) == ["s1"]  # a1 is gone: list it whole
+    history = [failed(f"a{i}", 1, NOW - 20 + i) for i in range(2, 7)]
     assert model.replace_tasks([*history, waiting], ["s1"], whole=True) == []
     view = model.views["s1"]
     assert view.failures == {"nonzero_exit": 5}
     assert (view.running, view.task_states) == (0, {"ready": 1})  # the current task's
     assert (view.last_error_reason, view.last_error_at) == ("nonzero_exit", NOW - 14)
+    assert [t.id for t in view.recent_failures] == ["a6", "a5", "a4", "a3", "a2"]
     # The next poll: three more failed, the oldest left the engine's history.
-    later = [*history[3:], failed("a7", NOW + 1), failed("a8", NOW + 3), failed("a9", NOW + 5)]
-    model.replace_tasks([*later, task("a10", 1, "starting", NOW + 6)], ["s1"], whole=True)
-    assert model.views["s1"].failures == {"nonzero_exit": 8}
+    later = [*history[3:], failed("a7", 1, NOW + 1), failed("a8", 1, NOW + 3)]
+    current = task("a9", 1, "starting", NOW + 3.5)
+    ended = model.replace_tasks([current], ["s1"])
+    # a7, the task held, is still there but its slot went through a8 since: whole.
+    assert model.record_ended(ended, [later[2]]) == ["s1"]
+    model.replace_tasks([*later, current], ["s1"], whole=True)
+    assert model.views["s1"].failures == {"nonzero_exit": 7}
     assert model.views["s1"].task_states == {"starting": 1}
 
 
@@ -311,14 +321,13 @@ def test_a_service_listed_whole_late_does_not_count_its_old_failures_as_new() ->
     model.replace_tasks([task("b2", 1, "running", NOW - 3600)], ["s1"])
     old = task("b1", 1, "failed", NOW - 7200, err="task: non-zero exit (1)", exit_code=1)
     rolled = task("b3", 1, "running", NOW - 5)
-    # A rolling update puts it in trouble: listed whole, the old failure is not news.
     replaced = task("b2", 1, "shutdown", NOW - 6, desired_state="shutdown")
     model.replace_tasks([old, replaced, rolled], ["s1"], whole=True)
     view = model.views["s1"]
     assert (view.failures, view.restarts) == ({}, ())
     assert view.task_states == {"running": 1}
     # A failure after it was first listed is news.
-    new = task("b3", 1, "failed", NOW - 1, err="task: non-zero exit (2)", exit_code=2)
+    new = failed("b3", 1, NOW - 1)
     model.replace_tasks([old, replaced, new, task("b4", 1, "running", NOW)], ["s1"], whole=True)
     assert model.views["s1"].failures == {"nonzero_exit": 1}
 
@@ -335,28 +344,23 @@ def test_a_whole_list_reads_the_slots_as_a_current_list_does() -> None:
     assert whole.task_states == {"running": 2}
 
 
-def test_in_trouble_is_what_is_listed_whole() -> None:
-    settings_window = 600.0
-    model = SwarmModel(clock=lambda: NOW, failure_window=settings_window)
-    model.upsert_service(service(running_tasks=2, desired_tasks=2))
+def test_what_is_listed_at_a_poll() -> None:
+    model = model_with(service(running_tasks=2, desired_tasks=2))
     running = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
     model.replace_tasks(running, ["s1"])
-    assert not model.in_trouble("s1", model.services["s1"])
-    assert model.in_trouble("s1", service(running_tasks=1, desired_tasks=2))
-    model.upsert_service(service(running_tasks=2, desired_tasks=2, update_state="updating"))
-    assert model.in_trouble("s1")
-    model.upsert_service(service(running_tasks=2, desired_tasks=2, update_state="completed"))
-    assert not model.in_trouble("s1")
-    # A failure within the window keeps it listed whole, though all run again.
-    failed = task("a1", 1, "failed", NOW - 30, err="task: non-zero exit (1)")
-    again = [task("a2", 1, "running", NOW - 20), running[1]]
-    model.replace_tasks([failed, *again], ["s1"], whole=True)
-    assert model.views["s1"].converged and model.in_trouble("s1")
-    later = SwarmModel(clock=lambda: NOW + 600, failure_window=settings_window)
-    later.upsert_service(service())
-    later.replace_tasks([failed, *again], ["s1"], whole=True)
-    assert later.views["s1"].restarts and not later.in_trouble("s1")  # out of the window
-    stuck = SwarmModel(clock=lambda: NOW)
-    stuck.upsert_service(service(replicas=1))
+    same = service(running_tasks=2, desired_tasks=2)
+    assert model.services_needing_tasks({"s1": same}) == []
+    listed = {
+        "counts moved": service(running_tasks=1, desired_tasks=2),
+        "a new spec": service(running_tasks=2, desired_tasks=2, version=2),
+        # A rolling update may keep every count while it replaces the tasks.
+        "an update under way": service(running_tasks=2, desired_tasks=2, update_state="updating"),
+    }
+    for why, fresh in listed.items():
+        assert model.services_needing_tasks({"s1": fresh}) == ["s1"], why
+    model.upsert_service(service(running_tasks=1, desired_tasks=2))
+    # Below desired with the same counts as before: a crash loop looks so.
+    assert model.services_needing_tasks({"s1": service(running_tasks=1, desired_tasks=2)})
+    stuck = model_with(service(replicas=1, running_tasks=1, desired_tasks=1))
     stuck.replace_tasks([task("p1", 1, "pending", NOW - 9, err="no suitable node")], ["s1"])
-    assert stuck.in_trouble("s1")
+    assert stuck.services_needing_tasks({"s1": service(running_tasks=1, desired_tasks=1)})
