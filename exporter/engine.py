@@ -45,6 +45,7 @@ from exporter.errors import (
     Unreachable,
     VersionRefused,
 )
+from exporter.logtail import LOG_TAIL, LogTail
 from exporter.metrics.health import EngineMetrics
 from exporter.parse import (
     SWARM_TASK_LABEL,
@@ -199,18 +200,31 @@ class Engine:
         return self._loads(endpoint, await self._get(endpoint, path, params))
 
     async def _get(
-        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
+        self,
+        endpoint: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        sink: Callable[[bytes], None] | None = None,
     ) -> bytes:
-        """GET ``path``: the body as it came."""
+        """GET ``path``: the body as it came; or, to ``sink``, chunk by chunk as it comes
+        (nothing is kept: the answer is b"")."""
         docker = await self._client()
         self.metrics.requests.labels(endpoint).inc()
         try:
             async with asyncio.timeout(self.timeout):
                 async with docker._query(path, "GET", params=dict(params or {})) as resp:
-                    body = await resp.read()
+                    if sink is None:
+                        body = await resp.read()
+                        read = len(body)
+                    else:
+                        body, read = b"", 0
+                        async for chunk in resp.content.iter_any():
+                            read += len(chunk)
+                            sink(chunk)
         except _CALL_ERRORS as exc:
             raise self._failure(endpoint, exc) from exc
-        self.metrics.bytes.labels(endpoint).inc(len(body))
+        self.metrics.bytes.labels(endpoint).inc(read)
         return body
 
     def _loads(self, endpoint: str, body: bytes) -> Any:
@@ -311,6 +325,15 @@ class Engine:
         """The tasks of ``task_ids`` that the engine still holds."""
         params = {"filters": json.dumps({"id": task_ids})}
         return await self._get_list("tasks_by_id", "tasks", params, TASKS)
+
+    async def task_logs(self, task_id: str, *, tail: int = LOG_TAIL) -> list[str]:
+        """The last ``tail`` lines of a task's output (stdout and stderr), each cut
+        (``exporter.logtail``). The engine reads them through the task's log driver:
+        json-file, local or journald; another one is refused (``EngineError``)."""
+        params = {"stdout": "1", "stderr": "1", "tail": str(tail)}
+        logs = LogTail(tail)
+        await self._get("task_logs", f"tasks/{task_id}/logs", params, sink=logs.feed)
+        return logs.lines()
 
     def events(
         self, since: float, on_connect: Callable[[], None] | None = None

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from common.durations import format_duration
+from common.text import iso_utc
 from exporter.model import ServiceView
-from healer.settings import HealerSettings, ServicePolicy
+from healer.settings import LABEL_HEAL, HealerSettings, Scope, ServicePolicy
 from healer.state import HealState
 
 
@@ -200,3 +202,34 @@ def decide(
     new_state = HealState(forces=(*forces, now), next_allowed=now + cooldown)
     result = Result.DRY_RUN if settings.dry_run else Result.FORCED
     return Decision(result, reason, new_state.next_allowed, new_state, attempts + 1)
+
+
+def outlook(
+    view: ServiceView, policy: ServicePolicy, state: HealState, now: float, settings: HealerSettings
+) -> str:
+    """What a healer with ``settings`` did and will do about the service, in one
+    sentence for a person (``explain``, the per-service page), from the model and the
+    state label alone, as ``recall`` counts."""
+    svc = view.service
+    forces = recall(view, state, now, settings)
+    done = f"forced {len(forces)} time{'s' if len(forces) != 1 else ''} in 24h; " if forces else ""
+    if svc.is_job or svc.restart_condition == "none":
+        return done + "never forced: a job or a one-shot runs to an end"
+    if not policy.heal:
+        if settings.scope == Scope.LABELLED:
+            return done + f"not healed: only services labelled {LABEL_HEAL}=true are"
+        return done + f"not healed: labelled {LABEL_HEAL}=false"
+    reason = problem(view, None, crash_looping(view, state, now, settings))
+    again = resumes_at(forces, policy, settings)
+    if again:
+        return done + f"gave up after {len(forces)} forces; may force again at {iso_utc(again)}"
+    if reason is None:
+        return done + "nothing to do: it runs as desired"
+    act = "would force (dry run)" if settings.dry_run else "will force"
+    if state.next_allowed > now and forces:
+        when = iso_utc(state.next_allowed)
+        return done + f"{reason}: cooling down; {act} it again at {when} if still broken"
+    return done + (
+        f"{reason}: {act} it once broken for {format_duration(policy.threshold)} "
+        "(if its instance's engine is the leader and quorum holds)"
+    )

@@ -20,6 +20,7 @@ from common.durations import format_duration
 from common.text import iso_utc
 from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
+from exporter.reasons import classify
 from exporter.types import Service
 from healer.forcer import ForceResult, Outcome, Writer
 from healer.metrics import HealerMetrics, ServiceKey
@@ -36,7 +37,7 @@ from healer.policy import (
 )
 from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
-from healer.webhook import Reported
+from healer.webhook import Failure, Reported
 
 log = structlog.get_logger("healer")
 
@@ -321,8 +322,24 @@ class Healer:
                     dry_run=self.settings.dry_run,
                     node_id=info.node_id if info is not None else "",
                     hostname=info.hostname if info is not None else "",
+                    failure=self._failure(view),
                 )
             )
+
+    def _failure(self, view: ServiceView) -> Failure | None:
+        """The service's newest failed task, for the webhook."""
+        if not view.recent_failures:
+            return None
+        t = view.recent_failures[0]
+        node = self.model.nodes.get(t.node_id)
+        return Failure(
+            task_id=t.id,
+            at=t.timestamp,
+            node=node.hostname if node is not None else t.node_id,
+            exit_code=t.exit_code,
+            reason=classify(t.err, t.exit_code),
+            error=t.err,
+        )
 
     def _forget(self, record: ServiceRecord) -> None:
         """Drop what a service no longer healed (or gone) left in memory and metrics."""

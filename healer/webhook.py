@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,6 +33,23 @@ from healer.metrics import render_webhook
 from healer.settings import WebhookSettings, shown_url
 
 log = structlog.get_logger("healer")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The service's newest failed task, as ``explain`` shows it."""
+
+    task_id: str
+    at: float
+    node: str
+    """Its node's hostname (its ID when no longer known)."""
+    exit_code: int | None
+    reason: str
+    error: str
+
+
+LogReader = Callable[[str], Awaitable[tuple[tuple[str, ...], str]]]
+"""A task's last lines of output by its ID, or why there are none: (lines, problem)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +74,16 @@ class Reported:
     node_id: str
     """The node of the engine this instance reads (and writes to)."""
     hostname: str
+    failure: Failure | None = None
 
 
-def document(r: Reported, engine: str) -> dict[str, Any]:
-    """The JSON document of ``r``; ``engine``: this instance's Engine API address."""
-    return {
+def document(
+    r: Reported, engine: str, logs: tuple[tuple[str, ...], str] | None = None
+) -> dict[str, Any]:
+    """The JSON document of ``r``; ``engine``: this instance's Engine API address;
+    ``logs``: the failed task's last lines, or why there are none (``--explain.logs``;
+    without it the document has no ``logs``)."""
+    doc: dict[str, Any] = {
         "event": "healer_decision",
         "time": iso_utc(r.time),
         "service_name": r.service_name,
@@ -76,6 +99,16 @@ def document(r: Reported, engine: str) -> dict[str, Any]:
         "desired": r.desired,
         "error": r.error,
         "force_error": r.force_error,
+        "failure": None
+        if r.failure is None
+        else {
+            "task_id": r.failure.task_id,
+            "at": iso_utc(r.failure.at) or None,
+            "node": r.failure.node or None,
+            "exit_code": r.failure.exit_code,
+            "reason": r.failure.reason,
+            "error": r.failure.error,
+        },
         "instance": {
             "engine": engine,
             "node_id": r.node_id,
@@ -83,15 +116,26 @@ def document(r: Reported, engine: str) -> dict[str, Any]:
             "version": VERSION,
         },
     }
+    if logs is not None:
+        doc["logs"] = {"lines": list(logs[0]), "problem": logs[1] or None}
+    return doc
 
 
 class Webhook:
     """The queue the healer reports into, and the task that sends it (``run``)."""
 
     def __init__(
-        self, settings: WebhookSettings, *, engine: str = "", store: TextStore | None = None
+        self,
+        settings: WebhookSettings,
+        *,
+        engine: str = "",
+        store: TextStore | None = None,
+        logs: LogReader | None = None,
     ) -> None:
+        """``logs``: reads a failed task's last lines for the document (``--explain.logs``);
+        None: documents carry none."""
         self.settings = settings
+        self.logs = logs
         self.engine = engine
         self.store = store
         self.shown = shown_url(settings.url)
@@ -141,10 +185,15 @@ class Webhook:
                     self.queue.task_done()
 
     async def _deliver(self, session: aiohttp.ClientSession, r: Reported) -> None:
-        body = json.dumps(document(r, self.engine)).encode()
+        logs = None
+        if self.logs is not None:
+            logs = await self.logs(r.failure.task_id) if r.failure else ((), "no failed task")
+        body = json.dumps(document(r, self.engine, logs)).encode()
         attempt, problem = 0, ""
         for attempt in range(1, self.settings.attempts + 1):
-            failed, again = await self._post(session, body)
+            # A receiver may echo what it was sent: with a task's output in it, its
+            # answer is not repeated in our log.
+            failed, again = await self._post(session, body, echo=logs is None)
             if failed is None:
                 self.sent += 1
                 self._render()
@@ -166,8 +215,11 @@ class Webhook:
             error=problem,
         )
 
-    async def _post(self, session: aiohttp.ClientSession, body: bytes) -> tuple[str | None, bool]:
-        """One POST: (None, _) when answered 2xx, else (why, whether to try again)."""
+    async def _post(
+        self, session: aiohttp.ClientSession, body: bytes, *, echo: bool = True
+    ) -> tuple[str | None, bool]:
+        """One POST: (None, _) when answered 2xx, else (why, whether to try again); the
+        answer's first words in the why only with ``echo``."""
         try:
             async with (
                 asyncio.timeout(self.settings.timeout),
@@ -180,7 +232,9 @@ class Webhook:
             ):
                 if 200 <= resp.status < 300:
                     return None, False
-                said = one_line((await resp.content.read(200)).decode("utf-8", "replace"), 200)
+                said = ""
+                if echo:
+                    said = one_line((await resp.content.read(200)).decode("utf-8", "replace"), 200)
                 again = resp.status >= 500 or resp.status in (408, 429)
                 return self._scrub(f"HTTP {resp.status} {said}".strip()), again
         except TimeoutError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import OrderedDict
 
 import structlog
 from aiohttp import web
@@ -35,11 +36,15 @@ from healer.forcer import Forcer
 from healer.runner import Healer
 from healer.webhook import Webhook
 from swarm_sentinel.config import Config
-from swarm_sentinel.status.html import Live, render_html
+from swarm_sentinel.status.explain import Logs, explain, find, newest_failed, read_logs
+from swarm_sentinel.status.html import Live, render_html, render_service_html
 from swarm_sentinel.status.json import to_json
 from swarm_sentinel.status.report import Report, build_report
 
 log = structlog.get_logger("swarm_sentinel")
+
+LOGS_KEPT = 100
+"""Failed tasks whose last lines are kept for the service pages (``--explain.logs``)."""
 
 # Counters export no *_created samples: they double the series for nothing here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -62,6 +67,7 @@ class Runtime:
             api_version=docker.api_version,
         )
         self.model = SwarmModel()
+        self._log_cache: OrderedDict[str, Logs] = OrderedDict()
         self.health = Health()
         self.containers = NodeContainers()
         self.store = TextStore(FAMILIES)
@@ -104,7 +110,10 @@ class Runtime:
         self.webhook: Webhook | None = None
         if self.healer is not None and config.healer.webhook.url:
             self.webhook = Webhook(
-                config.healer.webhook, engine=self.engine.address, store=self.healer.metrics.store
+                config.healer.webhook,
+                engine=self.engine.address,
+                store=self.healer.metrics.store,
+                logs=self._webhook_logs if config.explain_logs else None,
             )
             self.healer.notify = self.webhook.submit
 
@@ -117,6 +126,31 @@ class Runtime:
             settings=self.config.healer,
             has_leader=self.health.has_leader,
         )
+
+    async def service_page(self, name: str) -> str | None:
+        """``/service/NAME``: what ``explain`` prints of one service, from the live model."""
+        view = find(self.model, name)
+        if view is None:
+            return None
+        task = newest_failed(view) if self.config.explain_logs else None
+        logs = await self._logs(task.id) if task is not None else None
+        e = explain(self.model, view, now=time.time(), settings=self.config.healer, logs=logs)
+        return render_service_html(e)
+
+    async def _logs(self, task_id: str) -> Logs:
+        """A failed task's last lines (``--explain.logs``): read once and kept, as they do
+        not change once it ended and the page reloads every few seconds."""
+        logs = self._log_cache.get(task_id)
+        if logs is None:
+            logs = await read_logs(self.engine, task_id)
+            self._log_cache[task_id] = logs
+            while len(self._log_cache) > LOGS_KEPT:
+                self._log_cache.popitem(last=False)
+        return logs
+
+    async def _webhook_logs(self, task_id: str) -> tuple[tuple[str, ...], str]:
+        logs = await self._logs(task_id)
+        return logs.lines, logs.problem
 
     def page(self) -> str:
         h = self.health
@@ -149,6 +183,7 @@ class Runtime:
             self.web_config,
             page=self.page,
             document=lambda: to_json(self.report()),
+            service_page=self.service_page,
         )
         runner = make_runner(app)
         await runner.setup()

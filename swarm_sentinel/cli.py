@@ -17,10 +17,12 @@ from swarm_sentinel.flags import parse_args
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # One subcommand only, so no argparse subparsers: those would make every
+    # Two subcommands only, so no argparse subparsers: those would make every
     # exporter flag a flag of a "serve" subcommand and break existing command lines.
     if argv[:1] == ["status"]:
         return status.main(argv[1:])
+    if argv[:1] == ["explain"]:
+        return status.explain_main(argv[1:])
     args = parse_args(argv)
     try:
         config = from_args(args)

@@ -8,7 +8,7 @@ they configure. Nothing past this module reads an ``argparse.Namespace``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.apiversion import ApiVersion
 from common.durations import format_duration
@@ -64,6 +64,8 @@ class Config:
     watch: WatchSettings
     healer: HealerSettings
     metric: MetricSettings
+    explain_logs: bool = False
+    """Show a failed task's last lines on its service's page and in the webhook."""
 
 
 def split_listen_address(address: str) -> tuple[str | None, int]:
@@ -90,15 +92,31 @@ def docker_settings(args: argparse.Namespace) -> DockerSettings:
     )
 
 
-def from_args(args: argparse.Namespace) -> Config:
-    """``ValueError`` with a one-line reason for a value argparse could not judge alone."""
-    docker = docker_settings(args)
-    host, port = split_listen_address(getattr(args, "web.listen_address"))
+def healer_policy(args: argparse.Namespace) -> HealerSettings:
+    """How the healer decides (``flags.add_healer_policy_flags``), which ``status`` and
+    ``explain`` take too; ``ValueError`` for a window the model cannot serve."""
     if getattr(args, "healer.crash_loop_window") > RESTART_MEMORY:
         raise ValueError(
             f"--healer.crash-loop-window: at most {format_duration(RESTART_MEMORY)} "
             "(the failures the model remembers)"
         )
+    return HealerSettings(
+        dry_run=getattr(args, "healer.dry_run"),
+        scope=Scope(getattr(args, "healer.scope")),
+        threshold=getattr(args, "healer.threshold"),
+        cooldown=getattr(args, "healer.cooldown"),
+        max_cooldown=getattr(args, "healer.max_cooldown"),
+        max_attempts=getattr(args, "healer.max_attempts"),
+        rate_limit=getattr(args, "healer.rate_limit"),
+        crash_loop_restarts=getattr(args, "healer.crash_loop_restarts"),
+        crash_loop_window=getattr(args, "healer.crash_loop_window"),
+    )
+
+
+def from_args(args: argparse.Namespace) -> Config:
+    """``ValueError`` with a one-line reason for a value argparse could not judge alone."""
+    docker = docker_settings(args)
+    host, port = split_listen_address(getattr(args, "web.listen_address"))
     return Config(
         docker=docker,
         web=WebSettings(host=host, port=port, config_file=getattr(args, "web.config.file") or None),
@@ -109,6 +127,7 @@ def from_args(args: argparse.Namespace) -> Config:
             containers=getattr(args, "watch.containers"),
             task_history=getattr(args, "watch.task_history"),
         ),
+        explain_logs=getattr(args, "explain.logs"),
         metric=MetricSettings(
             exported=Exported(
                 node_labels=getattr(args, "metric.node_labels"),
@@ -116,18 +135,10 @@ def from_args(args: argparse.Namespace) -> Config:
             ),
             max_series_per_family=getattr(args, "metric.max_series_per_family"),
         ),
-        healer=HealerSettings(
+        healer=replace(
+            healer_policy(args),
             enabled=getattr(args, "healer.enabled"),
-            dry_run=getattr(args, "healer.dry_run"),
-            scope=Scope(getattr(args, "healer.scope")),
-            threshold=getattr(args, "healer.threshold"),
-            cooldown=getattr(args, "healer.cooldown"),
-            max_cooldown=getattr(args, "healer.max_cooldown"),
-            max_attempts=getattr(args, "healer.max_attempts"),
-            rate_limit=getattr(args, "healer.rate_limit"),
             interval=getattr(args, "healer.interval"),
-            crash_loop_restarts=getattr(args, "healer.crash_loop_restarts"),
-            crash_loop_window=getattr(args, "healer.crash_loop_window"),
             webhook=WebhookSettings(
                 url=getattr(args, "healer.webhook_url"),
                 timeout=getattr(args, "healer.webhook_timeout"),

@@ -158,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
             "containers; it serves /metrics, /healthz, /ready and a status page at /."
         ),
         epilog=(
-            "Subcommand: 'swarm-sentinel status' prints a one-shot view of the swarm for "
+            "Subcommands: 'swarm-sentinel status' prints a one-shot view of the swarm for "
             "the person on call (nodes, quorum, services not converged, stuck tasks, the "
             "healer's forces) and exits 0 healthy, 1 unhealthy, 2 engine unreachable; "
-            "see 'swarm-sentinel status --help'."
+            "'swarm-sentinel explain SERVICE' says why one service is down (its failed "
+            "tasks, what keeps a pending task off each node, the healer's outlook). See "
+            "their --help."
         ),
     )
     p.add_argument("--version", action="version", version=f"swarm-sentinel {VERSION}")
@@ -241,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         "dockerswarm_exporter_series_dropped_total (0: no limit)",
     )
     add_healer_flags(p)
+    p.switch(
+        "--explain.logs",
+        default=False,
+        help="show the last 20 lines of a service's newest failed task on its page "
+        "(/service/NAME) and in the healer's webhook; off by default: logs can hold "
+        "secrets (only for the json-file, local and journald log drivers)",
+    )
     return p
 
 
@@ -274,7 +283,38 @@ def add_docker_flags(p: FlagParser) -> None:
 
 
 def add_healer_flags(p: FlagParser) -> None:
+    """The healer's flags: whether it runs, how it decides, how often, where it reports."""
     p.switch("--healer.enabled", default=True, help="run the healer")
+    add_healer_policy_flags(p)
+    p.flag(
+        "--healer.interval",
+        default="5s",
+        type=duration,
+        metavar="DURATION",
+        help="how often every service is evaluated",
+    )
+    p.flag(
+        "--healer.webhook-url",
+        default="",
+        type=_webhook_url,
+        metavar="URL",
+        help="POST one JSON document per decision the healer reports (each force, dry "
+        "run, error and conflict; a give-up or a skip once when it starts) to this http(s) "
+        "URL; empty: off. Logs show only its scheme, host and port",
+    )
+    p.flag(
+        "--healer.webhook-timeout",
+        default="5s",
+        type=duration,
+        metavar="DURATION",
+        help="timeout of each webhook POST; tried 4 times at most (after a refused "
+        "connection, a timeout, a 5xx, 408 or 429), 1s, 2s, 4s apart",
+    )
+
+
+def add_healer_policy_flags(p: FlagParser) -> None:
+    """How the healer decides: shared by the exporter, ``status`` and ``explain`` (which
+    say what a healer with these settings counts and would do)."""
     p.switch(
         "--healer.dry-run",
         default=False,
@@ -316,13 +356,6 @@ def add_healer_flags(p: FlagParser) -> None:
         help="forces within 24h after which the healer gives up on a service",
     )
     p.flag(
-        "--healer.interval",
-        default="5s",
-        type=duration,
-        metavar="DURATION",
-        help="how often every service is evaluated",
-    )
-    p.flag(
         "--healer.rate-limit",
         default=3,
         type=positive_int,
@@ -343,23 +376,6 @@ def add_healer_flags(p: FlagParser) -> None:
         type=duration,
         metavar="DURATION",
         help="the window of --healer.crash-loop-restarts (at most 1h)",
-    )
-    p.flag(
-        "--healer.webhook-url",
-        default="",
-        type=_webhook_url,
-        metavar="URL",
-        help="POST one JSON document per decision the healer reports (each force, dry "
-        "run, error and conflict; a give-up or a skip once when it starts) to this http(s) "
-        "URL; empty: off. Logs show only its scheme, host and port",
-    )
-    p.flag(
-        "--healer.webhook-timeout",
-        default="5s",
-        type=duration,
-        metavar="DURATION",
-        help="timeout of each webhook POST; tried 4 times at most (after a refused "
-        "connection, a timeout, a 5xx, 408 or 429), 1s, 2s, 4s apart",
     )
 
 

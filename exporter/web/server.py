@@ -9,7 +9,7 @@ change is at hand (``exporter.web.compress``), plain text meanwhile.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -89,9 +89,11 @@ def make_app(
     *,
     page: Callable[[], str] | None = None,
     document: Callable[[], Mapping[str, Any]] | None = None,
+    service_page: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> web.Application:
-    """``page`` builds ``/`` (else a list of links), ``document`` builds ``/status.json``:
-    on request, never on the scrape path."""
+    """``page`` builds ``/`` (else a list of links), ``document`` builds ``/status.json``,
+    ``service_page`` builds ``/service/NAME`` (None: no such service): on request,
+    never on the scrape path."""
 
     gzip_bodies = GzipBodies(stores)
 
@@ -135,12 +137,19 @@ def make_app(
             raise web.HTTPNotFound()
         return web.json_response(document(), dumps=lambda d: json.dumps(d, indent=2))
 
+    async def service(request: web.Request) -> web.Response:
+        text = await service_page(request.match_info["name"]) if service_page else None
+        if text is None:
+            raise web.HTTPNotFound(text="no such service\n")
+        return web.Response(text=text, content_type="text/html")
+
     app = web.Application(middlewares=[basic_auth_middleware(web_config)])
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ready", readyz)
     app.router.add_get("/", landing)
     app.router.add_get("/status.json", status_json)
+    app.router.add_get("/service/{name}", service)
 
     if web_config.headers or web_config.follow is not None:
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from urllib.parse import quote
 
 from common.durations import short_duration
 from common.version import VERSION
-from swarm_sentinel.status.report import Report
-from swarm_sentinel.status.tables import Table, node_table, sections, verdict
+from swarm_sentinel.status.explain import (
+    Explanation,
+    facts,
+    failed_table,
+    logs_title,
+    placement_table,
+)
+from swarm_sentinel.status.report import Problem, Report
+from swarm_sentinel.status.tables import Table, node_table, sections, stuck_table, verdict
 
 REFRESH_SECONDS = 5
 
@@ -57,6 +65,10 @@ td.bold_red, td.red { color: var(--bad); } td.bold_red, td.bold { font-weight: 7
 td.yellow { color: var(--warn); } td.green { color: var(--ok); }
 .fresh.stale { color: var(--bad); font-weight: 700; }
 ul.problems { margin: 6px 0; padding-left: 20px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; }
+dl.facts dt { font-size: 12px; text-transform: uppercase; opacity: .8; padding-top: 2px; }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+pre { overflow-x: auto; padding: 8px; background: #8881; border-radius: 4px; }
 .managers { display: inline-flex; gap: 3px; vertical-align: middle; margin-right: 8px; }
 .managers i { width: 14px; height: 14px; border-radius: 3px; background: var(--ok); }
 .managers i.down { background: var(--bad); }
@@ -93,6 +105,17 @@ def _table(table: Table, empty: str) -> str:
     return f"<div class=scroll>{table_html}</div>"
 
 
+def service_link(name: str) -> str:
+    """The per-service view's address, relative to the page at ``/``."""
+    return "service/" + quote(name, safe="")
+
+
+def _problem(p: Problem) -> str:
+    if not p.service:
+        return escape(p.text)
+    return f'<a href="{escape(service_link(p.service))}">{escape(p.text)}</a>'
+
+
 def _freshness(r: Report, live: Live) -> str:
     if not live.last_refresh:
         said = "not read from the engine yet"
@@ -102,6 +125,52 @@ def _freshness(r: Report, live: Live) -> str:
     state = "up" if live.up else "down: " + live.last_error
     css = "fresh stale" if stale else "fresh"
     return f'<span class="{css}" id=freshness>{escape(said)}, {escape(state)}</span>'
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f'<meta http-equiv=refresh content="{REFRESH_SECONDS}">'
+        f"<title>{escape(title)} - swarm-sentinel</title>"
+        f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def render_service_html(e: Explanation) -> str:
+    """The per-service view at ``/service/NAME``: what ``explain`` prints."""
+    when = datetime.fromtimestamp(e.now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    r = e.row
+    body = [
+        "<header>",
+        f"<h1>{escape(r.name)}</h1>",
+        f"<span>at {when}</span>",
+        '<nav><a href="../">status</a><a href="../metrics">metrics</a></nav>',
+        "</header>",
+    ]
+    state = "healthy" if e.converged else "unhealthy"
+    verdict_text = f"{r.running}/{r.desired} running" + ("" if e.converged else f": {r.reason}")
+    body.append(f'<div class="verdict {state}" id=verdict>{escape(verdict_text)}</div>')
+    body.append("<dl class=facts id=facts>")
+    body += [f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts(e)]
+    body.append("</dl>")
+    parts = (
+        ("failed", "LAST FAILED TASKS (newest first)", failed_table(e), "none seen"),
+        ("placement", "WHERE A TASK COULD GO", placement_table(e), "no task is pending"),
+        ("stuck", "TASKS STUCK BEFORE RUNNING", stuck_table(e.stuck), "none"),
+    )
+    for section_id, title, table, empty in parts:
+        body.append(f"<section id={section_id}><h2>{escape(title)}</h2>")
+        body.append(_table(table, empty))
+        body.append("</section>")
+    if e.logs is not None:
+        body.append(f"<section id=logs><h2>{escape(logs_title(e))}</h2>")
+        if e.logs.problem:
+            body.append(f"<p>{escape(e.logs.problem)}</p>")
+        if e.logs.lines:
+            body.append("<pre>" + escape("\n".join(e.logs.lines)) + "</pre>")
+        body.append("</section>")
+    return _page(f"{r.name}: {verdict_text}", body)
 
 
 def render_html(r: Report, live: Live) -> str:
@@ -149,7 +218,7 @@ def render_html(r: Report, live: Live) -> str:
     body.append(f'<div class="verdict {verdict_class}" id=verdict>{escape(verdict(r))}</div>')
     if r.problems:
         body.append(
-            "<ul class=problems>" + "".join(f"<li>{escape(p)}</li>" for p in r.problems) + "</ul>"
+            "<ul class=problems>" + "".join(f"<li>{_problem(p)}</li>" for p in r.problems) + "</ul>"
         )
     body.append("<section id=nodes><h2>NODES</h2>")
     body.append(
@@ -163,10 +232,4 @@ def render_html(r: Report, live: Live) -> str:
             body.append(f"<p id=healer-mode>This instance's healer: {escape(healer)}.</p>")
         body.append(_table(table, empty))
         body.append("</section>")
-    return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv=refresh content="{REFRESH_SECONDS}">'
-        f"<title>{escape(verdict(r))} - swarm-sentinel</title>"
-        f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )
+    return _page(verdict(r), body)

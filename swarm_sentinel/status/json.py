@@ -6,6 +6,7 @@ from typing import Any
 
 from common.text import iso_utc
 from exporter.placement import Placement
+from swarm_sentinel.status.explain import Explanation
 from swarm_sentinel.status.report import Report
 
 
@@ -42,7 +43,7 @@ def to_json(r: Report) -> dict[str, Any]:
         "healthy": r.healthy,
         "complete": r.complete,
         "error": r.error or None,
-        "problems": r.problems,
+        "problems": [p.text for p in r.problems],
         "nodes": [
             {
                 "id": n.id,
@@ -113,4 +114,51 @@ def to_json(r: Report) -> dict[str, Any]:
             }
             for h in r.healer
         ],
+    }
+
+
+def explanation_to_json(e: Explanation) -> dict[str, Any]:
+    """``explain --output json``."""
+    r = e.row
+    return {
+        "time": _iso(e.now),
+        "id": r.id,
+        "name": r.name,
+        "stack": r.stack,
+        "mode": r.mode,
+        "image": e.image,
+        "running": r.running,
+        "desired": r.desired,
+        "converged": e.converged,
+        "reason": r.reason,
+        "last_error": r.last_error,
+        "last_error_at": _iso(r.last_error_at),
+        "failures": dict(r.failures),
+        "update_state": r.update_state or None,
+        "update_started_at": _iso(e.update_started_at),
+        "failed_tasks": [
+            {
+                "task_id": f.task_id,
+                "at": _iso(f.at),
+                "node": f.node or None,
+                "state": f.state,
+                "exit_code": f.exit_code,
+                "reason": f.reason,
+                "error": f.error,
+            }
+            for f in e.failed
+        ],
+        "placement": _placement(e.placement),
+        "stuck_tasks": [
+            {"state": t.state, "reason": t.reason, "since": _iso(t.since), "detail": t.detail}
+            for t in e.stuck
+        ],
+        "healer": e.healer,
+        "logs": None
+        if e.logs is None
+        else {
+            "task_id": e.logs.task_id,
+            "lines": list(e.logs.lines),
+            "problem": e.logs.problem or None,
+        },
     }

@@ -138,6 +138,16 @@ class HealRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Problem:
+    text: str
+    service: str = ""
+    """The service it is about (its name), "" for the nodes and the quorum."""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     now: float
     engine: str
@@ -148,7 +158,7 @@ class Report:
     services: list[ServiceRow]
     stuck: list[StuckRow]
     healer: list[HealRow]
-    problems: list[str]
+    problems: list[Problem]
     error: str = ""  # the engine's own words when it could not list the swarm
     complete: bool = True  # False: only info could be read (no leader)
 
@@ -185,7 +195,7 @@ def _node_row(node: Node, model: SwarmModel, self_id: str) -> NodeRow:
     )
 
 
-def _service_row(view: ServiceView) -> ServiceRow:
+def service_row(view: ServiceView) -> ServiceRow:
     svc = view.service
     if view.last_error:
         reason = view.last_error_reason
@@ -214,7 +224,7 @@ def _service_row(view: ServiceView) -> ServiceRow:
     )
 
 
-def _stuck_rows(view: ServiceView, now: float) -> list[StuckRow]:
+def stuck_rows(view: ServiceView, now: float) -> list[StuckRow]:
     return [
         StuckRow(
             service=view.service.name,
@@ -262,12 +272,13 @@ def build_report(
     *,
     now: float,
     engine: str = "",
-    max_attempts: int = HealerSettings().max_attempts,
+    settings: HealerSettings | None = None,
     has_leader: bool | None = None,
 ) -> Report:
     """The report of what ``model`` holds: one reading (``status``), or the exporter's
-    live model (its page at ``/``). ``has_leader``: whether the engine confirms a
-    leader now (the exporter's health); None: as the model's nodes say."""
+    live model (its page at ``/``). ``settings``: the healer's, as it counts and gives
+    up (None: the defaults). ``has_leader``: whether the engine confirms a leader now
+    (the exporter's health); None: as the model's nodes say."""
     info = model.info
     self_id = info.node_id if info is not None else ""
     nodes = sorted(model.nodes.values(), key=lambda n: (not n.is_manager, n.hostname))
@@ -275,23 +286,23 @@ def build_report(
     if has_leader is None:
         has_leader = model.leader is not None
     quorum = QuorumLine.of(quorum_of(model.managers, has_leader))
-    settings = HealerSettings(max_attempts=max_attempts)
+    settings = settings or HealerSettings()
     services: list[ServiceRow] = []
     stuck: list[StuckRow] = []
     healer: list[HealRow] = []
     for view in sorted(model.views.values(), key=lambda v: v.service.name):
         # A job that has finished runs nothing, by design: never "not converged".
         if not view.converged and not view.service.is_job:
-            services.append(_service_row(view))
-        stuck.extend(_stuck_rows(view, now))
+            services.append(service_row(view))
+        stuck.extend(stuck_rows(view, now))
         label = view.service.label(LABEL_STATE)
         if label:
             healer.append(_heal_row(view, label, settings, now))
     healer.sort(key=lambda h: (-h.last_force, h.service))
 
-    problems: list[str] = []
+    problems: list[Problem] = []
     if quorum.alarm:
-        problems.append(quorum.alarm)
+        problems.append(Problem(quorum.alarm))
     for n in nodes:
         issues = []
         if n.state != "ready":
@@ -300,7 +311,7 @@ def build_report(
             issues.append(n.reachability or "unknown")
         if issues:
             why = f" ({n.message})" if n.message else ""
-            problems.append(f"{n.role} {n.hostname} is {', '.join(issues)}{why}")
+            problems.append(Problem(f"{n.role} {n.hostname} is {', '.join(issues)}{why}"))
     gave_up = {h.service_id: h for h in healer if h.given_up}
     for s in services:
         text = f"service {s.name}: {s.running}/{s.desired} running ({s.reason}"
@@ -314,7 +325,7 @@ def build_report(
         h = gave_up.get(s.id)
         if h is not None:
             text += f"; the healer gave up after {h.attempts} forces"
-        problems.append(text)
+        problems.append(Problem(text, s.name))
     return Report(
         now=now,
         engine=engine,
@@ -344,7 +355,7 @@ def no_leader_report(info: SwarmInfo | None, error: str, *, now: float, engine: 
         services=[],
         stuck=[],
         healer=[],
-        problems=[f"{problem}, says {seen_from}" if seen_from else problem],
+        problems=[Problem(f"{problem}, says {seen_from}" if seen_from else problem)],
         error=error,
         complete=False,
     )

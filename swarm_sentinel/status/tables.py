@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from common.durations import short_duration
 from healer.settings import LABEL_STATE
-from swarm_sentinel.status.report import STUCK_AFTER, Report
+from swarm_sentinel.status.report import STUCK_AFTER, Report, StuckRow
 
 _ERROR_WIDTH = 160  # error texts in the tables are cut here; JSON keeps them whole
 
@@ -73,9 +73,9 @@ def service_table(r: Report) -> Table:
     return t
 
 
-def stuck_table(r: Report) -> Table:
+def stuck_table(stuck: Sequence[StuckRow]) -> Table:
     t = Table(("SERVICE", "STATE", "FOR", "REASON", "DETAIL"))
-    for s in r.stuck:
+    for s in stuck:
         t.rows.append(
             [
                 Cell(s.service),
@@ -124,7 +124,7 @@ def sections(r: Report) -> list[tuple[str, Table, str]]:
         ("SERVICES NOT CONVERGED", service_table(r), "none: every service runs as desired"),
         (
             f"TASKS STUCK BEFORE RUNNING (for {short_duration(STUCK_AFTER)} or more)",
-            stuck_table(r),
+            stuck_table(r.stuck),
             "none",
         ),
         (

@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
-from swarm_sentinel.status.report import Report
-from swarm_sentinel.status.tables import Cell, Table, node_table, sections, verdict
+from common.durations import short_duration
+from swarm_sentinel.status.explain import (
+    Explanation,
+    facts,
+    failed_table,
+    logs_title,
+    placement_table,
+)
+from swarm_sentinel.status.report import STUCK_AFTER, Report
+from swarm_sentinel.status.tables import Cell, Table, node_table, sections, stuck_table, verdict
 
 _STYLES = {"bold": "1", "red": "31", "bold_red": "1;31", "yellow": "33", "green": "32"}
 
@@ -23,7 +31,7 @@ class Painter:
         return f"\033[{_STYLES[style]}m{text}\033[0m"
 
 
-def _lines(table: Table, paint: Painter) -> list[str]:
+def table_lines(table: Table, paint: Painter) -> list[str]:
     head = [Cell(h, "bold") for h in table.headers]
     widths = [max(len(c.text) for c in column) for column in zip(head, *table.rows, strict=True)]
     # Padding is computed on the plain text and added outside the colour
@@ -46,7 +54,7 @@ def render_text(r: Report, color: bool = False) -> str:
 
     out.append(paint("NODES", "bold"))
     if r.complete:
-        out.extend("  " + line for line in _lines(node_table(r), paint))
+        out.extend("  " + line for line in table_lines(node_table(r), paint))
     else:
         out.append("  (not listed: a manager lists nodes only while the swarm has a leader)")
     if r.quorum.managers is not None:
@@ -60,7 +68,7 @@ def render_text(r: Report, color: bool = False) -> str:
         for title, table, empty in sections(r):
             out += ["", paint(title, "bold")]
             if table.rows:
-                out.extend("  " + line for line in _lines(table, paint))
+                out.extend("  " + line for line in table_lines(table, paint))
             else:
                 out.append(f"  {empty}")
 
@@ -76,3 +84,30 @@ def use_color(mode: str, stream: TextIO, env: Mapping[str, str]) -> bool:
     if mode == "never" or env.get("NO_COLOR") or env.get("TERM") == "dumb":
         return False
     return stream.isatty()
+
+
+def render_explanation_text(e: Explanation, color: bool = False) -> str:
+    """``swarm-sentinel explain``: the service's lines, then its tables."""
+    paint = Painter(color)
+    width = max(len(k) for k, _ in facts(e))
+    out = [f"{paint(k.upper().ljust(width), 'bold')}  {v}" for k, v in facts(e)]
+    tables = [
+        ("LAST FAILED TASKS (newest first)", failed_table(e), "none seen"),
+        ("WHERE A TASK COULD GO", placement_table(e), ""),
+        (f"TASKS STUCK BEFORE RUNNING (for {short_duration(STUCK_AFTER)} or more)",
+         stuck_table(e.stuck), ""),
+    ]  # fmt: skip
+    for title, table, empty in tables:
+        if not table.rows and not empty:
+            continue
+        out += ["", paint(title, "bold")]
+        if table.rows:
+            out.extend("  " + line for line in table_lines(table, paint))
+        else:
+            out.append(f"  {empty}")
+    if e.logs is not None:
+        out += ["", paint(logs_title(e), "bold")]
+        if e.logs.problem:
+            out.append(f"  {e.logs.problem}")
+        out.extend(f"  | {line}" for line in e.logs.lines)
+    return "\n".join(out)

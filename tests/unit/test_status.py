@@ -133,7 +133,8 @@ def test_services_not_converged_with_reasons(sample: SampleSet) -> None:
     assert r.exit_code == EXIT_UNHEALTHY
     crashy = rows["crashy"]
     assert any(
-        p.startswith(f"service crashy: {crashy.running}/2 running (nonzero_exit")
+        p.text.startswith(f"service crashy: {crashy.running}/2 running (nonzero_exit")
+        and p.service == "crashy"
         for p in r.problems
     )
 
@@ -163,7 +164,7 @@ def test_manager_down_is_unhealthy_and_quorum_at_risk(sample: SampleSet) -> None
     assert (m3.status, m3.manager_status, m3.running_tasks) == ("Down", "Unreachable", None)
     assert r.quorum.summary == "3 managers, 2 reachable, quorum 2, can lose 0"
     assert r.quorum.state == "at_risk"
-    assert r.problems == [
+    assert [p.text for p in r.problems] == [
         r.quorum.alarm,
         "manager lab-m3 is down, unreachable (heartbeat failure)",
     ]
@@ -222,7 +223,7 @@ def test_healer_state_labels(sample: SampleSet) -> None:
     # Three of the three counted forces: it may force again when the oldest of
     # them (now - 3000) leaves the 24 h window.
     assert r.healer[0].resumes_at == pytest.approx(now - 3000 + 86400, abs=1)
-    assert "the healer gave up after 3 forces" in r.problems[0]
+    assert "the healer gave up after 3 forces" in r.problems[0].text
     line = next(x for x in section(render_text(r), "HEALER") if x.startswith("  crashy"))
     assert re.search(r"3/3 +1m00s ago +in 23h10m \(attempts age out\) +GAVE UP$", line), line
     # A converged service the healer gave up on is no problem, but is shown.
