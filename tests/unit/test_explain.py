@@ -80,15 +80,18 @@ def test_the_healers_outlook_follows_its_settings(sample: SampleSet) -> None:
     assert view is not None
     now = sample.now
 
-    def says(settings: HealerSettings, state: HealState | None = None, **labels: str) -> str:
-        svc = replace(view.service, labels=tuple(sorted(labels.items())))
+    def says(
+        settings: HealerSettings, state: HealState | None = None, heal: str | None = None
+    ) -> str:
+        labels = ((LABEL_HEAL, heal),) if heal is not None else ()
+        svc = replace(view.service, labels=labels)
         policy, _ = service_policy(svc, settings)
         return outlook(replace(view, service=svc), policy, state or HealState(), now, settings)
 
     everyone = HealerSettings(scope=Scope.ALL, threshold=120)
     assert says(HealerSettings()).startswith("not healed")
     # The sample's crashy failed 5 times or more within 10 minutes: crash looping.
-    assert says(HealerSettings(), **{LABEL_HEAL: "true"}).startswith("crash_looping: will force")
+    assert says(HealerSettings(), heal="true").startswith("crash_looping: will force")
     assert "once broken for 2m" in says(everyone)
     assert says(replace(everyone, dry_run=True)).startswith("crash_looping: would force")
     patient = replace(everyone, crash_loop_restarts=100)
