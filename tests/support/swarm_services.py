@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from typing import Any
 
@@ -40,11 +40,19 @@ class Services:
         memory_limit: int | None = None,
         health_cmd: str | None = None,
         max_concurrent: int | None = None,
+        stop_grace: float | None = None,
+        reserve_memory: int | None = None,
+        max_replicas: int | None = None,
+        update_parallelism: int | None = None,
     ) -> str:
         """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files.
         ``memory_limit``: bytes (the lab's engines enforce it: the OOM killer acts);
         ``health_cmd``: a shell health check run every second, unhealthy at its first
-        failure; ``max_concurrent``: a replicated job's tasks at once."""
+        failure; ``max_concurrent``: a replicated job's tasks at once; ``stop_grace``:
+        seconds between a stop's SIGTERM and its SIGKILL (busybox ``sleep`` ignores the
+        first); ``reserve_memory``: bytes the scheduler must find free on a node;
+        ``max_replicas``: tasks per node at most; ``update_parallelism``: tasks a rolling
+        update replaces at once."""
         healthcheck = None
         if health_cmd is not None:
             second = 1_000_000_000
@@ -60,15 +68,20 @@ class Services:
                     for source, target in (m.split(":", 1) for m in binds)
                 ],
                 healthcheck=healthcheck,
+                stop_grace_period=int(stop_grace * 1e9) if stop_grace is not None else None,
             ),
-            resources=docker.types.Resources(mem_limit=memory_limit) if memory_limit else None,
+            resources=docker.types.Resources(mem_limit=memory_limit, mem_reservation=reserve_memory)
+            if memory_limit or reserve_memory
+            else None,
             restart_policy=docker.types.RestartPolicy(
                 condition=restart_condition,
                 delay=int(restart_delay * 1e9),
                 max_attempts=restart_max_attempts,
             ),
-            placement=docker.types.Placement(constraints=list(constraints))
-            if constraints
+            placement=docker.types.Placement(
+                constraints=list(constraints) or None, maxreplicas=max_replicas
+            )
+            if constraints or max_replicas
             else None,
         )
         service_mode = docker.types.ServiceMode(
@@ -77,8 +90,17 @@ class Services:
             concurrency=max_concurrent,
         )
         with closing(self.lab.manager_client()) as api:
+            update_config = (
+                docker.types.UpdateConfig(parallelism=update_parallelism)
+                if update_parallelism
+                else None
+            )
             resp: dict[str, Any] = api.create_service(
-                template, name=name, mode=service_mode, labels=labels or {}
+                template,
+                name=name,
+                mode=service_mode,
+                labels=labels or {},
+                update_config=update_config,
             )
         self.ids.append(resp["ID"])
         return str(resp["ID"])
@@ -87,6 +109,34 @@ class Services:
         with closing(self.lab.manager_client()) as api:
             data: dict[str, Any] = api.inspect_service(service_id)
             return data
+
+    def update(self, service_id: str, change: Callable[[dict[str, Any]], object]) -> None:
+        """``docker service update`` as the CLI does it: the whole spec as read,
+        ``change``d in place, posted back at the version it was read at."""
+        with closing(self.lab.manager_client()) as api:
+            svc = api.inspect_service(service_id)
+            spec = svc["Spec"]
+            change(spec)
+            resp = api.post(
+                f"{api.base_url}/v{api.api_version}/services/{service_id}/update",
+                json=spec,
+                params={"version": svc["Version"]["Index"]},
+            )
+            resp.raise_for_status()
+
+    def force(self, service_id: str) -> None:
+        """``docker service update --force``."""
+
+        def bump(spec: dict[str, Any]) -> None:
+            template = spec["TaskTemplate"]
+            template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+
+        self.update(service_id, bump)
+
+    def scale(self, service_id: str, replicas: int) -> None:
+        self.update(
+            service_id, lambda spec: spec["Mode"]["Replicated"].__setitem__("Replicas", replicas)
+        )
 
     def force_update_counter(self, service_id: str) -> int:
         return int(self.inspect(service_id)["Spec"]["TaskTemplate"].get("ForceUpdate") or 0)
