@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Static checks, then every test (the lab tests run a real multi-node swarm).
+# Static checks, then every test (the lab tests run a real multi-node swarm). Two
+# workers: each engine's lab tests run in one of them (mostly waiting on the swarm),
+# side by side; the offline tests fill in between (tests/conftest.py).
 test: deps venv check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 check: venv
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,9 @@ brought up by hand with `python -m lab up` (name "default", sslab0,
 Each engine (lab/engines.py) gets a lab of its own. A test module says
 on which with ``LAB_ENGINES``, a test with ``@pytest.mark.engines(...)``;
 without either, its lab tests run on Debian's 20.10.
-Tests are grouped by engine, and one lab is up at a time.
+Tests are grouped by engine: in one process one lab is up at a time; under
+``pytest -n 2 --dist loadgroup`` each engine's group runs in a worker of its own,
+the two labs side by side (their names, bridges and subnets differ).
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Whatever uses the lab is a lab test, marked or not: `-m "not lab"` skips it.
+    # Under pytest-xdist (`--dist loadgroup`, as `make test` runs it), each engine's
+    # lab tests go to one worker, which brings up that engine's lab alone.
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+            callspec = getattr(item, "callspec", None)
+            engine = callspec.params.get("lab_engine") if callspec is not None else None
+            if engine is not None:
+                item.add_marker(pytest.mark.xdist_group(f"lab-{engine}"))
 
 
 @pytest.fixture(scope="session")

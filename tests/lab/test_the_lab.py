@@ -17,6 +17,7 @@ from lab.cleanup import leftovers
 from lab.daemon import Daemon
 from lab.preflight import preflight
 from lab.proc import mounts_under, pid_alive, wait_until
+from tests.support.labs import lab_config
 
 pytestmark = pytest.mark.lab
 
@@ -199,9 +200,8 @@ def _host_view(config: LabConfig) -> dict[str, object]:
 def test_teardown_leaves_nothing() -> None:
     """A second, small lab beside the session's: up with a running task, up again over
     those leftovers (as after a crashed run), then down; nothing of it may remain."""
-    config = LabConfig(
-        name="leakcheck", managers=1, workers=0, bridge="sslab2", subnet="10.123.2.0/24"
-    )
+    # A scratch lab's own name, bridge and subnet: the engines' labs may be up beside it.
+    config = lab_config("debian", scratch="leakcheck", managers=1, workers=0)
     first = Lab(config)
     try:
         first.up()

@@ -13,7 +13,7 @@ import os
 from lab import LabConfig
 from lab.engines import ENGINES
 
-SCRATCH = {"upgrade": 8, "second": 9}
+SCRATCH = {"upgrade": 8, "second": 9, "leakcheck": 10}
 """Scratch labs by name, with their slot (the /24 after the session's base subnet)."""
 
 
