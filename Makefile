@@ -18,11 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Static checks, then every test (the lab tests run a real multi-node swarm). Two
-# workers: each engine's lab tests run in one of them (mostly waiting on the swarm),
-# side by side; the offline tests fill in between (tests/conftest.py).
+# Static checks, then every test (the lab tests run a real multi-node swarm): each
+# engine's lab tests in a pytest of their own, side by side with the other's and the
+# offline tests (scripts/test.sh).
 test: deps venv check
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	@scripts/test.sh
 
 check: venv
 	$(VENV)/bin/ruff check .

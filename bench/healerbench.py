@@ -31,25 +31,21 @@ from exporter import gc_tuning
 from exporter.health import Health
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
-from healer.forcer import Forcer, ForceResult, Outcome
+from healer.forcer import ForceResult, Outcome
 from healer.runner import Healer
 from healer.settings import HealerSettings, Scope
 from healer.state import HealState
 
 
-class StubForcer(Forcer):
+class StubForcer:
     """Never writes: the runner's dry run does not call it; if it did, it would 'force'."""
 
     def __init__(self) -> None:
-        super().__init__(None)
         self.calls = 0
 
-    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+    async def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         self.calls += 1
         return ForceResult(Outcome.FORCED)
-
-    def close(self) -> None:
-        return None
 
 
 def _drop(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:

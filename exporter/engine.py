@@ -1,17 +1,10 @@
-"""The read-only Engine API calls the exporter makes, counted per endpoint.
-
-A thin layer over aiodocker's raw query: aiodocker has no ``status=true`` on
-services, and its JSON helper crashes on a garbled error body. Every failure
-comes out as one of the ``exporter.errors`` classes, classified here and only
-here, with one line of text.
+"""The Engine API verbs swarm-sentinel uses, read and write, over the one client
+(``exporter.client``: negotiation, errors, timeouts and counters live there).
 
 List answers (nodes, services, tasks) are decoded by ``exporter.decode``
 (msgspec, typed, only the fields read), a slice at a time; other answers and
-event lines with ``json.loads``.
-
-The API version is negotiated as the docker CLI does it (``common.apiversion``):
-one ``GET /_ping`` before the first call, and again after the connection failed
-or the event stream ended, since the engine may have been upgraded meanwhile.
+event lines with ``json.loads``. The one write is the service update the
+healer's force posts (``update_service``): no other code of the product writes.
 """
 
 from __future__ import annotations
@@ -21,32 +14,13 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import aiodocker
-import aiohttp
 import structlog
 
-from common.address import engine_host
-from common.apiversion import (
-    OLDEST,
-    ApiVersion,
-    ApiVersionError,
-    choose,
-    is_refusal,
-    refusal_message,
-)
-from common.text import one_line
+from common.apiversion import ApiVersion
+from exporter.client import EngineClient, EngineMetrics, Lines
 from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
-from exporter.errors import (
-    BadAnswer,
-    EngineError,
-    NoLeader,
-    NotManager,
-    Timeout,
-    Unreachable,
-    VersionRefused,
-)
+from exporter.errors import BadAnswer, NoLeader, NotManager
 from exporter.logtail import LOG_TAIL, LogTail
-from exporter.metrics.health import EngineMetrics
 from exporter.parse import (
     SWARM_TASK_LABEL,
     ParseError,
@@ -76,7 +50,7 @@ PARSE_SLICE = 250
 
 
 class Engine:
-    """Read calls against one engine. ``timeout`` bounds every non-streaming call."""
+    """The verbs against one engine; ``client`` carries every call."""
 
     def __init__(
         self,
@@ -86,153 +60,20 @@ class Engine:
         timeout: float = 10.0,
         api_version: ApiVersion | None = None,
     ) -> None:
-        self._url = url
-        self._docker: aiodocker.Docker | None = None
+        self.client = EngineClient(url, metrics, timeout=timeout, api_version=api_version)
         self.metrics = metrics
-        self.timeout = timeout
-        self.pinned = api_version
-        """The operator's --docker.api-version / DOCKER_API_VERSION: used as it is."""
-        self.speaking: ApiVersion | None = None
-        """The version in use; None until negotiated, and again after a lost connection."""
-        self._negotiated: tuple[str, str] | None = None
-        self._negotiating = asyncio.Lock()
         self._problems_logged: set[str] = set()
 
     @property
-    def docker(self) -> aiodocker.Docker:
-        if self._docker is None:
-            try:
-                # A version given here makes aiodocker ask nothing: the real one
-                # is set once /_ping has answered (``_client``).
-                self._docker = aiodocker.Docker(url=self.address, api_version=f"v{OLDEST}")
-            except (ValueError, OSError, aiodocker.DockerError) as exc:
-                raise Unreachable("connect", f"cannot set up the client: {exc}") from exc
-        return self._docker
-
-    async def _client(self) -> aiodocker.Docker:
-        """The client, at the negotiated version (negotiating first when needed)."""
-        docker = self.docker
-        if self.speaking is None:
-            async with self._negotiating:
-                if self.speaking is None:
-                    version = await self._negotiate(docker)
-                    docker.api_version = f"v{version}"
-                    self.speaking = version
-        return docker
-
-    async def _negotiate(self, docker: aiodocker.Docker) -> ApiVersion:
-        """Ask ``GET /_ping`` for the engine's ``API-Version``; choose ours from it."""
-        self.metrics.requests.labels("ping").inc()
-        try:
-            async with asyncio.timeout(self.timeout):
-                async with docker._query("_ping", versioned_api=False) as resp:
-                    offered = resp.headers.get("API-Version")
-                if offered is None and self.pinned is None:
-                    # A proxy may strip the header; /version says it in its body.
-                    async with docker._query("version", versioned_api=False) as resp:
-                        answer = json.loads(await resp.read())
-                    raw = answer.get("ApiVersion") if isinstance(answer, dict) else None
-                    offered = raw if isinstance(raw, str) else None
-        except _CALL_ERRORS as exc:
-            raise self._failure("ping", exc) from exc
-        try:
-            version = choose(offered, self.pinned)
-        except ApiVersionError as exc:
-            self.metrics.errors.labels("ping").inc()
-            raise VersionRefused("ping", str(exc)) from exc
-        seen = (str(version), offered or "")
-        if seen != self._negotiated:
-            self.metrics.api_version.clear()
-            self.metrics.api_version.labels(*seen).set(1)
-            self.metrics.speaking(str(version))
-            log.info(
-                "engine_api_version",
-                engine=self.address,
-                api_version=str(version),
-                engine_api_version=offered or "unknown",
-                pinned=self.pinned is not None,
-            )
-            self._negotiated = seen
-        return version
-
-    def _failure(self, endpoint: str, exc: BaseException) -> EngineError:
-        """``exc`` (from aiodocker, aiohttp, a timeout) as one counted ``EngineError``.
-
-        A failure to reach the engine, or a refused version, means the next call
-        negotiates again: the engine behind the address may not be the same.
-        """
-        self.metrics.errors.labels(endpoint).inc()
-        if isinstance(exc, aiodocker.DockerError):
-            message = one_line(_message(exc.message))
-            # Status 900: aiodocker's own code for "cannot connect".
-            if exc.status == 900:
-                self.speaking = None
-                return Unreachable(endpoint, message, exc.status)
-            if exc.status == 400 and is_refusal(message):
-                used = self.speaking or self.pinned or OLDEST
-                self.speaking = None
-                return VersionRefused(
-                    endpoint, refusal_message(message, used, self.pinned is not None), 400
-                )
-            return EngineError.from_answer(endpoint, message, exc.status)
-        self.speaking = None
-        if isinstance(exc, TimeoutError):
-            return Timeout(endpoint, f"no answer within {self.timeout:g}s")
-        if isinstance(exc, ValueError | KeyError):
-            # aiodocker decodes error bodies itself and raises these on a garbled one.
-            return BadAnswer(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
-        return Unreachable(endpoint, one_line(f"{type(exc).__name__}: {exc}"))
+    def address(self) -> str:
+        return self.client.address
 
     @property
-    def address(self) -> str:
-        """The engine's address as the operator gave it, for logs."""
-        return engine_host(self._url)
+    def timeout(self) -> float:
+        return self.client.timeout
 
     async def close(self) -> None:
-        if self._docker is not None:
-            await self._docker.close()
-            self._docker = None
-
-    async def get_json(
-        self, endpoint: str, path: str, params: Mapping[str, str] | None = None
-    ) -> Any:
-        """GET ``path`` and decode it; ``endpoint`` names it in counters and errors."""
-        return self._loads(endpoint, await self._get(endpoint, path, params))
-
-    async def _get(
-        self,
-        endpoint: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        sink: Callable[[bytes], None] | None = None,
-    ) -> bytes:
-        """GET ``path``: the body as it came; or, to ``sink``, chunk by chunk as it comes
-        (nothing is kept: the answer is b"")."""
-        docker = await self._client()
-        self.metrics.requests.labels(endpoint).inc()
-        try:
-            async with asyncio.timeout(self.timeout):
-                async with docker._query(path, "GET", params=dict(params or {})) as resp:
-                    if sink is None:
-                        body = await resp.read()
-                        read = len(body)
-                    else:
-                        body, read = b"", 0
-                        async for chunk in resp.content.iter_any():
-                            read += len(chunk)
-                            sink(chunk)
-        except _CALL_ERRORS as exc:
-            raise self._failure(endpoint, exc) from exc
-        self.metrics.bytes.labels(endpoint).inc(read)
-        return body
-
-    def _loads(self, endpoint: str, body: bytes) -> Any:
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            self.metrics.errors.labels(endpoint).inc()
-            raise BadAnswer(endpoint, f"answer is not JSON ({len(body)} bytes)") from exc
+        await self.client.close()
 
     async def _get_list(
         self,
@@ -242,17 +83,17 @@ class Engine:
         reader: Reader[Any, T],
     ) -> list[T]:
         """GET a list answer and parse it (``exporter.decode``), a slice at a time."""
-        body = await self._get(endpoint, path, params)
+        body = await self.client.request(endpoint, "GET", path, params=params)
         items = split(body)
         if items is not None:
             try:
                 return await self._sliced(reader.kind, items, reader.read)
             except NotJSON:
                 pass  # json.loads decides, on the whole answer, as below
-        return await self._list(reader.kind, self._loads(endpoint, body), reader.parse)
+        return await self._list(reader.kind, self.client._loads(endpoint, body), reader.parse)
 
     async def info(self) -> SwarmInfo:
-        return self._one("info", await self.get_json("info", "info"), parse_info)
+        return self._one("info", await self.client.get_json("info", "info"), parse_info)
 
     def require_manager(self, info: SwarmInfo) -> None:
         """Raise what ``info`` says is wrong for a cluster view: ``NotManager`` (a worker,
@@ -280,7 +121,7 @@ class Engine:
         return await self._get_list(f"nodes_{role}", "nodes", params, NODES)
 
     async def node(self, node_id: str) -> Node:
-        return self._one("node", await self.get_json("node", f"nodes/{node_id}"), parse_node)
+        return self._one("node", await self.client.get_json("node", f"nodes/{node_id}"), parse_node)
 
     async def services(self, *, parts: int = 1) -> list[Service]:
         """Every service with its task counts, asked for in ``parts`` calls.
@@ -299,8 +140,34 @@ class Engine:
             out += await self._get_list("services", "services", params, SERVICES)
         return out
 
+    async def service_spec(self, service_id: str) -> tuple[int, dict[str, Any]]:
+        """A service's version and whole spec, as the engine gives them (for an update
+        that must send back every field, known to us or not)."""
+        raw = await self.client.get_json("service", f"services/{service_id}")
+        try:
+            version = raw["Version"]["Index"]
+            spec = raw["Spec"]
+        except (KeyError, TypeError) as exc:
+            raise BadAnswer("service", f"no Version.Index or Spec in the answer ({exc})") from exc
+        if not isinstance(version, int) or isinstance(version, bool) or not isinstance(spec, dict):
+            raise BadAnswer("service", "Version.Index or Spec of an unexpected type")
+        return version, spec
+
+    async def update_service(self, service_id: str, version: int, spec: Mapping[str, Any]) -> None:
+        """Post ``spec`` whole as the service's new spec, read at ``version`` (the engine
+        turns it away, ``Conflict``, when the service was written since), at the
+        negotiated version: posted at an older one, the engine would drop the spec
+        fields added since. The only write call of swarm-sentinel (the healer's)."""
+        await self.client.request(
+            "service_update",
+            "POST",
+            f"services/{service_id}/update",
+            params={"version": str(version)},
+            body=spec,
+        )
+
     async def service(self, service_id: str) -> Service:
-        raw = await self.get_json("service", f"services/{service_id}")
+        raw = await self.client.get_json("service", f"services/{service_id}")
         return self._one("service", raw, parse_service)
 
     async def tasks(
@@ -332,7 +199,9 @@ class Engine:
         json-file, local or journald; another one is refused (``EngineError``)."""
         params = {"stdout": "1", "stderr": "1", "tail": str(tail)}
         logs = LogTail(tail)
-        await self._get("task_logs", f"tasks/{task_id}/logs", params, sink=logs.feed)
+        await self.client.request(
+            "task_logs", "GET", f"tasks/{task_id}/logs", params=params, sink=logs.feed
+        )
         return logs.lines()
 
     def events(
@@ -373,31 +242,18 @@ class Engine:
         on_connect: Callable[[], None] | None,
         parse_one: Callable[[object], T],
     ) -> AsyncIterator[T]:
-        docker = await self._client()
-        self.metrics.requests.labels(endpoint).inc()
         params = {"since": f"{since:.9f}", "filters": json.dumps(filters)}
-        try:
-            async with docker._query(
-                "events", "GET", params=params, timeout=aiohttp.ClientTimeout(total=None)
-            ) as resp:
-                if on_connect is not None:
-                    on_connect()
-                lines = Lines(MAX_EVENT_LINE)
-                async for chunk in resp.content.iter_any():
-                    self.metrics.bytes.labels(endpoint).inc(len(chunk))
-                    for line in lines.feed(chunk):
-                        try:
-                            yield parse_one(json.loads(line))
-                        except (ValueError, ParseError):
-                            self.metrics.parse_errors.labels(kind).inc()
-                    if lines.skipped:
-                        self.metrics.parse_errors.labels(kind).inc(lines.skipped)
-                        self._log_once(f"{kind}: a line over {MAX_EVENT_LINE} bytes, skipped")
-                        lines.skipped = 0
-        except _CALL_ERRORS as exc:
-            raise self._failure(endpoint, exc) from exc
-        finally:
-            self.speaking = None
+        lines = Lines(MAX_EVENT_LINE)
+        async for chunk in self.client.stream(endpoint, "events", params, on_connect):
+            for line in lines.feed(chunk):
+                try:
+                    yield parse_one(json.loads(line))
+                except (ValueError, RecursionError, ParseError):
+                    self.metrics.parse_errors.labels(kind).inc()
+            if lines.skipped:
+                self.metrics.parse_errors.labels(kind).inc(lines.skipped)
+                self._log_once(f"{kind}: a line over {MAX_EVENT_LINE} bytes, skipped")
+                lines.skipped = 0
 
     async def _list(self, kind: str, raw: object, parse_one: Callable[[object], T]) -> list[T]:
         """A decoded list answer parsed, a slice at a time."""
@@ -445,57 +301,9 @@ class Engine:
             raise BadAnswer(kind, str(exc)) from exc
 
 
-_CALL_ERRORS = (
-    aiodocker.DockerError,
-    TimeoutError,
-    aiohttp.ClientError,
-    OSError,
-    ValueError,
-    KeyError,
-)
-"""What a call can raise: aiodocker decodes error bodies itself and raises
-KeyError or ValueError on a garbled one."""
-
 MAX_EVENT_LINE = 1 << 20
 """Bytes of one event line at most: swarm events are well under a kilobyte; a longer
 line is skipped and counted, never a reason for the stream to end."""
-
-
-class Lines:
-    """The lines of a stream fed in chunks of any size, each at most ``limit`` bytes:
-    a longer one is dropped (and counted in ``skipped``) as it comes, never held."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.skipped = 0
-        self._buffer = bytearray()
-        self._dropping = False
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        start = 0
-        while True:
-            end = chunk.find(b"\n", start)
-            if end < 0:
-                self._keep(chunk[start:])
-                return out
-            self._keep(chunk[start:end])
-            if not self._dropping and self._buffer.strip():
-                out.append(bytes(self._buffer))
-            self._buffer.clear()
-            self._dropping = False
-            start = end + 1
-
-    def _keep(self, part: bytes) -> None:
-        if self._dropping:
-            return
-        if len(self._buffer) + len(part) > self.limit:
-            self._buffer.clear()
-            self._dropping = True
-            self.skipped += 1
-            return
-        self._buffer += part
-
 
 ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 """What swarm object IDs are made of (swarmkit's identity.NewID: base 36)."""
@@ -505,17 +313,3 @@ def split_id_chars(parts: int) -> list[list[str]]:
     """``ID_CHARS`` in ``parts`` groups (at most one per character), as prefix filters."""
     parts = max(1, min(parts, len(ID_CHARS)))
     return [list(ID_CHARS[i::parts]) for i in range(parts)]
-
-
-def _message(text: object) -> str:
-    """The engine's error text: aiodocker decodes the JSON body only when its type is
-    exactly ``application/json``; a proxy may add a charset."""
-    text = str(text)
-    if text.startswith("{"):
-        try:
-            body = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
-    return text

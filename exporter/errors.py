@@ -11,6 +11,9 @@ from __future__ import annotations
 # out inside the engine with DeadlineExceeded instead.
 _NO_LEADER = ("does not have a leader", "DeadlineExceeded", "context deadline exceeded")
 _NOT_MANAGER = ("not a swarm manager", "is not a manager")
+# An update posted at a version the object has moved past: 409 on newer engines, a
+# 500 with this text on 20.10 (swarmkit's ErrSequenceConflict).
+_OUT_OF_SEQUENCE = "update out of sequence"
 
 
 def says_no_leader(text: str) -> bool:
@@ -32,6 +35,8 @@ class EngineError(Exception):
         """The class of an error answer the engine gave (HTTP ``status``, its ``message``)."""
         if status == 404:
             return NotFound(endpoint, message, status)
+        if status == 409 or _OUT_OF_SEQUENCE in message:
+            return Conflict(endpoint, message, status)
         if says_no_leader(message):
             return NoLeader(endpoint, message, status)
         if any(phrase in message for phrase in _NOT_MANAGER):
@@ -50,6 +55,10 @@ class Timeout(EngineError):
 
 class NotFound(EngineError):
     """The object is gone (HTTP 404)."""
+
+
+class Conflict(EngineError):
+    """A write turned away: the object was written since it was read."""
 
 
 class NoLeader(EngineError):

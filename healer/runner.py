@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from common.durations import format_duration
-from common.text import iso_utc
+from common.text import iso_utc, one_line
 from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
 from exporter.reasons import classify
@@ -107,13 +107,10 @@ class Healer:
             scope=str(self.settings.scope),
             threshold=format_duration(self.settings.threshold),
         )
-        try:
-            while True:
-                if self.health.synced:
-                    await self.evaluate()
-                await asyncio.sleep(self.settings.interval)
-        finally:
-            await asyncio.to_thread(self.forcer.close)
+        while True:
+            if self.health.synced:
+                await self.evaluate()
+            await asyncio.sleep(self.settings.interval)
 
     async def evaluate(self) -> list[tuple[str, Decision]]:
         """One pass over every service; returns the decisions that were not ``waiting``."""
@@ -241,13 +238,16 @@ class Healer:
         seen = self._state(record, view)
         self.recent_forces.append(now)
         record.last_attempt = now
-        # The write is an inspect and an update, each bounded by the client's timeout.
-        guard = 2 * self.settings.force_timeout + 1
+        # The write is a read and an update, each bounded by the client's timeout, and
+        # a second pair after a refused version.
+        guard = 4 * self.settings.force_timeout + 1
         try:
             async with asyncio.timeout(guard):
-                res = await asyncio.to_thread(self.forcer.force, sid, decision.state, seen)
+                res = await self.forcer.force(sid, decision.state, seen)
         except TimeoutError:
             res = ForceResult(Outcome.ERROR, f"no answer within {guard:g}s")
+        except Exception as exc:
+            res = ForceResult(Outcome.ERROR, one_line(f"unexpected {type(exc).__name__}: {exc}"))
         if res.outcome == Outcome.FORCED:
             record.written = decision.state
             return decision
@@ -256,20 +256,17 @@ class Healer:
             return Decision(
                 Result.SKIPPED_COOLDOWN, decision.reason, decision.next_allowed, detail=res.detail
             )
-        if res.outcome == Outcome.CONFLICT:
-            # Someone wrote the service since the model read it: decide again on the
-            # next reading, with nothing counted.
-            log.info("healer_conflict", service=view.service.name, detail=res.detail)
-            return Decision(
-                Result.CONFLICT, decision.reason, decision.next_allowed, detail=res.detail
-            )
-        # It failed, or gave no answer: the engine may still apply it (a timed-out
-        # update was seen applied seconds later). Either way it counts as a force:
-        # the same cooldown before the next, and toward giving up.
+        # It failed, was turned away, or gave no answer: the engine may still apply it
+        # (a timed-out update was seen applied seconds later), and an engine that turns
+        # every update away must not get one at every pass. Either way it counts as a
+        # force: the same cooldown before the next, and toward giving up.
         record.written = decision.state
-        log.error("healer_force_failed", service=view.service.name, error=res.detail)
+        result = Result.CONFLICT if res.outcome == Outcome.CONFLICT else Result.ERROR
+        log.error(
+            "healer_force_failed", service=view.service.name, result=str(result), error=res.detail
+        )
         return Decision(
-            Result.ERROR,
+            result,
             decision.reason,
             decision.next_allowed,
             attempts=decision.attempts,

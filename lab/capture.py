@@ -27,8 +27,8 @@ from typing import Any
 
 import requests
 
-from common.dockerpy import docker_client, engine_kwargs, negotiate
 from lab.config import IMAGE, LabConfig
+from lab.dockerpy import docker_client, engine_kwargs, negotiate
 from lab.engines import ENGINES
 from lab.errors import LabError
 from lab.proc import wait_until

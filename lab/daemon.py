@@ -16,8 +16,8 @@ from typing import Any
 import docker
 import requests
 
-from common.dockerpy import docker_client
 from lab.config import LabConfig
+from lab.dockerpy import docker_client
 from lab.engines import daemon_env
 from lab.errors import LabAborted, LabError
 from lab.netns import netns_path

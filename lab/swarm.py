@@ -8,6 +8,7 @@ follow them. Every wait polls a condition against a deadline.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import docker
 
@@ -53,6 +54,7 @@ class Lab:
         """What the nodes' dockerd says of itself, once `up()` checked it."""
         self.nodes: list[Node] = [self._make_node(name) for name in self.config.node_names()]
         self._last_leader: Node | None = None
+        self._held: IO[str] | None = None  # the lock of its name, while up (``_lock``)
 
     def _make_node(self, name: str) -> Node:
         c = self.config
@@ -100,6 +102,7 @@ class Lab:
         """Build the lab; returns the seconds it took (not counting the removal of
         leftovers of a previous run with this config or its state file, done first)."""
         self.engine_version = preflight(self.config.engine)
+        self._lock()
         self._clear_leftovers()
         started = time.monotonic()
         try:
@@ -133,9 +136,34 @@ class Lab:
     def down(self) -> None:
         """Remove everything: daemons, shims, containers, mounts, namespaces, links,
         the iptables rules, cgroups and the root dir. Raises LabError naming what stays."""
-        for config in self._known_configs():
-            teardown(config)
-        self._last_leader = None
+        try:
+            for config in self._known_configs():
+                teardown(config)
+            self._last_leader = None
+        finally:
+            self._unlock()
+
+    def _lock(self) -> None:
+        """One process at a time builds and uses a lab of a name: a second one would
+        take the first one's lab for leftovers and tear it down under it."""
+        if self._held is not None:
+            return
+        self.config.root_base.mkdir(parents=True, exist_ok=True)
+        handle = (self.config.root_base / f".{self.config.name}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LabError(
+                f"lab {self.config.name} is in use by another process: give this one another "
+                "name (for the tests: SSLAB_NAME, SSLAB_BRIDGE, SSLAB_SUBNET)"
+            ) from None
+        self._held = handle
+
+    def _unlock(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def _keep_logs(self) -> Path:
         """Copy the nodes' dockerd logs out of the root that teardown removes."""

@@ -9,7 +9,7 @@ from contextlib import closing
 
 import docker.types
 
-from common.dockerpy import docker_client
+from lab.dockerpy import docker_client
 
 IMAGE = "lab/busybox:1"
 

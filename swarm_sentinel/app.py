@@ -19,12 +19,13 @@ from prometheus_client import (
 from common.supervise import supervise
 from common.version import VERSION
 from exporter import gc_tuning
+from exporter.client import EngineMetrics
 from exporter.container_watcher import ContainerWatcher
 from exporter.containers import NodeContainers
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.health import LabelCutsCollector, WatcherMetrics
 from exporter.metrics.limits import SeriesLimit
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
@@ -59,6 +60,7 @@ class Runtime:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        self.registry.register(LabelCutsCollector())
         docker = config.docker
         self.engine = Engine(
             docker.host,
@@ -104,7 +106,7 @@ class Runtime:
             )
         self.healer: Healer | None = None
         if config.healer.enabled:
-            forcer = Forcer(docker.host, docker.timeout, api_version=docker.api_version)
+            forcer = Forcer(self.engine)
             self.healer = Healer(self.model, self.health, config.healer, forcer)
             self.stores.append(self.healer.metrics.store)
         self.webhook: Webhook | None = None

@@ -7,9 +7,10 @@ brought up by hand with `python -m lab up` (name "default", sslab0,
 Each engine (lab/engines.py) gets a lab of its own. A test module says
 on which with ``LAB_ENGINES``, a test with ``@pytest.mark.engines(...)``;
 without either, its lab tests run on Debian's 20.10.
-Tests are grouped by engine: in one process one lab is up at a time; under
-``pytest -n 2 --dist loadgroup`` each engine's group runs in a worker of its own,
-the two labs side by side (their names, bridges and subnets differ).
+Tests are grouped by engine: in one process one lab is up at a time. With
+``--lab-engine`` a process runs one engine's lab tests only: ``scripts/test.sh``
+runs one per engine, the two labs side by side (their names, bridges and
+subnets differ).
 """
 
 from __future__ import annotations
@@ -21,8 +22,18 @@ from types import FrameType
 import pytest
 
 from lab import Lab, LabError
+from lab.engines import ENGINES
 from tests.support.labs import lab_config
 from tests.unit.samples import SETS, SampleSet
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lab-engine",
+        choices=ENGINES,
+        help="run only the lab tests of this engine (those on no engine's lab go with "
+        "debian): scripts/test.sh runs one pytest per engine, side by side",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -32,17 +43,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("lab_engine", engines, indirect=True, scope="session")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Whatever uses the lab is a lab test, marked or not: `-m "not lab"` skips it.
-    # Under pytest-xdist (`--dist loadgroup`, as `make test` runs it), each engine's
-    # lab tests go to one worker, which brings up that engine's lab alone.
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
-            callspec = getattr(item, "callspec", None)
-            engine = callspec.params.get("lab_engine") if callspec is not None else None
-            if engine is not None:
-                item.add_marker(pytest.mark.xdist_group(f"lab-{engine}"))
+    only = config.getoption("--lab-engine")
+    if only is None:
+        return
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("lab_engine") if callspec is not None else None
+        if item.get_closest_marker("lab") is not None and (engine or "debian") != only:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,12 @@ the counters of its own work on the registry (Engine API calls, events, reconnec
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from common.version import REVISION, VERSION
 from exporter.health import Health
 from exporter.metrics.text import (
     LABEL_VALUE_MAX,
@@ -59,59 +57,6 @@ def render_health(health: Health) -> Rendered:
     if health.last_refresh:
         out[LAST_REFRESH.name] = sample(LAST_REFRESH, (), round(health.last_refresh, 3))
     return out
-
-
-class EngineMetrics:
-    """The exporter's own counters of the load it puts on the engine."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "dockerswarm_exporter_api_requests",
-            "Docker Engine API requests made by the exporter, by endpoint.",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "dockerswarm_exporter_api_errors",
-            "Docker Engine API requests that failed (transport, HTTP status or bad JSON).",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.bytes = Counter(
-            "dockerswarm_exporter_api_response_bytes",
-            "Bytes of Docker Engine API answers read by the exporter, by endpoint.",
-            ["endpoint"],
-            registry=registry,
-        )
-        self.parse_errors = Counter(
-            "dockerswarm_exporter_parse_errors",
-            "API objects that could not be understood and were left out, by kind.",
-            ["object"],
-            registry=registry,
-        )
-        registry.register(LabelCutsCollector())
-        self.api_version = Gauge(
-            "dockerswarm_exporter_api_version_info",
-            "Engine API version the exporter speaks (api_version) and the newest the engine "
-            "offers (engine_api_version, from GET /_ping); always 1, absent before the first "
-            "negotiation.",
-            ["api_version", "engine_api_version"],
-            registry=registry,
-        )
-        self.build_info = Gauge(
-            "dockerswarm_build_info",
-            "Always 1: the swarm-sentinel build (version, git revision, Python version) and "
-            "the Engine API version it speaks (api_version, empty before the first "
-            "negotiation).",
-            ["version", "revision", "python_version", "api_version"],
-            registry=registry,
-        )
-        self.speaking("")
-
-    def speaking(self, api_version: str) -> None:
-        """The Engine API version negotiated: in ``dockerswarm_build_info``."""
-        self.build_info.clear()
-        self.build_info.labels(VERSION, REVISION, platform.python_version(), api_version).set(1)
 
 
 class LabelCutsCollector(Collector):

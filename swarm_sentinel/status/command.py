@@ -32,9 +32,9 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry
 
 from common.logs import configure_logging
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.errors import EngineError, NoLeader, NotManager, Timeout
-from exporter.metrics.health import EngineMetrics
 from exporter.model import ServiceView, SwarmModel
 from exporter.snapshot import read_once
 from swarm_sentinel.config import docker_settings, healer_policy

@@ -3,6 +3,7 @@ Engine 28.5 run as Engine 29 (API 1.51, refusing clients below 1.44)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from contextlib import closing
@@ -10,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from common.apiversion import NEWEST, ApiVersion
-from common.dockerpy import docker_client
-from healer.forcer import Forcer, Outcome
+from exporter.client import EngineMetrics
+from exporter.engine import Engine
+from healer.forcer import Forcer, ForceResult, Outcome
 from healer.state import HealState
 from lab import Lab
+from lab.dockerpy import docker_client
 from lab.engines import ENGINES, MODERN_MIN_API, check_engine
 from tests.support.labs import lab_config
 from tests.support.sentinel import Sentinel, wait_for
@@ -117,17 +121,31 @@ def test_a_force_keeps_spec_fields_newer_than_its_pin(lab: Lab) -> None:
             )
         assert _oom_score_adj(made.inspect(sid)["Spec"]) == 500
         # The healer's write at the negotiated version keeps the field ...
-        forced = Forcer(url, 10).force(sid, HealState(forces=(1.0,)), HealState())
+        forced = asyncio.run(_force(url, None, sid, HealState(forces=(1.0,)), HealState()))
         assert forced.outcome == Outcome.FORCED, forced.detail
         after = made.inspect(sid)["Spec"]
         assert after["TaskTemplate"]["ForceUpdate"] == forced.force_update
         assert _oom_score_adj(after) == 500
         # ... where one at an older version (1.44, as a pin would have it) drops it: the
         # reason the healer never writes at a fixed version.
-        pinned = Forcer(url, 10, api_version=ApiVersion(1, 44))
-        again = pinned.force(sid, HealState(forces=(1.0, 2.0)), HealState(forces=(1.0,)))
+        again = asyncio.run(
+            _force(
+                url, ApiVersion(1, 44), sid, HealState(forces=(1.0, 2.0)), HealState(forces=(1.0,))
+            )
+        )
         assert again.outcome == Outcome.FORCED, again.detail
         assert _oom_score_adj(made.inspect(sid)["Spec"]) == 0
+
+
+async def _force(
+    url: str, pinned: ApiVersion | None, sid: str, state: HealState, seen: HealState
+) -> ForceResult:
+    """One force by the healer's forcer, through an engine client of its own."""
+    engine = Engine(url, EngineMetrics(CollectorRegistry()), timeout=10, api_version=pinned)
+    try:
+        return await Forcer(engine).force(sid, state, seen)
+    finally:
+        await engine.close()
 
 
 def test_an_engine_upgraded_under_the_exporter_is_negotiated_again() -> None:

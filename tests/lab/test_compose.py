@@ -39,11 +39,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.dockerpy import docker_client
 from healer.settings import LABEL_HEAL, LABEL_STATE, LABEL_THRESHOLD
 from lab import IMAGE as BUSYBOX_IMAGE
 from lab import Lab
 from lab.daemon import CALL_ERRORS
+from lab.dockerpy import docker_client
 from swarm_sentinel.flags import DEFAULT_PORT
 from tests.support import image_build
 from tests.support.sentinel import wait_for

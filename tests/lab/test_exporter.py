@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
-from exporter.metrics.health import EngineMetrics
 from lab import Lab
 from lab.engines import ENGINES
 from tests.support.sentinel import Sentinel, wait_for

@@ -35,7 +35,7 @@ from typing import Any
 import docker
 from packaging.requirements import Requirement
 
-from common.dockerpy import docker_client
+from lab.dockerpy import docker_client
 from lab.image import import_error, rootfs_tar
 
 ROOT = Path(__file__).resolve().parents[2]

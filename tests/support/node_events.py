@@ -16,8 +16,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.dockerpy import docker_client
 from lab import Lab
+from lab.dockerpy import docker_client
 from tests.support.sentinel import Sentinel
 
 SERVICE_LABEL = "com.docker.swarm.service.name"

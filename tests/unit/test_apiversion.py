@@ -27,9 +27,9 @@ from common.apiversion import (
     parse_pin,
     refusal_message,
 )
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.errors import EngineError
-from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_event
 from tests.support.fake_engine import fake_engine
 from tests.unit.samples import SampleSet
@@ -136,7 +136,7 @@ async def test_one_ping_then_the_negotiated_version(fake: tuple[FakeEngine, str]
     with capture_logs() as logs:
         engine, registry = await _info_with(url, calls=3)
     assert fe.pings == 1 and fe.asked == ["1.51"] * 3
-    assert engine.speaking == ApiVersion(1, 51)
+    assert engine.client.speaking == ApiVersion(1, 51)
     info = {"api_version": "1.51", "engine_api_version": "1.51"}
     assert registry.get_sample_value("dockerswarm_exporter_api_version_info", info) == 1
     assert [e["api_version"] for e in logs if e["event"] == "engine_api_version"] == ["1.51"]
@@ -146,7 +146,7 @@ async def test_no_header_asks_version_instead(fake: tuple[FakeEngine, str]) -> N
     fe, url = fake
     fe.offered = None
     engine, _ = await _info_with(url)
-    assert fe.asked == ["1.43"] and engine.speaking == ApiVersion(1, 43)
+    assert fe.asked == ["1.43"] and engine.client.speaking == ApiVersion(1, 43)
     fe.version_body = ["not", "a", "map"]
     with pytest.raises(EngineError, match=r"^ping: the engine did not say"):
         await _info_with(url)

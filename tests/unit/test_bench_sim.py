@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 from bench.measure import SimClient
 from bench.run import sim_argv
 from common.apiversion import ApiVersion
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
-from exporter.metrics.health import EngineMetrics
 
 
 def test_simulated_engine_matches_real_shapes() -> None:
@@ -50,7 +50,7 @@ async def test_simulated_engine_29_refuses_old_clients_and_negotiates(tmp_path: 
         engine = Engine(f"unix://{sock}", EngineMetrics(CollectorRegistry()), timeout=30)
         try:
             assert len(await engine.nodes()) == 20
-            assert engine.speaking == ApiVersion(1, 51)
+            assert engine.client.speaking == ApiVersion(1, 51)
         finally:
             await engine.close()
     finally:

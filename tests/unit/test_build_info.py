@@ -9,7 +9,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from common.version import REVISION, VERSION, revision
-from exporter.metrics.health import EngineMetrics
+from exporter.client import EngineMetrics
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "fedcba9876543210fedcba9876543210fedcba98"

@@ -28,10 +28,10 @@ from structlog.testing import capture_logs
 from bench.sim.shapes import API_VERSIONS, Shapes
 from bench.sim.swarm import SimConfig, Swarm
 from exporter import parse
+from exporter.client import EngineMetrics
 from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
 from exporter.engine import PARSE_SLICE, Engine
 from exporter.errors import BadAnswer
-from exporter.metrics.health import EngineMetrics
 from exporter.parse import ParseError, parse_list
 from tests.support.fake_engine import fake_engine, ping_141
 from tests.unit.samples import SampleSet

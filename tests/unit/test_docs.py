@@ -7,8 +7,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from exporter.client import EngineMetrics
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.health import LabelCutsCollector, WatcherMetrics
 from exporter.metrics.limits import SeriesLimit
 from healer.metrics import HEALER_FAMILIES
 
@@ -20,6 +21,7 @@ def exported_names() -> set[str]:
     registry = CollectorRegistry()
     EngineMetrics(registry)
     WatcherMetrics(registry)
+    registry.register(LabelCutsCollector())
     SeriesLimit(0, registry)
     for family in registry.collect():
         names.add(family.name + "_total" if family.type == "counter" else family.name)

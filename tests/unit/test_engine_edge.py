@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from common import address
+from exporter.client import EngineMetrics
 from exporter.engine import (
     ID_CHARS,
     PARSE_SLICE,
@@ -23,7 +24,6 @@ from exporter.engine import (
     split_id_chars,
 )
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Timeout, Unreachable
-from exporter.metrics.health import EngineMetrics
 from exporter.parse import parse_node
 from tests.support.fake_engine import fake_engine, ping_141
 
@@ -111,7 +111,7 @@ async def test_a_long_list_is_parsed_in_slices_keeping_every_good_object(
     engine: tuple[Engine, CollectorRegistry],
 ) -> None:
     eng, registry = engine
-    raw = await eng.get_json("nodes", "many/nodes")
+    raw = await eng.client.get_json("nodes", "many/nodes")
     nodes = await eng._list("node", raw, parse_node)
     assert len(nodes) == MANY - 2
     assert nodes[0].id == "n0" and nodes[-1].id == f"n{MANY - 2}"

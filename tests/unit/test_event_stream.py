@@ -15,9 +15,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
-from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.health import WatcherMetrics
 from exporter.model import Changes, SwarmModel
 from exporter.types import Event
 from exporter.watcher import Watcher, WatchSettings

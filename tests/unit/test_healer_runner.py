@@ -4,7 +4,8 @@ reports, pass after pass; the real write is tested on the lab."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import contextlib
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -28,12 +29,9 @@ class RecordingForcer:
     calls: list[tuple[str, HealState, HealState]] = field(default_factory=list)
     outcome: Outcome = Outcome.FORCED
 
-    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+    async def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         self.calls.append((service_id, new_state, seen))
         return ForceResult(self.outcome, force_update=len(self.calls))
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
@@ -144,12 +142,13 @@ class SlowForcer(RecordingForcer):
     """Blocks each write until ``release`` (or ``hold`` seconds): an engine that takes
     longer than the healer's patience, and applies it anyway."""
 
-    release: threading.Event = field(default_factory=threading.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     hold: float = 5.0
 
-    def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
-        result = super().force(service_id, new_state, seen)  # the POST is on its way
-        self.release.wait(self.hold)
+    async def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+        result = await super().force(service_id, new_state, seen)  # the POST is on its way
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.release.wait(), self.hold)
         return result
 
 
@@ -183,7 +182,7 @@ async def test_failing_services_neither_starve_the_others_nor_go_on_for_ever(
     ids = {s.name: sid for sid, s in model.services.items()}
     failing = {ids["crashy"], ids["hungry"]}
 
-    def answer(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+    async def answer(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         forcer.calls.append((service_id, new_state, seen))
         if service_id in failing:
             return ForceResult(Outcome.ERROR, "500 the engine is unwell")
@@ -230,4 +229,50 @@ async def test_a_bad_state_label_is_said_once_and_a_conflict_is_a_conflict(
     assert len(bad) == 1 and bad[0]["value"] == "garbage;;;"
     assert h.metrics.label_errors[("crashy", "", LABEL_STATE)] == 1
     assert Result.CONFLICT in {r for d in results for r in d.values()}
-    assert Result.SKIPPED_COOLDOWN not in {r for d in results for r in d.values()}
+
+
+async def test_an_engine_that_turns_every_update_away_gets_what_a_failing_one_gets(
+    sample: SampleSet,
+) -> None:
+    """ "update out of sequence" at every force (409, or 500 on 20.10): as many forces
+    as an engine that fails them all, the same cooldowns, and given up on the same way."""
+    settings = replace(SETTINGS, rate_limit=100, cooldown=60, max_cooldown=60, max_attempts=3)
+    seen: dict[Outcome, tuple[int, set[str]]] = {}
+    for outcome in (Outcome.CONFLICT, Outcome.ERROR):
+        h, forcer, clock, model = healer(sample, settings)
+        forcer.outcome = outcome
+        results = [await past_threshold(h, clock, model)]
+        for _ in range(60):  # 5 minutes, a pass every 5 s
+            clock.now += 5
+            results.append(names(model, await h.evaluate()))
+        crashy = [d["crashy"] for d in results if "crashy" in d]
+        calls = sum(1 for sid, _, _ in forcer.calls if model.services[sid].name == "crashy")
+        seen[outcome] = (calls, set(crashy))
+    assert seen[Outcome.CONFLICT][0] == seen[Outcome.ERROR][0] == 3
+    assert Result.GAVE_UP in seen[Outcome.CONFLICT][1] and Result.GAVE_UP in seen[Outcome.ERROR][1]
+    assert Result.SKIPPED_COOLDOWN in seen[Outcome.CONFLICT][1]
+
+
+async def test_no_error_of_the_write_ends_the_healer(sample: SampleSet) -> None:
+    """The probe's /version answering ApiVersion as a number crashed the old write: now
+    whatever the write raises is an error decision, logged, counted, backed off."""
+    h, forcer, clock, model = healer(sample, replace(SETTINGS, rate_limit=100))
+
+    async def broken(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+        forcer.calls.append((service_id, new_state, seen))
+        raise AttributeError("'int' object has no attribute 'split'")
+
+    forcer.force = broken  # type: ignore[method-assign]
+    with capture_logs() as logs:
+        first = await past_threshold(h, clock, model)
+        clock.now += 5
+        second = names(model, await h.evaluate())
+    assert Result.ERROR in first.values()
+    assert second["crashy"] == Result.SKIPPED_COOLDOWN  # backed off, not tried again
+    failed = [e for e in logs if e["event"] == "healer_force_failed"]
+    assert failed and "unexpected AttributeError" in failed[0]["error"]
+    assert (
+        h.metrics.actions[("crashy", "", "crash_looping", "error")]
+        + h.metrics.actions[("crashy", "", "replicas_missing", "error")]
+        == 1
+    )

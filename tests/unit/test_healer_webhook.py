@@ -127,7 +127,7 @@ def hooked(sample: SampleSet, url: str, **kw: Any) -> tuple[Healer, Clock, Webho
     ids = {svc.name: sid for sid, svc in model.services.items()}
     failing = {ids["crashy"], ids["hungry"]}
 
-    def answer(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
+    async def answer(service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         if service_id in failing:
             return ForceResult(Outcome.ERROR, "500 the engine is unwell")
         return ForceResult(Outcome.FORCED, force_update=1)

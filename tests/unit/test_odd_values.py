@@ -10,10 +10,11 @@ from dataclasses import replace
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.health import WatcherMetrics
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import LABEL_VALUE_MAX, LabelCuts, TextStore
 from exporter.model import SwarmModel

@@ -11,10 +11,11 @@ import time
 
 from prometheus_client import CollectorRegistry
 
+from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import EngineMetrics, WatcherMetrics
+from exporter.metrics.health import WatcherMetrics
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
