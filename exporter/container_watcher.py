@@ -1,30 +1,24 @@
 """Follows this node's own engine's task-container events into ``NodeContainers``.
 
-Runs on every node, managers and workers alike. A lost stream is opened again from
-just after the last event seen: the engine replays what it still holds, and
-``NodeContainers`` counts each event once. Starts from "now": an instance counts
-what happens while it runs, as a Prometheus counter does.
+Runs on every node, managers and workers alike, through the stream follower every
+event stream of swarm-sentinel goes through (``exporter.stream``): a lost stream is
+opened again from just after the last event seen, the engine replays what it still
+holds, and ``NodeContainers`` counts each event once. Starts from "now": an
+instance counts what happens while it runs, as a Prometheus counter does.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-import structlog
-
-from common.backoff import Backoff
 from common.supervise import supervise
 from exporter.containers import NodeContainers
 from exporter.engine import Engine
-from exporter.errors import EngineError, Unreachable
 from exporter.health import Health
-from exporter.metrics.health import WatcherMetrics
 from exporter.model import Changes
-from exporter.watcher import WatchSettings
-
-log = structlog.get_logger("exporter.containers")
+from exporter.stream import StreamFollower
+from exporter.types import ContainerEvent
+from exporter.watch import WatcherMetrics, WatchSettings
 
 
 class ContainerWatcher:
@@ -42,54 +36,44 @@ class ContainerWatcher:
         self.containers = containers
         self.health = health
         self.metrics = metrics
-        self.settings = settings
         self._on_change = on_change
-        self._resume_from = 0.0
+        self.stream = StreamFollower(
+            "containers",
+            self._open,
+            settings.stream,
+            metrics.reconnects,
+            address=engine.address,
+            on_open=lambda _: self._up(True),
+            on_lost=lambda: self._up(False),
+        )
 
     async def run(self) -> None:
-        await supervise("container events", self._loop, on_failure=self._loop_failed)
+        await supervise("container events", self._follow, on_failure=self._loop_failed)
+
+    async def _follow(self) -> None:
+        await self.stream.run(self._apply)
 
     def _loop_failed(self, problem: str) -> None:
         self.metrics.task_failures.labels("container events").inc()
-        self._stream(up=False)
+        self._up(False)
 
-    def _stream(self, *, up: bool) -> None:
+    def _up(self, up: bool) -> None:
         if self.health.containers_up != up:
             self.health.containers_up = up
             self._on_change(Changes(health=True))
 
-    async def _loop(self) -> None:
-        s = self.settings
-        backoff = Backoff(s.backoff_initial, s.backoff_max, s.stable_after)
-        self._resume_from = self._resume_from or time.time()
-        while True:
-            opened = 0.0
-            try:
-                if not self.containers.node_id:
-                    # Which node this is: the labels of every series it reports.
-                    info = await self.engine.info()
-                    self.containers.node_id, self.containers.hostname = info.node_id, info.hostname
+    async def _open(
+        self, since: float, on_connect: Callable[[], None]
+    ) -> AsyncIterator[ContainerEvent]:
+        if not self.containers.node_id:
+            # Which node this is: the labels of every series it reports.
+            info = await self.engine.info()
+            self.containers.node_id, self.containers.hostname = info.node_id, info.hostname
+        async for event in self.engine.container_events(since, on_connect):
+            yield event
 
-                def on_open() -> None:
-                    nonlocal opened
-                    opened = time.monotonic()
-                    self._stream(up=True)
-
-                stream = self.engine.container_events(self._resume_from, on_open)
-                async for event in stream:
-                    if event.time_nano:
-                        self._resume_from = (event.time_nano + 1) / 1e9
-                    if self.containers.apply(event):
-                        self._publish()
-                raise Unreachable("container_events", "the engine closed the event stream")
-            except EngineError as exc:
-                if self.health.containers_up:
-                    self.metrics.reconnects.labels("containers").inc()
-                    log.warning("container_stream_lost", engine=self.engine.address, error=str(exc))
-                self._stream(up=False)
-            await asyncio.sleep(backoff.after(time.monotonic() - opened if opened else 0.0))
-
-    def _publish(self) -> None:
-        changed = self.containers.take_changes()
-        if changed:
-            self._on_change(Changes(containers=changed))
+    async def _apply(self, event: ContainerEvent) -> None:
+        if self.containers.apply(event):
+            changed = self.containers.take_changes()
+            if changed:
+                self._on_change(Changes(containers=changed))

@@ -35,19 +35,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import structlog
 
-from common.backoff import Backoff
 from common.supervise import supervise
 from exporter import gc_tuning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
-from exporter.metrics.health import WatcherMetrics
 from exporter.model import Changes, Ended, NodeChange, SwarmModel
+from exporter.stream import StreamFollower
 from exporter.types import Event, Service
+from exporter.watch import WatcherMetrics, WatchSettings
 
 log = structlog.get_logger("exporter.watcher")
 
@@ -62,32 +62,6 @@ ENDED_BATCH = 100
 """Replaced tasks fetched by ID in one call (the IDs go in the URL)."""
 RECOVERED_SLICE = 50
 """Services that look recovered, confirmed and re-rendered between two yields."""
-
-
-@dataclass(frozen=True, slots=True)
-class WatchSettings:
-    poll_interval: float = 15.0
-    """Seconds between task polls (``/services?status=true`` + changed services' tasks)."""
-    resync_interval: float = 1800.0
-    """Seconds between full relists of nodes, services and every task."""
-    backoff_initial: float = 0.5
-    """First wait before reconnecting the event stream; doubles up to ``backoff_max``."""
-    backoff_max: float = 30.0
-    stable_after: float = 30.0
-    """Seconds a stream must have stayed up for its loss to start the back-off over: a
-    proxy that accepts the stream and cuts it at once gets ever rarer reconnects."""
-    relist_after_gap: float = 60.0
-    """A stream lost for longer than this is followed by a full relist (the engine's
-    replay may not reach back that far); a shorter gap is caught up by replay and polls."""
-    containers: bool = True
-    """Follow this node's own engine's task-container events (exits, OOM kills, health).
-    Off where the engine is reached through something shared by several nodes (a socket
-    proxy behind a virtual IP): its containers would not be this node's."""
-    task_history: bool = False
-    """List every service's whole task history, as before swarm-sentinel ran on every
-    node: where only managers run it, failures are counted from the managers' history.
-    Otherwise the nodes count exits, and the managers list current tasks only (jobs
-    and one-shots keep their history: it holds their completions)."""
 
 
 class Watcher:
@@ -119,13 +93,18 @@ class Watcher:
         # a list answer asked for before that is older than the model.
         self._service_touched: dict[str, float] = {}
         self._last_resync = 0.0
-        self._stream_up = False
-        self._stream_was_up = False
-        self._connected_at = 0.0  # monotonic: when the stream was last opened
-        self._lost_at = 0.0  # monotonic: when it was last lost
-        self._last_heard = 0.0  # monotonic: its last event, or its opening
-        self._resume_from = 0.0  # the engine's time (epoch) to reopen it from
         self._catch_up = False  # the next poll lists every node
+        self.stream = StreamFollower(
+            "swarm",
+            engine.events,
+            settings.stream,
+            metrics.reconnects,
+            address=engine.address,
+            on_open=self._stream_opened,
+            # A worker has no swarm events: it asks again at every poll interval.
+            wanted=lambda: self.health.role != "worker",
+            idle=settings.poll_interval,
+        )
 
     # ---- the two loops ---------------------------------------------------
     async def run(self) -> None:
@@ -180,54 +159,21 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        settings = self.settings
-        backoff = Backoff(settings.backoff_initial, settings.backoff_max, settings.stable_after)
-        self._resume_from = self._resume_from or time.time()
-        while True:
-            if self.health.role == "worker":
-                await asyncio.sleep(settings.poll_interval)  # a worker has no swarm events
-                continue
-            try:
-                async for event in self.engine.events(self._resume_from, self._stream_opened):
-                    self._last_heard = time.monotonic()
-                    if event.time_nano:
-                        # Just after it: the engine replays from ``since`` inclusive.
-                        self._resume_from = (event.time_nano + 1) / 1e9
-                    await self._apply_event(event)
-                raise Unreachable("events", "the engine closed the event stream")
-            except EngineError as exc:
-                lasted = 0.0
-                if self._stream_up:
-                    # One event per loss, not one per failed retry.
-                    self.metrics.reconnects.labels("swarm").inc()
-                    log.warning("event_stream_lost", engine=self.engine.address, error=str(exc))
-                    self._lost_at = time.monotonic()
-                    lasted = self._lost_at - self._connected_at
-                else:
-                    log.debug("event_stream_retry", error=str(exc))
-                self._stream_up = False
-            await asyncio.sleep(backoff.after(lasted))
+        await self.stream.run(self._apply_event)
 
-    def _stream_opened(self) -> None:
-        now = time.monotonic()
-        self._stream_up = True
-        self._connected_at = self._last_heard = now
-        if self._stream_was_up:
-            gap = now - self._lost_at
-            log.info("event_stream_reconnected", engine=self.engine.address, gap=round(gap, 1))
-            if gap > self.settings.relist_after_gap:
-                self._need_resync = True  # the engine's replay may not reach back that far
-            else:
-                self._catch_up = True
-            self._wake.set()
-        self._stream_was_up = True
+    def _stream_opened(self, gap: float | None) -> None:
+        if gap is None:
+            return  # the first opening: the first resync lists everything
+        if gap > self.settings.relist_after_gap:
+            self._need_resync = True  # the engine's replay may not reach back that far
+        else:
+            self._catch_up = True
+        self._wake.set()
 
     @property
     def _stream_silent(self) -> bool:
         """Whether the stream may have missed a change: down, or quiet for a poll."""
-        return not self._stream_up or (
-            time.monotonic() - self._last_heard >= self.settings.poll_interval
-        )
+        return self.stream.silent(self.settings.poll_interval)
 
     # ---- refreshing ---------------------------------------------------------
     async def resync(self) -> None:

@@ -135,7 +135,9 @@ class Lab:
 
     def down(self) -> None:
         """Remove everything: daemons, shims, containers, mounts, namespaces, links,
-        the iptables rules, cgroups and the root dir. Raises LabError naming what stays."""
+        the iptables rules, cgroups and the root dir. Raises LabError naming what stays,
+        or that another process has the lab up (it is left alone)."""
+        self._lock()
         try:
             for config in self._known_configs():
                 teardown(config)

@@ -25,11 +25,12 @@ from exporter.containers import NodeContainers
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import LabelCutsCollector, WatcherMetrics
+from exporter.metrics.health import LabelCutsCollector
 from exporter.metrics.limits import SeriesLimit
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
+from exporter.watch import WatcherMetrics
 from exporter.watcher import Watcher
 from exporter.web import WebConfig
 from exporter.web.server import make_app, make_runner

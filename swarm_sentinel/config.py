@@ -14,7 +14,7 @@ from common.apiversion import ApiVersion
 from common.durations import format_duration
 from exporter.metrics.publish import Exported
 from exporter.model import RESTART_MEMORY
-from exporter.watcher import WatchSettings
+from exporter.watch import WatchSettings
 from healer.settings import HealerSettings, Scope, WebhookSettings
 
 

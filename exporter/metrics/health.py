@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -67,46 +66,4 @@ class LabelCutsCollector(Collector):
             "dockerswarm_exporter_label_values_cut",
             f"Label values longer than {LABEL_VALUE_MAX} characters, cut to that length.",
             value=LabelCuts.count,
-        )
-
-
-class WatcherMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.events = Counter(
-            "dockerswarm_exporter_events",
-            "Swarm events received from the engine, by event type.",
-            ["event_type"],
-            registry=registry,
-        )
-        self.reconnects = Counter(
-            "dockerswarm_exporter_stream_reconnects",
-            "Times an event stream was lost and opened again: swarm (nodes, services, from "
-            "a manager) or containers (this node's own task containers).",
-            ["stream"],
-            registry=registry,
-        )
-        self.relists = Counter(
-            "dockerswarm_exporter_relists",
-            "Full relists of nodes, services and tasks.",
-            registry=registry,
-        )
-        self.recoveries = Counter(
-            "dockerswarm_exporter_recoveries_unlisted",
-            "Services whose running count rose back to all desired, confirmed by "
-            "fetching by ID the tasks the model held on their way, not by listing "
-            "the service's tasks again.",
-            registry=registry,
-        )
-        self.histories = Counter(
-            "dockerswarm_exporter_histories_listed",
-            "Services whose whole task history was listed because a replaced task fetched "
-            "by ID was gone from the engine, or was not its slot's last before the current "
-            "one: a crash loop faster than the polls.",
-            registry=registry,
-        )
-        self.task_failures = Counter(
-            "dockerswarm_exporter_task_failures",
-            "Background tasks (event stream, poll, healer) that failed and were started again.",
-            ["task"],
-            registry=registry,
         )

@@ -49,14 +49,21 @@ class SampledEngine:
     - ``cut``: accepted and closed at once (a proxy that cuts it);
     - ``long``: one line of ``long_line`` bytes, then the sample's events, then silence.
 
+    The node's own container stream (``containers_mode``): ``replay``, the sample's
+    container events whole at every opening (as a reconnect's replay from before them),
+    then cut; ``cut``: accepted and closed at once; ``silent``.
+
     ``nodes`` can be changed between calls; ``requests`` counts what was asked, by path
     (``update`` for a service update, which takes ``update_delay`` seconds to answer;
     ``container-events`` for the node's container stream, ``events`` for the swarm's).
     """
 
-    def __init__(self, sample_dir: Path, events_mode: str = "silent") -> None:
+    def __init__(
+        self, sample_dir: Path, events_mode: str = "silent", containers_mode: str = "silent"
+    ) -> None:
         self.dir = sample_dir
         self.events_mode = events_mode
+        self.containers_mode = containers_mode
         self.long_line = 2 << 20
         self.nodes: list[dict[str, Any]] = json.loads((sample_dir / "nodes.json").read_text())
         self.requests: Counter[str] = Counter()
@@ -109,6 +116,13 @@ class SampledEngine:
     async def _events(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
+        if self._counted_as("/events", request) == "container-events":
+            if self.containers_mode == "replay":
+                await resp.write((self.dir / "events-containers.jsonl").read_bytes())
+            if self.containers_mode in ("replay", "cut"):
+                return resp
+            await self._hold.wait()
+            return resp
         if self.events_mode == "cut":
             return resp
         if self.events_mode == "long":

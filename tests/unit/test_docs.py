@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from exporter.client import EngineMetrics
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import LabelCutsCollector, WatcherMetrics
+from exporter.metrics.health import LabelCutsCollector
 from exporter.metrics.limits import SeriesLimit
+from exporter.watch import WatcherMetrics
 from healer.metrics import HEALER_FAMILIES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

@@ -18,10 +18,10 @@ from structlog.testing import capture_logs
 from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
-from exporter.metrics.health import WatcherMetrics
 from exporter.model import Changes, SwarmModel
 from exporter.types import Event
-from exporter.watcher import Watcher, WatchSettings
+from exporter.watch import WatcherMetrics, WatchSettings
+from exporter.watcher import Watcher
 from tests.support.fake_engine import SampledEngine
 from tests.support.sentinel import Sentinel, wait_for
 from tests.unit.samples import SampleSet

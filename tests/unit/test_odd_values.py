@@ -14,12 +14,12 @@ from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import WatcherMetrics
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import LABEL_VALUE_MAX, LabelCuts, TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service
-from exporter.watcher import Watcher, WatchSettings
+from exporter.watch import WatcherMetrics, WatchSettings
+from exporter.watcher import Watcher
 from tests.unit.samples import SampleSet
 
 

@@ -15,12 +15,12 @@ from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.health import WatcherMetrics
 from exporter.metrics.publish import Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.types import Service
-from exporter.watcher import APPLY_SLICE, Watcher, WatchSettings
+from exporter.watch import WatcherMetrics, WatchSettings
+from exporter.watcher import APPLY_SLICE, Watcher
 
 
 def svc(sid: str, running: int = 1) -> Service:
