@@ -25,8 +25,8 @@ from prometheus_client import CollectorRegistry
 from bench.measure import percentile
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.cluster import render_cluster
-from exporter.metrics.publish import Publisher
+from exporter.metrics.cluster import CLUSTER, cluster_record
+from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.types import Node, Service, SwarmInfo, Task
@@ -113,7 +113,7 @@ def point(series: int) -> dict[str, float]:
     t_model = time.perf_counter() - t0
     store = TextStore(FAMILIES)
     t0 = time.perf_counter()
-    Publisher(model, health, store)(model.take_changes())
+    Publisher(model, health, store)(Changes.of(model.take_changes()))
     t_publish = time.perf_counter() - t0
     del nodes, services, tasks
     gc.collect()
@@ -121,7 +121,9 @@ def point(series: int) -> dict[str, float]:
     renders: list[float] = []
     body = b""
     for _ in range(7):
-        store.put("cluster", render_cluster(model, health))  # a change: the join is redone
+        store.put(
+            "cluster", CLUSTER.render(cluster_record(model, health))
+        )  # a change: the join is redone
         t0 = time.perf_counter()
         body, _ = render_metrics([store], registry, False)
         renders.append(time.perf_counter() - t0)

@@ -15,7 +15,7 @@ from common.supervise import supervise
 from exporter.containers import NodeContainers
 from exporter.engine import Engine
 from exporter.health import Health
-from exporter.model import Changes
+from exporter.metrics.publish import Changes
 from exporter.stream import StreamFollower
 from exporter.types import ContainerEvent
 from exporter.watch import WatcherMetrics, WatchSettings

@@ -14,7 +14,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from exporter.types import ContainerEvent
+from exporter.types import ContainerEvent, ServiceKey
 
 EXIT_REASONS = ("completed", "nonzero_exit", "oom", "healthcheck", "stopped")
 """Why a task's container ended: exit 0; another exit code; killed by the OOM
@@ -26,7 +26,6 @@ NOT_STOPPING_SIGNALS = frozenset({"1", "10", "12", "28"})
 """Signals a ``docker kill -s`` sends to a running program without meaning to end it
 (HUP, USR1, USR2, WINCH: reload, reopen logs, resize): after one, a death is its own."""
 
-ServiceKey = tuple[str, str]  # (service_name, stack)
 K = TypeVar("K")
 
 

@@ -147,7 +147,7 @@ class _ServiceTasks:
 
 
 @dataclass(frozen=True, slots=True)
-class Changes:
+class ModelChanges:
     """What changed in the model since the last ``take_changes()``."""
 
     nodes: frozenset[str] = frozenset()
@@ -158,22 +158,6 @@ class Changes:
     removed_services: frozenset[str] = frozenset()
     cluster: bool = False
     """The engine's /info, or the managers among the nodes."""
-    health: bool = False
-    """The exporter's own health (set by the watchers, not the model)."""
-    containers: frozenset[tuple[str, str]] = frozenset()
-    """(service_name, stack) whose containers on this node did something (set by the
-    container watcher, from ``NodeContainers``)."""
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.nodes
-            or self.services
-            or self.removed_nodes
-            or self.removed_services
-            or self.cluster
-            or self.health
-            or self.containers
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +203,9 @@ class SwarmModel:
         self._services_removed: set[str] = set()
         self._cluster_changed = True
 
-    def take_changes(self) -> Changes:
+    def take_changes(self) -> ModelChanges:
         """Every object changed since the last call; the model forgets them."""
-        changes = Changes(
+        changes = ModelChanges(
             nodes=frozenset(self._nodes_changed),
             services=frozenset(self._services_changed),
             removed_nodes=frozenset(self._nodes_removed),

@@ -240,7 +240,12 @@ class ContainerEvent:
 
 
 Labels = tuple[tuple[str, str], ...]
-"""Docker labels as sorted (key, value) pairs: hashable, so objects compare cheaply."""
+"""Label pairs: Docker labels sorted by key (hashable, so objects compare cheaply), or
+a Prometheus sample's labels in the order written."""
+
+ServiceKey = tuple[str, str]
+"""A service by its name and stack: what the containers of a node and the healer's
+series know it by (a service ID is not on a container's events)."""
 
 
 def label_of(labels: Labels, key: str) -> str | None:

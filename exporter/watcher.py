@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import structlog
 
@@ -44,7 +43,8 @@ from exporter import gc_tuning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
-from exporter.model import Changes, Ended, NodeChange, SwarmModel
+from exporter.metrics.publish import Changes
+from exporter.model import Ended, NodeChange, SwarmModel
 from exporter.stream import StreamFollower
 from exporter.types import Event, Service
 from exporter.watch import WatcherMetrics, WatchSettings
@@ -379,10 +379,8 @@ class Watcher:
 
     # ---- bookkeeping -------------------------------------------------------
     def _publish(self) -> None:
-        changes = self.model.take_changes()
-        if self._health_changed:
-            changes = replace(changes, health=True)
-            self._health_changed = False
+        changes = Changes.of(self.model.take_changes(), health=self._health_changed)
+        self._health_changed = False
         if changes:
             self._on_change(changes)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from exporter.metrics.services import service_ident
 from exporter.metrics.text import Family, TextStore, sample
+from exporter.types import Labels, ServiceKey
 
 _S = ("service_name", "stack")
 ACTIONS = Family(
@@ -64,8 +66,6 @@ HEALER_FAMILIES = (
     *WEBHOOK_FAMILIES,
 )
 
-ServiceKey = tuple[str, str]  # (service_name, stack)
-
 
 class HealerMetrics:
     def __init__(self, dry_run: bool) -> None:
@@ -78,9 +78,7 @@ class HealerMetrics:
         self.dry_run = dry_run
 
     def render(self) -> None:
-        def ident(key: ServiceKey) -> tuple[tuple[str, str], tuple[str, str]]:
-            return (("service_name", key[0]), ("stack", key[1]))
-
+        ident = _ident
         chunks = {
             ACTING.name: sample(ACTING, (), int(self.acting)),
             DRY_RUN.name: sample(DRY_RUN, (), int(self.dry_run)),
@@ -99,6 +97,10 @@ class HealerMetrics:
             ),
         }
         self.store.put("healer", chunks)
+
+
+def _ident(key: ServiceKey) -> Labels:
+    return service_ident(*key)
 
 
 def render_webhook(sent: int, failures: int, dropped: int) -> dict[str, str]:

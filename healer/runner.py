@@ -21,9 +21,9 @@ from common.text import iso_utc, one_line
 from exporter.health import Health
 from exporter.model import ServiceView, SwarmModel
 from exporter.reasons import classify
-from exporter.types import Service
+from exporter.types import Service, ServiceKey
 from healer.forcer import ForceResult, Outcome, Writer
-from healer.metrics import HealerMetrics, ServiceKey
+from healer.metrics import HealerMetrics
 from healer.policy import (
     Decision,
     Memory,

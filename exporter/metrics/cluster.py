@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from exporter.health import Health
-from exporter.metrics.text import Family, Rendered, sample
+from exporter.metrics.kind import NO_IDENT, Generator, Kind, one
+from exporter.metrics.text import Family
 from exporter.model import SwarmModel
-from exporter.quorum import quorum_of
+from exporter.quorum import Quorum, quorum_of
 
 MANAGERS = Family("dockerswarm_managers", "gauge", "Manager nodes in the swarm.")
 MANAGERS_REACHABLE = Family(
@@ -27,19 +30,39 @@ HAS_LEADER = Family(
     "1 when this manager confirms the swarm has a raft leader; 0 when quorum is lost "
     "or the engine cannot be asked (then dockerswarm_up is 0 too). Absent on a worker.",
 )
-FAMILIES = (MANAGERS, MANAGERS_REACHABLE, MANAGER_QUORUM, MANAGER_FAULT_TOLERANCE, HAS_LEADER)
 
 
-def render_cluster(model: SwarmModel, health: Health) -> Rendered:
-    if health.role == "worker":
-        # A worker's instance has no cluster view: a has_leader 0 from it would read as
-        # a quorum loss wherever only workers' instances are scraped.
-        return {}
-    out = {HAS_LEADER.name: sample(HAS_LEADER, (), 1 if health.has_leader else 0)}
-    if health.synced:
-        q = quorum_of(model.managers, health.has_leader)
-        out[MANAGERS.name] = sample(MANAGERS, (), q.managers)
-        out[MANAGERS_REACHABLE.name] = sample(MANAGERS_REACHABLE, (), q.reachable)
-        out[MANAGER_QUORUM.name] = sample(MANAGER_QUORUM, (), q.needed)
-        out[MANAGER_FAULT_TOLERANCE.name] = sample(MANAGER_FAULT_TOLERANCE, (), q.tolerates)
-    return out
+@dataclass(frozen=True, slots=True)
+class ClusterRecord:
+    """The cluster as this exporter sees it."""
+
+    manager: bool
+    """A manager's instance: a worker's has no cluster view (a has_leader 0 from it
+    would read as a quorum loss wherever only workers' instances are scraped)."""
+    has_leader: bool
+    quorum: Quorum | None
+    """Once synced."""
+
+
+def cluster_record(model: SwarmModel, health: Health) -> ClusterRecord:
+    quorum = quorum_of(model.managers, health.has_leader) if health.synced else None
+    return ClusterRecord(health.role != "worker", health.has_leader, quorum)
+
+
+def _quorum(r: ClusterRecord) -> Quorum | None:
+    return r.quorum if r.manager else None
+
+
+CLUSTER: Kind[ClusterRecord] = Kind(
+    NO_IDENT,
+    (
+        Generator(MANAGERS, one(lambda r: q.managers if (q := _quorum(r)) else None)),
+        Generator(MANAGERS_REACHABLE, one(lambda r: q.reachable if (q := _quorum(r)) else None)),
+        Generator(MANAGER_QUORUM, one(lambda r: q.needed if (q := _quorum(r)) else None)),
+        Generator(
+            MANAGER_FAULT_TOLERANCE, one(lambda r: q.tolerates if (q := _quorum(r)) else None)
+        ),
+        Generator(HAS_LEADER, one(lambda r: int(r.has_leader) if r.manager else None)),
+    ),
+)
+FAMILIES = CLUSTER.families

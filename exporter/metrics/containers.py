@@ -7,8 +7,14 @@ every manager reports whole, are combined with ``max``.
 
 from __future__ import annotations
 
-from exporter.containers import ServiceContainers, ServiceKey
-from exporter.metrics.text import Family, Labels, Rendered, sample
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from exporter.containers import ServiceContainers
+from exporter.metrics.kind import Generator, Kind, Sample, one
+from exporter.metrics.services import service_ident
+from exporter.metrics.text import Family
+from exporter.types import ServiceKey
 
 _NS = ("node_id", "hostname", "service_name", "stack")
 
@@ -44,21 +50,41 @@ LAST_EXIT = Family(
     "When the service's task container that ended last on this node ended.",
     _NS,
 )
-FAMILIES = (EXITS, STARTS, UNHEALTHY, LAST_EXIT_CODE, LAST_EXIT)
 
 
-def render_service_containers(node: Labels, key: ServiceKey, counts: ServiceContainers) -> Rendered:
-    """``node``: the (node_id, hostname) labels of this instance's node."""
-    ident: Labels = (*node, ("service_name", key[0]), ("stack", key[1]))
-    out = {
-        STARTS.name: sample(STARTS, ident, counts.starts),
-        UNHEALTHY.name: sample(UNHEALTHY, ident, counts.unhealthy),
-    }
-    if counts.exits:
-        out[EXITS.name] = "".join(
-            sample(EXITS, (*ident, ("reason", r)), c) for r, c in sorted(counts.exits.items())
-        )
-    if counts.last_exit_code is not None:
-        out[LAST_EXIT_CODE.name] = sample(LAST_EXIT_CODE, ident, counts.last_exit_code)
-        out[LAST_EXIT.name] = sample(LAST_EXIT, ident, round(counts.last_exit_at, 3))
-    return out
+@dataclass(frozen=True, slots=True)
+class ContainerRecord:
+    """One service's containers on this instance's node."""
+
+    node_id: str
+    hostname: str
+    key: ServiceKey
+    counts: ServiceContainers
+
+
+def _exits(r: ContainerRecord) -> Iterable[Sample]:
+    return (((("reason", reason),), c) for reason, c in sorted(r.counts.exits.items()))
+
+
+def _last_exit_at(r: ContainerRecord) -> float | None:
+    return round(r.counts.last_exit_at, 3) if r.counts.last_exit_code is not None else None
+
+
+CONTAINERS: Kind[ContainerRecord] = Kind(
+    lambda r: (("node_id", r.node_id), ("hostname", r.hostname), *service_ident(*r.key)),
+    (
+        Generator(EXITS, _exits),
+        Generator(STARTS, one(lambda r: r.counts.starts)),
+        Generator(UNHEALTHY, one(lambda r: r.counts.unhealthy)),
+        Generator(LAST_EXIT_CODE, one(lambda r: r.counts.last_exit_code)),
+        Generator(
+            LAST_EXIT,
+            one(
+                lambda r: (
+                    round(r.counts.last_exit_at, 3) if r.counts.last_exit_code is not None else None
+                )
+            ),
+        ),
+    ),
+)
+FAMILIES = CONTAINERS.families

@@ -1,5 +1,7 @@
-"""The exporter's own families: up, last refresh, synced (rendered from ``Health``), and
-the counters of its own work on the registry (Engine API calls, events, reconnects)."""
+"""The exporter's own families, rendered from ``Health``: up, last refresh, synced, role,
+its container stream; and the count of label values cut, on the registry. (The
+counters of its work live next to that work: the engine client's calls, the
+watchers' events and reconnects.)"""
 
 from __future__ import annotations
 
@@ -9,14 +11,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.health import Health
-from exporter.metrics.text import (
-    LABEL_VALUE_MAX,
-    Family,
-    LabelCuts,
-    Rendered,
-    sample,
-    state_set,
-)
+from exporter.metrics.kind import NO_IDENT, Generator, Kind, one, state_set
+from exporter.metrics.text import LABEL_VALUE_MAX, Family, LabelCuts
 
 UP = Family("dockerswarm_up", "gauge", "1 when the last refresh from the engine succeeded.")
 LAST_REFRESH = Family(
@@ -41,21 +37,18 @@ CONTAINER_STREAM_UP = Family(
     "gauge",
     "1 while the stream of this node's own task-container events is open.",
 )
-FAMILIES = (UP, LAST_REFRESH, SYNCED, ROLE, CONTAINER_STREAM_UP)
 ROLES = ("manager", "worker")
-
-
-def render_health(health: Health) -> Rendered:
-    out = {
-        UP.name: sample(UP, (), 1 if health.up else 0),
-        SYNCED.name: sample(SYNCED, (), 1 if health.synced else 0),
-        CONTAINER_STREAM_UP.name: sample(CONTAINER_STREAM_UP, (), int(health.containers_up)),
-    }
-    if health.role:
-        out[ROLE.name] = state_set(ROLE, (), "role", ROLES, health.role)
-    if health.last_refresh:
-        out[LAST_REFRESH.name] = sample(LAST_REFRESH, (), round(health.last_refresh, 3))
-    return out
+HEALTH: Kind[Health] = Kind(
+    NO_IDENT,
+    (
+        Generator(UP, one(lambda h: int(h.up))),
+        Generator(LAST_REFRESH, one(lambda h: round(h.last_refresh, 3) or None)),
+        Generator(SYNCED, one(lambda h: int(h.synced))),
+        Generator(ROLE, lambda h: state_set("role", ROLES, h.role) if h.role else ()),
+        Generator(CONTAINER_STREAM_UP, one(lambda h: int(h.containers_up))),
+    ),
+)
+FAMILIES = HEALTH.families
 
 
 class LabelCutsCollector(Collector):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from exporter.metrics.text import Labels
+from exporter.types import Labels
 
 _LABEL_KEY = re.compile(r"[^a-zA-Z0-9_]")
 _PATTERN = re.compile(r"^[A-Za-z0-9_.*?/\-\[\]!]+$")

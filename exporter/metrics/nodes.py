@@ -1,22 +1,42 @@
 """Node families: one node's state, availability, role facts, labels, tasks and
-resources."""
+resources, as generators of the node kind (``exporter.metrics.kind``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
+from exporter.metrics.kind import Generator, Kind, Sample, one, state_set
 from exporter.metrics.labels import Allowlist
-from exporter.metrics.text import Family, Labels, Rendered, sample, state_set
+from exporter.metrics.text import Family
 from exporter.types import (
     NO_RESOURCES,
     NODE_AVAILABILITIES,
     NODE_STATES,
     REACHABILITIES,
+    Labels,
     Node,
     Resources,
 )
 
 _N = ("node_id", "hostname")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node and what the model knows of it beyond the node object itself."""
+
+    node: Node
+    tasks: Mapping[str, int]
+    """Its current tasks by observed state."""
+    reserved: Resources = NO_RESOURCES
+    """What they hold of its resources."""
+
+
+def node_ident(node: Node) -> Labels:
+    """The labels that name a node in every node family and container family."""
+    return (("node_id", node.id), ("hostname", node.hostname))
+
 
 INFO = Family(
     "dockerswarm_node_info",
@@ -85,61 +105,62 @@ RESERVED_MEMORY = Family(
     "Memory reserved on the node by the tasks placed there and not ended.",
     _N,
 )
-FAMILIES = (
-    INFO,
-    STATE,
-    AVAILABILITY,
-    REACHABILITY,
-    LEADER,
-    LABELS,
-    TASKS,
-    CPUS,
-    MEMORY,
-    RESERVED_CPUS,
-    RESERVED_MEMORY,
-)
 ALL_LABELS = Allowlist(("*",))
 """Every node label: nodes are few, and their labels are the operator's own placement
 vocabulary (``--metric.node-labels`` narrows it)."""
 
 
-def render_node(
-    node: Node,
-    tasks: Mapping[str, int],
-    reserved: Resources = NO_RESOURCES,
-    labels: Allowlist = ALL_LABELS,
-) -> Rendered:
-    """``tasks``: the node's current tasks by observed state; ``reserved``: what they
-    hold of its resources; ``labels``: which of its labels to export."""
-    ident: Labels = (("node_id", node.id), ("hostname", node.hostname))
-    facts = (
-        ("role", node.role),
-        ("engine_version", node.engine_version),
-        ("address", node.address),
-    )
-    out = {
-        INFO.name: sample(INFO, (*ident, *facts), 1),
-        STATE.name: state_set(STATE, ident, "state", NODE_STATES, node.state),
-        AVAILABILITY.name: state_set(
-            AVAILABILITY, ident, "availability", NODE_AVAILABILITIES, node.availability
-        ),
-    }
-    if node.is_manager:
-        out[REACHABILITY.name] = state_set(
-            REACHABILITY, ident, "reachability", REACHABILITIES, node.reachability
-        )
-        out[LEADER.name] = sample(LEADER, ident, 1 if node.leader else 0)
-    exported = labels.select(node.labels)
-    if exported:
-        out[LABELS.name] = sample(LABELS, (*ident, *exported), 1)
-    if node.cpus or node.memory_bytes:
-        out[CPUS.name] = sample(CPUS, ident, node.cpus)
-        out[MEMORY.name] = sample(MEMORY, ident, node.memory_bytes)
-        out[RESERVED_CPUS.name] = sample(RESERVED_CPUS, ident, reserved.cpus)
-        out[RESERVED_MEMORY.name] = sample(RESERVED_MEMORY, ident, reserved.memory_bytes)
-    counts = dict(tasks)
+def _facts(r: NodeRecord) -> Iterable[Sample]:
+    n = r.node
+    return (((("role", n.role), ("engine_version", n.engine_version), ("address", n.address)), 1),)
+
+
+def _tasks(r: NodeRecord) -> Iterable[Sample]:
+    counts = dict(r.tasks)
     counts.setdefault("running", 0)
-    out[TASKS.name] = "".join(
-        sample(TASKS, (*ident, ("state", s)), c) for s, c in sorted(counts.items())
+    return ((((("state", s),), c)) for s, c in sorted(counts.items()))
+
+
+def _offered(r: NodeRecord) -> bool:
+    return bool(r.node.cpus or r.node.memory_bytes)
+
+
+def node_kind(labels: Allowlist = ALL_LABELS) -> Kind[NodeRecord]:
+    """The node kind; ``labels``: which of a node's labels to export."""
+
+    def exported(r: NodeRecord) -> Iterable[Sample]:
+        chosen = labels.select(r.node.labels)
+        return ((chosen, 1),) if chosen else ()
+
+    return Kind(
+        lambda r: node_ident(r.node),
+        (
+            Generator(INFO, _facts),
+            Generator(STATE, lambda r: state_set("state", NODE_STATES, r.node.state)),
+            Generator(
+                AVAILABILITY,
+                lambda r: state_set("availability", NODE_AVAILABILITIES, r.node.availability),
+            ),
+            Generator(
+                REACHABILITY,
+                lambda r: (
+                    state_set("reachability", REACHABILITIES, r.node.reachability)
+                    if r.node.is_manager
+                    else ()
+                ),
+            ),
+            Generator(LEADER, one(lambda r: int(r.node.leader) if r.node.is_manager else None)),
+            Generator(LABELS, exported),
+            Generator(TASKS, _tasks),
+            Generator(CPUS, one(lambda r: r.node.cpus if _offered(r) else None)),
+            Generator(MEMORY, one(lambda r: r.node.memory_bytes if _offered(r) else None)),
+            Generator(RESERVED_CPUS, one(lambda r: r.reserved.cpus if _offered(r) else None)),
+            Generator(
+                RESERVED_MEMORY, one(lambda r: r.reserved.memory_bytes if _offered(r) else None)
+            ),
+        ),
     )
-    return out
+
+
+NODES = node_kind()
+FAMILIES = NODES.families

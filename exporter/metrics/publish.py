@@ -1,26 +1,28 @@
 """Changes in, pre-rendered text out: the one place the model's changes are rendered.
 
-Each changed object is rendered by its kind's generator into its own key of the
-store; a scrape then only joins text (``text.TextStore``).
+Each changed object goes to its kind's store (``kind.KindStore``), which renders it
+into its own key of the text store; a scrape then only joins text
+(``text.TextStore``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporter.containers import NodeContainers
 from exporter.health import Health
-from exporter.metrics.cluster import render_cluster
-from exporter.metrics.containers import render_service_containers
-from exporter.metrics.health import render_health
+from exporter.metrics import service_kind
+from exporter.metrics.cluster import CLUSTER, cluster_record
+from exporter.metrics.containers import CONTAINERS, ContainerRecord
+from exporter.metrics.health import HEALTH
+from exporter.metrics.kind import KindStore
 from exporter.metrics.labels import NO_LABELS, Allowlist
 from exporter.metrics.limits import SeriesLimit
-from exporter.metrics.nodes import ALL_LABELS, render_node
-from exporter.metrics.services import render_service
-from exporter.metrics.tasks import render_service_tasks
-from exporter.metrics.text import Rendered, TextStore
-from exporter.model import Changes, SwarmModel
-from exporter.types import NO_RESOURCES
+from exporter.metrics.nodes import ALL_LABELS, NodeRecord, node_kind
+from exporter.metrics.text import TextStore
+from exporter.model import ModelChanges, SwarmModel
+from exporter.types import NO_RESOURCES, ServiceKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,50 @@ class Exported:
     service_labels: Allowlist = NO_LABELS
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What is to be rendered again: what changed in the model, and what the watchers
+    say changed beside it."""
+
+    nodes: frozenset[str] = frozenset()
+    """Nodes upserted, or whose current tasks moved."""
+    services: frozenset[str] = frozenset()
+    """Services whose view (the service or what its tasks say) changed."""
+    removed_nodes: frozenset[str] = frozenset()
+    removed_services: frozenset[str] = frozenset()
+    cluster: bool = False
+    """The engine's /info, or the managers among the nodes."""
+    health: bool = False
+    """The exporter's own health (set by the watchers, not the model)."""
+    containers: frozenset[ServiceKey] = frozenset()
+    """The services whose containers on this node did something (``NodeContainers``)."""
+
+    @classmethod
+    def of(cls, model: ModelChanges, *, health: bool = False) -> Changes:
+        return cls(
+            nodes=model.nodes,
+            services=model.services,
+            removed_nodes=model.removed_nodes,
+            removed_services=model.removed_services,
+            cluster=model.cluster,
+            health=health,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.nodes
+            or self.services
+            or self.removed_nodes
+            or self.removed_services
+            or self.cluster
+            or self.health
+            or self.containers
+        )
+
+
 class Publisher:
+    """Renders the objects ``Changes`` names, each kind into its store."""
+
     def __init__(
         self,
         model: SwarmModel,
@@ -47,58 +92,45 @@ class Publisher:
         between the changes of the swarm (it is compressed once per change)."""
         self.model = model
         self.health = health
-        self.store = store
-        self.live = live if live is not None else store
         self.containers = containers or NodeContainers()
-        self.exported = exported
-        self.limit = limit
-
-    def _put(self, key: str, rendered: Rendered) -> None:
-        self.store.put(key, self.limit.admit(key, rendered) if self.limit else rendered)
-
-    def _delete(self, key: str) -> None:
-        if self.limit:
-            self.limit.release(key)
-        self.store.delete(key)
+        self.nodes = KindStore("node/", node_kind(exported.node_labels), store, limit)
+        self.services = KindStore("service/", service_kind(exported.service_labels), store, limit)
+        self.cluster = KindStore("", CLUSTER, store)
+        self.own = KindStore("", HEALTH, live if live is not None else store)
+        self.node_containers = KindStore("container/", CONTAINERS, store, limit)
 
     def __call__(self, changes: Changes) -> int:
         """Render what ``changes`` names; returns how many objects were rendered."""
-        model, store = self.model, self.store
+        model = self.model
         for node_id in changes.removed_nodes:
-            self._delete("node/" + node_id)
+            self.nodes.delete(node_id)
         for sid in changes.removed_services:
-            self._delete("service/" + sid)
+            self.services.delete(sid)
         count = 0
         for node_id in changes.nodes:
             node = model.nodes.get(node_id)
             if node is not None:
-                rendered = render_node(
-                    node,
-                    model.node_tasks.get(node_id, {}),
-                    model.node_reserved.get(node_id, NO_RESOURCES),
-                    self.exported.node_labels,
-                )
-                self._put("node/" + node_id, rendered)
+                tasks: Mapping[str, int] = model.node_tasks.get(node_id, {})
+                reserved = model.node_reserved.get(node_id, NO_RESOURCES)
+                self.nodes.update(node_id, NodeRecord(node, tasks, reserved))
                 count += 1
         for sid in changes.services:
             view = model.views.get(sid)
             if view is not None:
-                rendered = render_service(view, self.exported.service_labels)
-                self._put("service/" + sid, {**rendered, **render_service_tasks(view)})
+                self.services.update(sid, view)
                 count += 1
         if changes.cluster or changes.health:
             # The quorum figures appear once synced, and has_leader is the exporter's.
-            store.put("cluster", render_cluster(model, self.health))
+            self.cluster.update("cluster", cluster_record(model, self.health))
             count += 1
         if changes.health:
-            self.live.put("health", render_health(self.health))
+            self.own.update("health", self.health)
             count += 1
-        here = (("node_id", self.containers.node_id), ("hostname", self.containers.hostname))
+        c = self.containers
         for key in changes.containers:
-            counts = self.containers.services.get(key)
+            counts = c.services.get(key)
             if counts is not None:
-                self._put(
-                    f"container/{key[0]}/{key[1]}", render_service_containers(here, key, counts)
-                )
+                record = ContainerRecord(c.node_id, c.hostname, key, counts)
+                self.node_containers.update(f"{key[0]}/{key[1]}", record)
                 count += 1
         return count

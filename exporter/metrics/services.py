@@ -1,11 +1,16 @@
-"""Service families: one service's facts, desired and running tasks, update state."""
+"""Service families: one service's facts, desired and running tasks, update state,
+placement, as generators of the service kind (``exporter.metrics.kind``); its tasks'
+families are in ``exporter.metrics.tasks``."""
 
 from __future__ import annotations
 
-from exporter.metrics.labels import NO_LABELS, Allowlist
-from exporter.metrics.text import Family, Labels, Rendered, sample, state_set
+from collections.abc import Iterable
+
+from exporter.metrics.kind import Generator, Sample, one, state_set
+from exporter.metrics.labels import Allowlist
+from exporter.metrics.text import Family
 from exporter.model import ServiceView
-from exporter.types import UPDATE_STATES, Service
+from exporter.types import UPDATE_STATES, Labels
 
 _S = ("service_name", "stack")
 
@@ -94,67 +99,64 @@ PLACEMENT_EXCLUDED = Family(
     "constraint, platform, host_port, max_replicas); for constraint, which one.",
     (*_S, "filter", "constraint"),
 )
-FAMILIES = (
-    INFO,
-    DESIRED,
-    RUNNING,
-    UPDATE_STATE,
-    COMPLETIONS_DESIRED,
-    COMPLETIONS_SUCCEEDED,
-    LABELS,
-    RESERVATION_CPUS,
-    RESERVATION_MEMORY,
-    LIMIT_CPUS,
-    LIMIT_MEMORY,
-    PLACEMENT_FIT,
-    PLACEMENT_EXCLUDED,
-)
 
 
-def service_ident(svc: Service) -> Labels:
-    """The labels that name a service in every service and task family."""
-    return (("service_name", svc.name), ("stack", svc.stack))
+def service_ident(name: str, stack: str) -> Labels:
+    """The labels that name a service in every family of a service: its own, its
+    tasks', its containers', the healer's."""
+    return (("service_name", name), ("stack", stack))
 
 
-def render_service(view: ServiceView, labels: Allowlist = NO_LABELS) -> Rendered:
-    """``labels``: which of the service's labels to export (none by default)."""
-    svc = view.service
-    ident = service_ident(svc)
-    facts = (("mode", svc.mode), ("image", svc.image))
-    out = {
-        INFO.name: sample(INFO, (("service_id", svc.id), *ident, *facts), 1),
-        DESIRED.name: sample(DESIRED, ident, view.desired),
-        RUNNING.name: sample(RUNNING, ident, view.running),
-    }
-    if view.completions_desired is not None:
-        out[COMPLETIONS_DESIRED.name] = sample(COMPLETIONS_DESIRED, ident, view.completions_desired)
-    if view.completions_succeeded is not None:
-        out[COMPLETIONS_SUCCEEDED.name] = sample(
-            COMPLETIONS_SUCCEEDED, ident, view.completions_succeeded
-        )
-    exported = labels.select(svc.labels)
-    if exported:
-        out[LABELS.name] = sample(LABELS, (*ident, *exported), 1)
-    for cpus, memory, res in (
-        (RESERVATION_CPUS, RESERVATION_MEMORY, svc.reservation),
-        (LIMIT_CPUS, LIMIT_MEMORY, svc.limit),
-    ):
-        if res.cpus:
-            out[cpus.name] = sample(cpus, ident, res.cpus)
-        if res.memory_bytes:
-            out[memory.name] = sample(memory, ident, res.memory_bytes)
-    if view.placement is not None:
-        out[PLACEMENT_FIT.name] = sample(PLACEMENT_FIT, ident, len(view.placement.fit))
-        out[PLACEMENT_EXCLUDED.name] = "".join(
-            sample(
-                PLACEMENT_EXCLUDED,
-                (*ident, ("filter", e.filter), ("constraint", e.constraint)),
-                len(e.nodes),
-            )
-            for e in view.placement.exclusions
-        )
-    if svc.update_state:
-        out[UPDATE_STATE.name] = state_set(
-            UPDATE_STATE, ident, "state", UPDATE_STATES, svc.update_state
-        )
-    return out
+def _resource(value: float) -> float | None:
+    return value or None
+
+
+def _placement_excluded(v: ServiceView) -> Iterable[Sample]:
+    if v.placement is None:
+        return ()
+    return (
+        ((("filter", e.filter), ("constraint", e.constraint)), len(e.nodes))
+        for e in v.placement.exclusions
+    )
+
+
+def service_generators(labels: Allowlist) -> tuple[Generator[ServiceView], ...]:
+    """``labels``: which of a service's labels to export."""
+
+    def exported(v: ServiceView) -> Iterable[Sample]:
+        chosen = labels.select(v.service.labels)
+        return ((chosen, 1),) if chosen else ()
+
+    return (
+        Generator(
+            INFO,
+            lambda v: (((("mode", v.service.mode), ("image", v.service.image)), 1),),
+            lead=lambda v: (("service_id", v.service.id),),
+        ),
+        Generator(DESIRED, one(lambda v: v.desired)),
+        Generator(RUNNING, one(lambda v: v.running)),
+        Generator(
+            UPDATE_STATE,
+            lambda v: (
+                state_set("state", UPDATE_STATES, v.service.update_state)
+                if v.service.update_state
+                else ()
+            ),
+        ),
+        Generator(COMPLETIONS_DESIRED, one(lambda v: v.completions_desired)),
+        Generator(COMPLETIONS_SUCCEEDED, one(lambda v: v.completions_succeeded)),
+        Generator(LABELS, exported),
+        Generator(RESERVATION_CPUS, one(lambda v: _resource(v.service.reservation.cpus))),
+        Generator(RESERVATION_MEMORY, one(lambda v: _resource(v.service.reservation.memory_bytes))),
+        Generator(LIMIT_CPUS, one(lambda v: _resource(v.service.limit.cpus))),
+        Generator(LIMIT_MEMORY, one(lambda v: _resource(v.service.limit.memory_bytes))),
+        Generator(
+            PLACEMENT_FIT,
+            one(lambda v: len(v.placement.fit) if v.placement is not None else None),
+        ),
+        Generator(PLACEMENT_EXCLUDED, _placement_excluded),
+    )
+
+
+def view_ident(v: ServiceView) -> Labels:
+    return service_ident(v.service.name, v.service.stack)

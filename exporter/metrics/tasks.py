@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from exporter.metrics.services import service_ident
-from exporter.metrics.text import Family, Rendered, sample
+from collections.abc import Iterable
+
+from exporter.metrics.kind import Generator, Sample
+from exporter.metrics.text import Family
 from exporter.model import ServiceView
 
 _S = ("service_name", "stack")
@@ -26,25 +28,19 @@ STATE_SINCE = Family(
     "Since when the oldest current task has been in this pre-running state, with its reason.",
     (*_S, "state", "reason"),
 )
-FAMILIES = (BY_STATE, FAILURES, STATE_SINCE)
 
 
-def render_service_tasks(view: ServiceView) -> Rendered:
-    ident = service_ident(view.service)
-    states = dict(view.task_states)
+def _by_state(v: ServiceView) -> Iterable[Sample]:
+    states = dict(v.task_states)
     states.setdefault("running", 0)
-    out = {
-        BY_STATE.name: "".join(
-            sample(BY_STATE, (*ident, ("state", s)), c) for s, c in sorted(states.items())
-        )
-    }
-    if view.failures:
-        out[FAILURES.name] = "".join(
-            sample(FAILURES, (*ident, ("reason", r)), c) for r, c in sorted(view.failures.items())
-        )
-    if view.stuck:
-        out[STATE_SINCE.name] = "".join(
-            sample(STATE_SINCE, (*ident, ("state", s), ("reason", r)), ts)
-            for (s, r), ts in sorted(view.stuck.items())
-        )
-    return out
+    return (((("state", s),), c) for s, c in sorted(states.items()))
+
+
+GENERATORS: tuple[Generator[ServiceView], ...] = (
+    Generator(BY_STATE, _by_state),
+    Generator(FAILURES, lambda v: (((("reason", r),), c) for r, c in sorted(v.failures.items()))),
+    Generator(
+        STATE_SINCE,
+        lambda v: (((("state", s), ("reason", r)), ts) for (s, r), ts in sorted(v.stuck.items())),
+    ),
+)

@@ -40,7 +40,6 @@ class Family:
         return self.name + "_total" if self.type == "counter" else self.name
 
 
-Labels = tuple[tuple[str, str], ...]
 Rendered = dict[str, str]
 """One object's exposition lines, by family name: what a kind's generator returns."""
 
@@ -137,10 +136,3 @@ class TextStore:
     @property
     def series(self) -> int:
         return sum(t.count("\n") for c in self._chunks.values() for t in c.values())
-
-
-def state_set(family: Family, ident: Labels, name: str, values: tuple[str, ...], cur: str) -> str:
-    """One line per known value, 1 for ``cur`` and 0 for the others. An unknown
-    value (a newer engine's) is exported too, rather than lost."""
-    known = values if cur in values or not cur else (*values, cur)
-    return "".join(sample(family, (*ident, (name, v)), 1 if v == cur else 0) for v in known)

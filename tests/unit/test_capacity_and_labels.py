@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
+from exporter.metrics import service_kind
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.limits import SeriesLimit
-from exporter.metrics.nodes import render_node
-from exporter.metrics.services import render_service
+from exporter.metrics.nodes import NODES, NodeRecord
 from exporter.model import ServiceView, SwarmModel
 from exporter.types import Node, Resources, Service, Task
 
@@ -85,7 +85,9 @@ def test_reservations_follow_the_tasks_placed_on_each_node() -> None:
     assert model.node_reserved["n2"] == Resources(0.25, 0)
     model.remove_service("s1")
     assert model.node_reserved == {}
-    text = render_node(model.nodes["n1"], {}, model.node_reserved.get("n1", Resources()))
+    text = NODES.render(
+        NodeRecord(model.nodes["n1"], {}, model.node_reserved.get("n1", Resources()))
+    )
     assert (
         'dockerswarm_node_cpus{node_id="n1",hostname="host-n1"} 2.0'
         in text["dockerswarm_node_cpus"]
@@ -113,8 +115,8 @@ def test_allowlists_export_only_what_they_name() -> None:
         last_error="",
         tasks_known=True,
     )
-    assert "dockerswarm_service_labels" not in render_service(view)  # none by default
-    out = render_service(view, Allowlist.parse("owner"))
+    assert "dockerswarm_service_labels" not in service_kind().render(view)  # none by default
+    out = service_kind(Allowlist.parse("owner")).render(view)
     assert out["dockerswarm_service_labels"] == (
         'dockerswarm_service_labels{service_name="api",stack="",label_owner="team-a"} 1\n'
     )

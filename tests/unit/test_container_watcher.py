@@ -19,7 +19,7 @@ from exporter.container_watcher import ContainerWatcher
 from exporter.containers import NodeContainers
 from exporter.engine import Engine
 from exporter.health import Health
-from exporter.model import Changes
+from exporter.metrics.publish import Changes
 from exporter.stream import StreamSettings
 from exporter.watch import WatcherMetrics, WatchSettings
 from tests.support.fake_engine import SampledEngine

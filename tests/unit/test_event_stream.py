@@ -18,7 +18,8 @@ from structlog.testing import capture_logs
 from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
-from exporter.model import Changes, SwarmModel
+from exporter.metrics.publish import Changes
+from exporter.model import SwarmModel
 from exporter.types import Event
 from exporter.watch import WatcherMetrics, WatchSettings
 from exporter.watcher import Watcher

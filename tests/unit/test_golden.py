@@ -19,6 +19,7 @@ import pytest
 from exporter.containers import NodeContainers
 from exporter.health import Health
 from exporter.metrics import cluster, containers, health, nodes, services, tasks
+from exporter.metrics.kind import Kind
 from exporter.metrics.nodes import ALL_LABELS
 from exporter.metrics.text import Family, Rendered, TextStore
 from exporter.model import SwarmModel
@@ -54,39 +55,48 @@ def sampled(sample: SampleSet) -> tuple[SwarmModel, Health, NodeContainers]:
 
 Renderer = Callable[[SwarmModel, Health, NodeContainers], Iterable[tuple[str, Rendered]]]
 
+SERVICES = Kind(services.view_ident, services.service_generators(ALL_LABELS))
+"""Every service label, to show the family (the default exports none)."""
+TASKS = Kind(services.view_ident, tasks.GENERATORS)
+
 KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
     "nodes": (
         nodes.FAMILIES,
         lambda m, _, __: (
-            (nid, nodes.render_node(n, m.node_tasks.get(nid, {}), m.node_reserved.get(nid, NONE)))
+            (
+                nid,
+                nodes.NODES.render(
+                    nodes.NodeRecord(n, m.node_tasks.get(nid, {}), m.node_reserved.get(nid, NONE))
+                ),
+            )
             for nid, n in m.nodes.items()
         ),
     ),
-    "cluster": (cluster.FAMILIES, lambda m, h, _: [("cluster", cluster.render_cluster(m, h))]),
+    "cluster": (
+        cluster.FAMILIES,
+        lambda m, h, _: [("cluster", cluster.CLUSTER.render(cluster.cluster_record(m, h)))],
+    ),
     "services": (
-        services.FAMILIES,
-        # Every service label, to show the family (the default exports none).
-        lambda m, _, __: (
-            (sid, services.render_service(v, ALL_LABELS)) for sid, v in m.views.items()
-        ),
+        SERVICES.families,
+        lambda m, _, __: ((sid, SERVICES.render(v)) for sid, v in m.views.items()),
     ),
     "tasks": (
-        tasks.FAMILIES,
-        lambda m, _, __: ((sid, tasks.render_service_tasks(v)) for sid, v in m.views.items()),
+        TASKS.families,
+        lambda m, _, __: ((sid, TASKS.render(v)) for sid, v in m.views.items()),
     ),
     "containers": (
         containers.FAMILIES,
         lambda _, __, c: (
             (
                 f"{k[0]}/{k[1]}",
-                containers.render_service_containers(
-                    (("node_id", c.node_id), ("hostname", c.hostname)), k, v
+                containers.CONTAINERS.render(
+                    containers.ContainerRecord(c.node_id, c.hostname, k, v)
                 ),
             )
             for k, v in c.services.items()
         ),
     ),
-    "health": (health.FAMILIES, lambda _, h, __: [("health", health.render_health(h))]),
+    "health": (health.FAMILIES, lambda _, h, __: [("health", health.HEALTH.render(h))]),
 }
 
 

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.publish import Publisher
+from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_list, parse_node, parse_service, parse_task
@@ -25,7 +25,7 @@ def build(sample: SampleSet) -> tuple[SwarmModel, TextStore, Publisher]:
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
     publish = Publisher(model, health, store)
-    publish(replace(model.take_changes(), health=True))
+    publish(Changes.of(model.take_changes(), health=True))
     return model, store, publish
 
 
@@ -145,7 +145,7 @@ def test_failures_counted_once_per_task(sample: SampleSet) -> None:
     before = samples(store)
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None, whole=True)
-    publish(model.take_changes())
+    publish(Changes.of(model.take_changes()))
     assert samples(store) == before
 
 
@@ -155,7 +155,7 @@ def test_removed_service_and_node_vanish(sample: SampleSet) -> None:
     model.remove_service(sid)
     nid = next(n.id for n in model.nodes.values() if n.hostname == "lab-w1")
     model.remove_node(nid)
-    publish(model.take_changes())
+    publish(Changes.of(model.take_changes()))
     text = store.render().decode()
     assert 'service_name="crashy"' not in text
     assert nid not in text
@@ -165,7 +165,7 @@ def test_drain_changes_global_desired(sample: SampleSet) -> None:
     model, store, publish = build(sample)
     w1 = next(n for n in model.nodes.values() if n.hostname == "lab-w1")
     model.upsert_node(replace(w1, availability="drain"))
-    publish(model.take_changes())
+    publish(Changes.of(model.take_changes()))
     assert value(store, "dockerswarm_service_replicas_desired", service_name="agent", stack="") == 0
 
 

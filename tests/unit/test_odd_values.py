@@ -14,7 +14,7 @@ from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
-from exporter.metrics.publish import Publisher
+from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import LABEL_VALUE_MAX, LabelCuts, TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service
@@ -48,7 +48,7 @@ def _render(sample: SampleSet, services: list[dict[str, object]]) -> bytes:
     model, store = SwarmModel(), TextStore(FAMILIES)
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(services, parse_service, "s")[0])
-    Publisher(model, Health(up=True), store)(model.take_changes())
+    Publisher(model, Health(up=True), store)(Changes.of(model.take_changes()))
     return store.render()
 
 
