@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from exporter.constraints import eligible
-from exporter.placement import Placement, node_use, place
+from exporter.placement import node_use, place
 from exporter.reasons import classify
 from exporter.types import (
     FAILED_STATES,
@@ -24,67 +24,13 @@ from exporter.types import (
     NOT_ENDED_STATES,
     PLACED_STATES,
     PRE_RUN_STATES,
-    UPDATING_STATES,
     Node,
     Resources,
     Service,
     SwarmInfo,
     Task,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceView:
-    """A service with what its current tasks say about it."""
-
-    service: Service
-    desired: int
-    running: int
-    task_states: Mapping[str, int]  # latest task per slot, by observed state
-    # (state, reason) -> since when the oldest current task has been in that
-    # pre-running state.
-    stuck: Mapping[tuple[str, str], float]
-    failures: Mapping[str, int]  # reason -> tasks seen entering failed/rejected
-    running_per_node: Mapping[str, int]
-    last_error: str
-    """The newest error text among its tasks as last listed, history included: a crash
-    loop's current task is often a fresh one with no error yet."""
-    tasks_known: bool  # False until its tasks were listed once
-    # When the last of its running tasks started running (0 if none runs): a
-    # converged service has been healthy at least since then, which is what a
-    # restarted healer can know without having watched it.
-    running_since: float = 0.0
-    last_error_at: float = 0.0
-    last_error_reason: str = "none"  # exporter.reasons vocabulary
-    stuck_errors: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    """The engine's words for each stuck (state, reason), e.g. "no suitable node
-    (scheduling constraints not satisfied on 3 nodes ...)"."""
-    restarts: tuple[float, ...] = ()
-    """When its tasks failed (and were replaced), oldest first, within ``RESTART_MEMORY``:
-    a crash loop shows here while its running count, at poll time, looks fine."""
-    completions_desired: int | None = None
-    """Jobs and one-shots: tasks to run to completion (None for any other service)."""
-    completions_succeeded: int | None = None
-    """Jobs and one-shots: tasks that completed."""
-    recent_failures: tuple[Task, ...] = ()
-    """Its last failed tasks counted (at most ``RECENT_FAILURES``), newest first."""
-    placement: Placement | None = None
-    """While a task of it is pending: where one more could go, node by node (see
-    ``SwarmModel.explain_placements``)."""
-
-    @property
-    def pending(self) -> bool:
-        """Whether a task of it waits for the scheduler to find it a node."""
-        return any(state == "pending" for state, _ in self.stuck)
-
-    @property
-    def converged(self) -> bool:
-        return self.running >= self.desired
-
-    @property
-    def updating(self) -> bool:
-        return self.service.update_state in UPDATING_STATES
-
+from exporter.views import ServiceView
 
 RESTART_MEMORY = 3600.0
 """Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
@@ -607,105 +553,25 @@ class SwarmModel:
     def leader(self) -> Node | None:
         return next((n for n in self.nodes.values() if n.leader), None)
 
-    def services_needing_tasks(self, status: Mapping[str, Service]) -> list[str]:
-        """Services whose current tasks must be listed again, given a fresh status answer.
+    def listed(self, sid: str) -> bool:
+        """Whether the service's tasks were listed at least once."""
+        st = self._tasks.get(sid)
+        return st is not None and st.known
 
-        Those whose counts, version or update state moved, those never listed, and
-        those not converged: fewer running than desired (by the answer or by their
-        tasks), a task stuck before running, or an update or rollback under way (a
-        crash loop, a stuck task or a rolling update can keep the same counts while
-        its tasks change).
-        """
-        out: list[str] = []
-        for sid, fresh in status.items():
-            old = self.services.get(sid)
-            st = self._tasks.get(sid)
-            view = self.views.get(sid)
-            if (
-                old is None
-                or st is None
-                or not st.known
-                or (old.running_tasks, old.desired_tasks, old.version, old.update_state)
-                != (fresh.running_tasks, fresh.desired_tasks, fresh.version, fresh.update_state)
-                or (fresh.running_tasks or 0) < (fresh.desired_tasks or 0)
-                or fresh.update_state in UPDATING_STATES
-                or (view is not None and (not view.converged or bool(view.stuck)))
-            ):
-                out.append(sid)
-        return out
+    def held(self, sid: str) -> Mapping[tuple[str, int | str], Task]:
+        """The latest task the model holds of each of the service's slots."""
+        st = self._tasks.get(sid)
+        return st.latest if st is not None else {}
 
-    def recoveries(self, status: Mapping[str, Service]) -> list[str]:
-        """Services whose move, in a fresh status answer, looks like a recovery.
-
-        Their running count rose to all desired, with the same spec version,
-        update state and desired count, and the tasks the model holds account
-        for every slot: each runs, or is on its way on a node. Fetching those on
-        their way by ID (``on_their_way``, then ``confirm_recovered``) costs a
-        task each, where listing the service's tasks again costs them all. How
-        many were on their way need not match the rise: the status answer and
-        the list after it were taken seconds apart. A count that stayed all
-        running while a listed task was on its way is listed again: a crash loop
-        can look like that. One-shots and jobs are left out: their counts mean
-        work done, not up.
-        """
-        out: list[str] = []
-        for sid, fresh in status.items():
-            old = self.services.get(sid)
-            st = self._tasks.get(sid)
-            if old is None or st is None or not st.known or fresh.runs_once:
-                continue
-            if fresh.running_tasks is None or old.running_tasks is None:
-                continue
-            if (old.version, old.update_state, old.desired_tasks) != (
-                fresh.version,
-                fresh.update_state,
-                fresh.desired_tasks,
-            ):
-                continue
-            if fresh.running_tasks <= old.running_tasks or (
-                fresh.running_tasks != fresh.desired_tasks
-            ):
-                continue
-            if len(st.latest) != fresh.desired_tasks:
-                continue
-            if all(t.state == "running" or _on_its_way(t) for t in st.latest.values()):
-                out.append(sid)
-        return out
-
-    def on_their_way(self, service_ids: Iterable[str]) -> list[str]:
-        """The IDs of the tasks held for ``service_ids`` that do not run yet."""
-        return [
-            t.id
-            for sid in service_ids
-            if (st := self._tasks.get(sid)) is not None
-            for t in st.latest.values()
-            if t.state != "running"
-        ]
-
-    def confirm_recovered(self, service_ids: Iterable[str], fetched: Iterable[Task]) -> list[str]:
-        """Apply ``fetched`` (``on_their_way`` of ``service_ids``, by ID) where every
-        such task of a service now runs and is still wanted: the recovery is
-        confirmed, task by task. Returns the services it is not confirmed for (a
-        task ended, was replaced or is not found): their tasks must be listed."""
-        by_id = {t.id: t for t in fetched}
-        unconfirmed: list[str] = []
-        for sid in service_ids:
-            st = self._tasks.get(sid)
-            if st is None or sid not in self.services:
-                continue
-            latest = dict(st.latest)
-            for key, held in st.latest.items():
-                if held.state == "running":
-                    continue
-                now = by_id.get(held.id)
-                if now is None or now.state != "running" or now.desired_state != "running":
-                    unconfirmed.append(sid)
-                    break
-                latest[key] = now
-            else:
-                st.latest = latest
-                self._recompute(sid)
-        return unconfirmed
+    def mark_running(self, sid: str, tasks: Iterable[Task]) -> None:
+        """``tasks``, fetched by ID and found running (``exporter.planning``), replace
+        the ones the model held of their slots: a recovery confirmed task by task."""
+        st = self._tasks.get(sid)
+        if st is None or sid not in self.services:
+            return
+        by_id = {t.id: t for t in tasks}
+        st.latest = {key: by_id.get(held.id, held) for key, held in st.latest.items()}
+        self._recompute(sid)
 
 
 def _placed_counts(per_node: Mapping[str, Counter[str]]) -> dict[str, int]:
@@ -722,16 +588,6 @@ def _current(task: Task) -> bool:
     """A task the orchestrator still stands behind (one whose desired state the engine
     did not say is taken as such)."""
     return task.current or not task.desired_state
-
-
-def _on_its_way(task: Task) -> bool:
-    """A task that will run unless it fails: placed, not ended, still wanted."""
-    return (
-        task.state in PLACED_STATES
-        and task.state != "running"
-        and bool(task.node_id)
-        and task.desired_state in ("running", "ready")
-    )
 
 
 def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:

@@ -39,7 +39,7 @@ from collections.abc import Callable
 import structlog
 
 from common.supervise import supervise
-from exporter import gc_tuning
+from exporter import gc_tuning, planning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
@@ -222,9 +222,9 @@ class Watcher:
         # A whole history would count the failures of other slots too: with
         # task_history, every move is listed.
         recovered = (
-            set() if self.settings.task_history else set(self.model.recoveries(fresh))
+            set() if self.settings.task_history else set(planning.recoveries(self.model, fresh))
         ) - self._tasks_due
-        wanted = (set(self.model.services_needing_tasks(fresh)) - recovered) | (
+        wanted = (set(planning.services_needing_tasks(self.model, fresh)) - recovered) | (
             self._tasks_due & fresh.keys()
         )
         if every_node:
@@ -284,11 +284,11 @@ class Watcher:
         # re-rendered in one go would hold scrapes and events.
         for i in range(0, len(service_ids), RECOVERED_SLICE):
             batch = service_ids[i : i + RECOVERED_SLICE]
-            ids = self.model.on_their_way(batch)
+            ids = planning.on_their_way(self.model, batch)
             fetched = []
             for j in range(0, len(ids), ENDED_BATCH):
                 fetched += await self.engine.tasks_by_id(ids[j : j + ENDED_BATCH])
-            missed = self.model.confirm_recovered(batch, fetched)
+            missed = planning.confirm_recovered(self.model, batch, fetched)
             self.metrics.recoveries.inc(len(batch) - len(missed))
             unconfirmed.update(missed)
             self._publish()

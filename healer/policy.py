@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from common.durations import format_duration
 from common.text import iso_utc
-from exporter.model import ServiceView
+from exporter.views import ServiceView
 from healer.settings import LABEL_HEAL, HealerSettings, Scope, ServicePolicy
 from healer.state import HealState
 

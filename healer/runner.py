@@ -19,9 +19,10 @@ import structlog
 from common.durations import format_duration
 from common.text import iso_utc, one_line
 from exporter.health import Health
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import SwarmModel
 from exporter.reasons import classify
 from exporter.types import Service, ServiceKey
+from exporter.views import ServiceView
 from healer.forcer import ForceResult, Outcome, Writer
 from healer.metrics import HealerMetrics
 from healer.policy import (

@@ -27,7 +27,7 @@ from exporter.metrics import cluster, containers, health, nodes, services, tasks
 from exporter.metrics.kind import Kind
 from exporter.metrics.labels import NO_LABELS, Allowlist
 from exporter.metrics.text import Family
-from exporter.model import ServiceView
+from exporter.views import ServiceView
 
 
 def service_kind(labels: Allowlist = NO_LABELS) -> Kind[ServiceView]:

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from exporter.metrics.kind import Generator, Sample, one, state_set
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.text import Family
-from exporter.model import ServiceView
 from exporter.types import UPDATE_STATES, Labels
+from exporter.views import ServiceView
 
 _S = ("service_name", "stack")
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from exporter.metrics.kind import Generator, Sample
 from exporter.metrics.text import Family
-from exporter.model import ServiceView
+from exporter.views import ServiceView
 
 _S = ("service_name", "stack")
 

@@ -35,8 +35,9 @@ from common.logs import configure_logging
 from exporter.client import EngineMetrics
 from exporter.engine import Engine
 from exporter.errors import EngineError, NoLeader, NotManager, Timeout
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import SwarmModel
 from exporter.snapshot import read_once
+from exporter.views import ServiceView
 from swarm_sentinel.config import docker_settings, healer_policy
 from swarm_sentinel.flags import FlagParser, add_docker_flags, add_healer_policy_flags
 from swarm_sentinel.status.explain import Logs, explain, find, newest_failed, read_logs

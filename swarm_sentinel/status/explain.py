@@ -15,10 +15,11 @@ from common.durations import short_duration
 from exporter.engine import Engine
 from exporter.errors import EngineError
 from exporter.logtail import LOG_TAIL
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import SwarmModel
 from exporter.placement import Placement
 from exporter.reasons import classify
 from exporter.types import Task
+from exporter.views import ServiceView
 from healer.policy import outlook
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from common.durations import short_duration
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import SwarmModel
 from exporter.placement import Placement
 from exporter.quorum import Quorum, quorum_of
 from exporter.types import Node, SwarmInfo
+from exporter.views import ServiceView
 from healer.policy import recall, resumes_at
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError

@@ -11,8 +11,9 @@ from exporter.metrics import service_kind
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.limits import SeriesLimit
 from exporter.metrics.nodes import NODES, NodeRecord
-from exporter.model import ServiceView, SwarmModel
+from exporter.model import SwarmModel
 from exporter.types import Node, Resources, Service, Task
+from exporter.views import ServiceView
 
 GIB = 1 << 30
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from exporter.model import ServiceView
 from exporter.types import Service
+from exporter.views import ServiceView
 from healer.policy import (
     Decision,
     Memory,

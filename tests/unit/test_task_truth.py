@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from exporter.model import Ended, ServiceView, SwarmModel
+from exporter import planning
+from exporter.model import Ended, SwarmModel
 from exporter.types import Service, Task
+from exporter.views import ServiceView
 from healer.policy import Reason, crash_looping, problem
 from healer.settings import HealerSettings
 from healer.state import HealState
@@ -120,11 +122,11 @@ def test_a_recovery_is_confirmed_by_fetching_only_the_tasks_on_their_way() -> No
     model = restarting_model()
     assert model.views["s1"].running == 1
     fresh = service(running_tasks=2, desired_tasks=2)
-    assert model.recoveries({"s1": fresh}) == ["s1"]
+    assert planning.recoveries(model, {"s1": fresh}) == ["s1"]
     model.upsert_service(fresh)
-    assert model.on_their_way(["s1"]) == ["a2"]
+    assert planning.on_their_way(model, ["s1"]) == ["a2"]
     ran = task("a2", 1, "running", NOW - 1, node_id="n2")
-    assert model.confirm_recovered(["s1"], [ran]) == []
+    assert planning.confirm_recovered(model, ["s1"], [ran]) == []
     view = model.views["s1"]
     assert (view.running, view.desired, view.task_states) == (2, 2, {"running": 2})
     assert view.running_per_node == {"n1": 1, "n2": 1}
@@ -140,7 +142,7 @@ def test_a_recovery_the_fetch_does_not_confirm_is_listed() -> None:
         model = restarting_model()
         model.upsert_service(fresh)
         before = model.views["s1"]
-        assert model.confirm_recovered(["s1"], fetched) == ["s1"], fetched
+        assert planning.confirm_recovered(model, ["s1"], fetched) == ["s1"], fetched
         assert model.views["s1"] == before  # nothing applied: the list will say
 
 
@@ -155,7 +157,7 @@ def test_a_rise_the_tasks_held_do_not_explain_is_listed() -> None:
         "a one-shot": replace(up, restart_condition="on-failure"),
     }
     for why, fresh in not_recoveries.items():
-        assert model.recoveries({"s1": fresh}) == [], why
+        assert planning.recoveries(model, {"s1": fresh}) == [], why
     # A replacement not yet on a node, or one the orchestrator shut down, may never run.
     waiting = task("a2", 1, "ready", NOW - 3, node_id="n2", desired_state="ready")
     for odd in (dict(node_id=""), dict(desired_state="shutdown"), dict(state="failed")):
@@ -164,25 +166,26 @@ def test_a_rise_the_tasks_held_do_not_explain_is_listed() -> None:
             [replace(waiting, **odd), task("b1", 2, "running", NOW - 60)],  # type: ignore[arg-type]
             ["s1"],
         )
-        assert model.recoveries({"s1": up}) == [], odd
+        assert planning.recoveries(model, {"s1": up}) == [], odd
     # All running at both answers while a listed task was on its way: a crash loop
     # can look like that, so it is listed again.
     model = model_with(service(running_tasks=2, desired_tasks=2))
     model.replace_tasks([waiting, task("b1", 2, "running", NOW - 60)], ["s1"])
-    assert model.recoveries({"s1": up}) == []
+    assert planning.recoveries(model, {"s1": up}) == []
     # The list after the last answer saw more on their way than that answer counted
     # down (the two were seconds apart), or fewer: all run now either way.
     for running_before in (0, 1):
         model = model_with(service(running_tasks=running_before, desired_tasks=2))
         model.replace_tasks([waiting, replace(waiting, id="b2", slot=2)], ["s1"])
-        assert model.recoveries({"s1": up}) == ["s1"], running_before
+        assert planning.recoveries(model, {"s1": up}) == ["s1"], running_before
     model = restarting_model()
     model.replace_tasks(
         [task("a2", 1, "running", NOW - 1), task("b1", 2, "running", NOW - 60)], ["s1"]
     )
-    assert model.recoveries({"s1": up}) == ["s1"]  # nothing to mark: nothing to list
+    assert planning.recoveries(model, {"s1": up}) == ["s1"]  # nothing to mark: nothing to list
     # Never listed: nothing to mark.
-    assert model_with(service(running_tasks=1, desired_tasks=2)).recoveries({"s1": up}) == []
+    never = model_with(service(running_tasks=1, desired_tasks=2))
+    assert planning.recoveries(never, {"s1": up}) == []
 
 
 def test_a_one_shot_whose_tasks_completed_is_not_down() -> None:
@@ -349,7 +352,7 @@ def test_what_is_listed_at_a_poll() -> None:
     running = [task("a1", 1, "running", NOW - 60), task("b1", 2, "running", NOW - 60)]
     model.replace_tasks(running, ["s1"])
     same = service(running_tasks=2, desired_tasks=2)
-    assert model.services_needing_tasks({"s1": same}) == []
+    assert planning.services_needing_tasks(model, {"s1": same}) == []
     listed = {
         "counts moved": service(running_tasks=1, desired_tasks=2),
         "a new spec": service(running_tasks=2, desired_tasks=2, version=2),
@@ -357,10 +360,10 @@ def test_what_is_listed_at_a_poll() -> None:
         "an update under way": service(running_tasks=2, desired_tasks=2, update_state="updating"),
     }
     for why, fresh in listed.items():
-        assert model.services_needing_tasks({"s1": fresh}) == ["s1"], why
+        assert planning.services_needing_tasks(model, {"s1": fresh}) == ["s1"], why
     model.upsert_service(service(running_tasks=1, desired_tasks=2))
     # Below desired with the same counts as before: a crash loop looks so.
-    assert model.services_needing_tasks({"s1": service(running_tasks=1, desired_tasks=2)})
+    assert planning.services_needing_tasks(model, {"s1": service(running_tasks=1, desired_tasks=2)})
     stuck = model_with(service(replicas=1, running_tasks=1, desired_tasks=1))
     stuck.replace_tasks([task("p1", 1, "pending", NOW - 9, err="no suitable node")], ["s1"])
-    assert stuck.services_needing_tasks({"s1": service(running_tasks=1, desired_tasks=1)})
+    assert planning.services_needing_tasks(stuck, {"s1": service(running_tasks=1, desired_tasks=1)})
