@@ -40,6 +40,10 @@ NO_LEADER = "does not have a leader"
 """What a manager's GET /info says in Swarm.Error once quorum is lost."""
 
 
+_HELD: dict[Path, IO[str]] = {}
+"""The locks of the labs this process has up, by lock file (``Lab._lock``)."""
+
+
 class Lab:
     """N managers + M workers on one host. `up()` builds it, `down()` removes every trace.
 
@@ -54,7 +58,6 @@ class Lab:
         """What the nodes' dockerd says of itself, once `up()` checked it."""
         self.nodes: list[Node] = [self._make_node(name) for name in self.config.node_names()]
         self._last_leader: Node | None = None
-        self._held: IO[str] | None = None  # the lock of its name, while up (``_lock``)
 
     def _make_node(self, name: str) -> Node:
         c = self.config
@@ -147,11 +150,13 @@ class Lab:
 
     def _lock(self) -> None:
         """One process at a time builds and uses a lab of a name: a second one would
-        take the first one's lab for leftovers and tear it down under it."""
-        if self._held is not None:
+        take the first one's lab for leftovers and tear it down under it. (Within one
+        process, any ``Lab`` of the name may: it can stand for an abandoned one.)"""
+        path = self.config.root_base / f".{self.config.name}.lock"
+        if path in _HELD:
             return
         self.config.root_base.mkdir(parents=True, exist_ok=True)
-        handle = (self.config.root_base / f".{self.config.name}.lock").open("w")
+        handle = path.open("w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -160,12 +165,12 @@ class Lab:
                 f"lab {self.config.name} is in use by another process: give this one another "
                 "name (for the tests: SSLAB_NAME, SSLAB_BRIDGE, SSLAB_SUBNET)"
             ) from None
-        self._held = handle
+        _HELD[path] = handle
 
     def _unlock(self) -> None:
-        if self._held is not None:
-            self._held.close()
-            self._held = None
+        handle = _HELD.pop(self.config.root_base / f".{self.config.name}.lock", None)
+        if handle is not None:
+            handle.close()
 
     def _keep_logs(self) -> Path:
         """Copy the nodes' dockerd logs out of the root that teardown removes."""
