@@ -26,18 +26,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from exporter.parse import (
-    NodeDoc,
-    ParseError,
-    ServiceDoc,
-    TaskDoc,
-    node_of,
-    parse_node,
-    parse_service,
-    parse_task,
-    service_of,
-    task_of,
-)
+from exporter.parse import node_of, parse_node, parse_service, parse_task, service_of, task_of
+from exporter.shapes import NodeDoc, ParseError, ServiceDoc, TaskDoc
 from exporter.types import Node, Service, Task
 
 T = TypeVar("T")

@@ -23,7 +23,6 @@ from exporter.errors import BadAnswer, NoLeader, NotManager
 from exporter.logtail import LOG_TAIL, LogTail
 from exporter.parse import (
     SWARM_TASK_LABEL,
-    ParseError,
     parse_container_event,
     parse_event,
     parse_info,
@@ -31,6 +30,7 @@ from exporter.parse import (
     parse_node,
     parse_service,
 )
+from exporter.shapes import ParseError
 from exporter.types import (
     CURRENT_DESIRED_STATES,
     ContainerEvent,

@@ -11,18 +11,26 @@ nothing of metrics text.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from exporter.constraints import eligible
-from exporter.placement import node_use, place
+from exporter.nodeload import NodeLoad
+from exporter.placement import Placement
 from exporter.reasons import classify
+from exporter.slots import (
+    COUNTED_MEMORY,
+    REPLACED_WITHIN,
+    RESTART_MEMORY,
+    Ended,
+    ServiceTasks,
+    current,
+    latest_per_slot,
+)
 from exporter.types import (
-    FAILED_STATES,
     NO_RESOURCES,
     NOT_ENDED_STATES,
-    PLACED_STATES,
     PRE_RUN_STATES,
     Node,
     Resources,
@@ -31,65 +39,6 @@ from exporter.types import (
     Task,
 )
 from exporter.views import ServiceView
-
-RESTART_MEMORY = 3600.0
-"""Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
-REPLACED_WITHIN = 1.0
-"""Seconds between a task's end and its replacement's making at most, for the two to
-be neighbours: the orchestrator makes the replacement as soon as it hears of the end
-(which then waits out the restart delay in ``ready``). A later one means a task came
-between them, which waited out that delay and ran: a slot faster than that goes
-through more tasks in a poll than the engine keeps, and is caught as gone. Past it,
-a slow report only costs a whole list, never a count."""
-RECENT_FAILURES = 10
-"""Failed tasks kept per service for ``explain`` (exit code, reason, node, time)."""
-COUNTED_MEMORY = 7200.0
-"""Seconds a counted failure is remembered once the engine no longer lists it: it may
-be fetched again by ID (a replaced task) and must not count twice."""
-
-
-@dataclass
-class _ServiceTasks:
-    # Only the latest task of each slot is kept: history (5 tasks per slot by
-    # default) would be most of the memory, and nothing derived needs it.
-    latest: dict[tuple[str, int | str], Task] = field(default_factory=dict)
-    # Failed tasks already counted: id -> when (model clock).
-    counted: dict[str, float] = field(default_factory=dict)
-    failures: Counter[str] = field(default_factory=Counter)
-    restarts: deque[float] = field(default_factory=lambda: deque(maxlen=256))
-    recent: deque[Task] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
-    """The last failed tasks counted, oldest first: what ``explain`` shows."""
-    known: bool = False
-    newest_error: Task | None = None  # the newest task with an error seen
-
-    history_before: float = 0.0
-    """The engine's time of the newest task in the first list of current tasks: a failed
-    task a whole history shows later, from before then, failed before it was watched
-    (a service listed whole once it is in trouble must not count old failures as new)."""
-
-    def count_failures(self, tasks: Iterable[Task], now: float) -> bool:
-        """Count the failed ``tasks`` not counted before; whether any was."""
-        new = False
-        for t in tasks:
-            if t.state in FAILED_STATES and t.id not in self.counted:
-                self.counted[t.id] = now
-                if t.timestamp and t.timestamp <= self.history_before:
-                    continue  # known from now on, but not seen happen
-                self.failures[classify(t.err, t.exit_code)] += 1
-                self.restarts.append(t.timestamp or now)
-                self.recent.append(t)
-                new = True
-        return new
-
-    def note_error(self, tasks: Iterable[Task]) -> bool:
-        """Keep the newest task with an error among ``tasks`` and the one kept; whether
-        it changed."""
-        kept = [self.newest_error] if self.newest_error is not None else []
-        newest = max((*kept, *(t for t in tasks if t.err)), key=lambda t: t.timestamp, default=None)
-        if newest == self.newest_error:
-            return False
-        self.newest_error = newest
-        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +53,6 @@ class ModelChanges:
     removed_services: frozenset[str] = frozenset()
     cluster: bool = False
     """The engine's /info, or the managers among the nodes."""
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    """A task that was the latest of its slot and was replaced since the last list."""
-
-    task_id: str
-    service_id: str
-    slot: tuple[str, int | str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +74,8 @@ class SwarmModel:
         self.nodes: dict[str, Node] = {}
         self.services: dict[str, Service] = {}
         self.views: dict[str, ServiceView] = {}
-        self._tasks: dict[str, _ServiceTasks] = {}
-        # node_id -> state -> count, summed over services' latest tasks.
-        self.node_tasks: dict[str, Counter[str]] = {}
-        self._node_share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
-        # node_id -> what the tasks placed there reserve; and each service's share of it.
-        self.node_reserved: dict[str, Resources] = {}
-        self._reserved_share: dict[str, tuple[Resources, dict[str, int]]] = {}
+        self._tasks: dict[str, ServiceTasks] = {}
+        self.load = NodeLoad()
         self._eligible: dict[tuple[str, ...], int] = {}
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
@@ -225,8 +160,9 @@ class SwarmModel:
             return
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
-        self._apply_node_share(service_id, {})
-        self._apply_reserved(service_id, NO_RESOURCES, {})
+        for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
+            if node_id in self.nodes:
+                self._nodes_changed.add(node_id)
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
@@ -255,7 +191,7 @@ class SwarmModel:
             svc = self.services.get(sid)
             if svc is None:
                 continue
-            st = self._tasks.setdefault(sid, _ServiceTasks())
+            st = self._tasks.setdefault(sid, ServiceTasks())
             fresh = by_service.get(sid, {})
             new_failures = st.count_failures(fresh.values(), now)
             if not st.known and not whole:
@@ -269,7 +205,7 @@ class SwarmModel:
                 if tid in fresh or now - at < COUNTED_MEMORY
             }
             keep_ended = svc.runs_once and not svc.is_job
-            latest = latest_per_slot(t for t in fresh.values() if keep_ended or _current(t))
+            latest = latest_per_slot(t for t in fresh.values() if keep_ended or current(t))
             if st.known and not whole:
                 for key, old in st.latest.items():
                     new = latest.get(key)
@@ -307,9 +243,9 @@ class SwarmModel:
             if st is None or e.service_id not in self.services:
                 continue
             t = found.get(e.task_id)
-            current = st.latest.get(e.slot)
+            now_held = st.latest.get(e.slot)
             if t is None or (
-                current is not None and current.created_at - t.timestamp > REPLACED_WITHIN
+                now_held is not None and now_held.created_at - t.timestamp > REPLACED_WITHIN
             ):
                 lost.add(e.service_id)
             if t is not None:
@@ -350,14 +286,12 @@ class SwarmModel:
         # Only global services whose eligible count moved, and services with a
         # task on that node (running there or not), can see a difference.
         for sid, svc in self.services.items():
-            if (svc.is_global and svc.constraints in moved) or node_id in self._node_share.get(
-                sid, {}
-            ):
+            if (svc.is_global and svc.constraints in moved) or node_id in self.load.share(sid):
                 self._recompute(sid)
 
     def _recompute(self, sid: str) -> None:
         svc = self.services[sid]
-        st = self._tasks.get(sid) or _ServiceTasks()
+        st = self._tasks.get(sid) or ServiceTasks()
         latest = st.latest
         states: Counter[str] = Counter()
         stuck: dict[tuple[str, str], float] = {}
@@ -416,43 +350,16 @@ class SwarmModel:
         )
         old_view = self.views.get(sid)
         if old_view is not None and old_view.placement is not None and view.pending:
-            # Kept until the next ``explain_placements``: it reads every node.
+            # Kept until the next ``planning.explain_placements``: it reads every node.
             view = replace(view, placement=old_view.placement)
         if old_view != view:
             self.views[sid] = view
             self._services_changed.add(sid)
-        self._apply_node_share(sid, per_node)
-        self._apply_reserved(sid, svc.reservation, _placed_counts(per_node))
+        for node_id in self.load.apply(sid, per_node, svc.reservation):
+            if node_id in self.nodes:
+                self._nodes_changed.add(node_id)
 
-    def _apply_reserved(self, sid: str, reservation: Resources, placed: dict[str, int]) -> None:
-        """What the service's placed tasks reserve on each node, as the scheduler counts
-        it: moved by the difference from its last share, not counted again."""
-        share = (reservation, placed) if reservation and placed else None
-        old = self._reserved_share.get(sid)
-        if old == share:
-            return
-        moves = [(-1, old)] if old is not None else []
-        if share is not None:
-            moves.append((1, share))
-        for sign, (res, counts) in moves:
-            for node_id, n in counts.items():
-                cur = self.node_reserved.get(node_id, NO_RESOURCES)
-                new = Resources(
-                    cpus=round(cur.cpus + sign * n * res.cpus, 9),
-                    memory_bytes=cur.memory_bytes + sign * n * res.memory_bytes,
-                )
-                if new:
-                    self.node_reserved[node_id] = new
-                else:
-                    self.node_reserved.pop(node_id, None)
-                if node_id in self.nodes:
-                    self._nodes_changed.add(node_id)
-        if share is None:
-            self._reserved_share.pop(sid, None)
-        else:
-            self._reserved_share[sid] = share
-
-    def _desired(self, svc: Service, st: _ServiceTasks) -> tuple[int, tuple[int, int] | None]:
+    def _desired(self, svc: Service, st: ServiceTasks) -> tuple[int, tuple[int, int] | None]:
         """Tasks the service should be running now, and for a job or a one-shot its
         completions (desired, succeeded): work done is not work missing."""
         latest = st.latest.values()
@@ -492,57 +399,27 @@ class SwarmModel:
         )
         return min(planned, left), (planned, done)
 
-    def _apply_node_share(self, sid: str, per_node: dict[str, Counter[str]]) -> None:
-        old = self._node_share.get(sid, {})
-        if old == per_node:
-            return
-        for node_id in set(old) | set(per_node):
-            total = self.node_tasks.setdefault(node_id, Counter())
-            total.subtract(old.get(node_id, Counter()))
-            total.update(per_node.get(node_id, Counter()))
-            for state in [s for s, c in total.items() if c <= 0]:
-                del total[state]
-            if node_id in self.nodes:
-                self._nodes_changed.add(node_id)
-        if per_node:
-            self._node_share[sid] = per_node
-        else:
-            self._node_share.pop(sid, None)
+    def set_placement(self, sid: str, placement: Placement | None) -> None:
+        """Where one more task of the service could go (``planning.explain_placements``,
+        once a poll: it reads every node), or None once none is pending."""
+        view = self.views.get(sid)
+        if view is not None and view.placement != placement:
+            self.views[sid] = replace(view, placement=placement)
+            self._services_changed.add(sid)
 
-    def explain_placements(self) -> None:
-        """Explain where one more task could go (``exporter.placement``) for every
-        service with a task pending, and drop the explanation of those without.
+    @property
+    def node_tasks(self) -> Mapping[str, Counter[str]]:
+        """Node ID -> the current tasks placed there, by observed state."""
+        return self.load.tasks
 
-        Called once a poll, not on every change: it reads every node and what every
-        service holds on it, and a pending task's nodes change at any node's move.
-        A global service's pending tasks are each meant for one node: only those
-        nodes are looked at.
-        """
-        pending = [sid for sid, v in self.views.items() if v.pending]
-        use = node_use(self.services, self._placed(), self.node_reserved) if pending else {}
-        for sid in pending:
-            view = self.views[sid]
-            nodes: Iterable[Node] = self.nodes.values()
-            if view.service.is_global:
-                st = self._tasks.get(sid)
-                meant = {
-                    t.node_id
-                    for t in (st.latest.values() if st else ())
-                    if t.state == "pending" and t.node_id
-                }
-                nodes = [n for n in self.nodes.values() if n.id in meant]
-            placement = place(view.service, nodes, use)
-            if placement != view.placement:
-                self.views[sid] = replace(view, placement=placement)
-                self._services_changed.add(sid)
-        for sid, view in self.views.items():
-            if view.placement is not None and not view.pending:
-                self.views[sid] = replace(view, placement=None)
-                self._services_changed.add(sid)
+    @property
+    def node_reserved(self) -> Mapping[str, Resources]:
+        """Node ID -> what the tasks placed there reserve of its resources."""
+        return self.load.reserved
 
-    def _placed(self) -> dict[str, dict[str, int]]:
+    def placed(self) -> dict[str, dict[str, int]]:
         """Service ID -> node ID -> its tasks placed there (assigned to running)."""
-        return {sid: _placed_counts(per_node) for sid, per_node in self._node_share.items()}
+        return self.load.placed()
 
     # ---- reading -----------------------------------------------------------
     @property
@@ -572,33 +449,6 @@ class SwarmModel:
         by_id = {t.id: t for t in tasks}
         st.latest = {key: by_id.get(held.id, held) for key, held in st.latest.items()}
         self._recompute(sid)
-
-
-def _placed_counts(per_node: Mapping[str, Counter[str]]) -> dict[str, int]:
-    """Tasks placed on each node (assigned to running: what the scheduler counts as
-    holding the node's resources), from tasks per node by state."""
-    return {
-        node_id: n
-        for node_id, states in per_node.items()
-        if (n := sum(c for state, c in states.items() if state in PLACED_STATES))
-    }
-
-
-def _current(task: Task) -> bool:
-    """A task the orchestrator still stands behind (one whose desired state the engine
-    did not say is taken as such)."""
-    return task.current or not task.desired_state
-
-
-def latest_per_slot(tasks: Iterable[Task]) -> dict[tuple[str, int | str], Task]:
-    """The newest task of each slot (of each node, for global services)."""
-    latest: dict[tuple[str, int | str], Task] = {}
-    for t in tasks:
-        key = t.slot_key
-        cur = latest.get(key)
-        if cur is None or (t.created_at, t.version) > (cur.created_at, cur.version):
-            latest[key] = t
-    return latest
 
 
 def _placement_changed(old: Node, new: Node) -> bool:

@@ -1,7 +1,8 @@
 """What a poll lists, given a fresh ``/services?status=true`` answer and what the model
 holds: the watcher's planning, beside it, reading the model through its narrow
-accessors (``services``, ``views``, ``listed``, ``held``) and changing it only
-through ``mark_running``.
+accessors (``services``, ``views``, ``listed``, ``held``, ``placed``) and changing
+it only through ``mark_running`` and ``set_placement``. And, once a poll, where a
+pending task could go.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from exporter.model import SwarmModel
-from exporter.types import PLACED_STATES, UPDATING_STATES, Service, Task
+from exporter.placement import node_use, place
+from exporter.types import PLACED_STATES, UPDATING_STATES, Node, Service, Task
 
 
 def services_needing_tasks(model: SwarmModel, status: Mapping[str, Service]) -> list[str]:
@@ -113,3 +115,26 @@ def _on_its_way(task: Task) -> bool:
         and bool(task.node_id)
         and task.desired_state in ("running", "ready")
     )
+
+
+def explain_placements(model: SwarmModel) -> None:
+    """Explain where one more task could go (``exporter.placement``) for every service
+    with a task pending, and drop the explanation of those without.
+
+    Once a poll, not on every change: it reads every node and what every service
+    holds on it, and a pending task's nodes change at any node's move. A global
+    service's pending tasks are each meant for one node: only those nodes are looked
+    at.
+    """
+    pending = [sid for sid, v in model.views.items() if v.pending]
+    use = node_use(model.services, model.placed(), model.node_reserved) if pending else {}
+    for sid in pending:
+        svc = model.views[sid].service
+        nodes: Iterable[Node] = model.nodes.values()
+        if svc.is_global:
+            meant = {t.node_id for t in model.held(sid).values() if t.state == "pending"}
+            nodes = [n for n in model.nodes.values() if n.id in meant]
+        model.set_placement(sid, place(svc, nodes, use))
+    for sid, view in list(model.views.items()):
+        if view.placement is not None and not view.pending:
+            model.set_placement(sid, None)

@@ -6,6 +6,7 @@ slices); this reads everything once, in order, and is done.
 
 from __future__ import annotations
 
+from exporter import planning
 from exporter.engine import Engine
 from exporter.model import SwarmModel
 
@@ -19,4 +20,4 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     model.replace_nodes(await engine.nodes())
     model.replace_services(await engine.services())
     model.replace_tasks(await engine.tasks(), None, whole=True)
-    model.explain_placements()
+    planning.explain_placements(model)

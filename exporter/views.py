@@ -47,7 +47,7 @@ class ServiceView:
     """Its last failed tasks counted (at most ``RECENT_FAILURES``), newest first."""
     placement: Placement | None = None
     """While a task of it is pending: where one more could go, node by node (see
-    ``SwarmModel.explain_placements``)."""
+    ``planning.explain_placements``)."""
 
     @property
     def pending(self) -> bool:

@@ -44,7 +44,8 @@ from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
 from exporter.health import Health
 from exporter.metrics.publish import Changes
-from exporter.model import Ended, NodeChange, SwarmModel
+from exporter.model import NodeChange, SwarmModel
+from exporter.slots import Ended
 from exporter.stream import StreamFollower
 from exporter.types import Event, Service
 from exporter.watch import WatcherMetrics, WatchSettings
@@ -192,7 +193,7 @@ class Watcher:
         self._note_nodes(self.model.replace_nodes(nodes))
         await self._apply_services(services, asked)
         tasks = await self._list_tasks([s.id for s in services])
-        self.model.explain_placements()
+        planning.explain_placements(self.model)
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
@@ -239,7 +240,7 @@ class Watcher:
         wanted |= await self._confirm_recovered(sorted(recovered))
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
-        self.model.explain_placements()
+        planning.explain_placements(self.model)
         self._succeeded()
 
     async def _apply_services(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from common.apiversion import ApiVersion
 from common.durations import format_duration
 from exporter.metrics.publish import Exported
-from exporter.model import RESTART_MEMORY
+from exporter.slots import RESTART_MEMORY
 from exporter.watch import WatchSettings
 from healer.settings import HealerSettings, Scope, WebhookSettings
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from exporter.containers import NodeContainers
-from exporter.parse import ParseError, parse_container_event
+from exporter.parse import parse_container_event
+from exporter.shapes import ParseError
 from exporter.types import ContainerEvent
 from tests.unit.samples import SampleSet
 

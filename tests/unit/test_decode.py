@@ -27,12 +27,13 @@ from structlog.testing import capture_logs
 
 from bench.sim.shapes import API_VERSIONS, Shapes
 from bench.sim.swarm import SimConfig, Swarm
-from exporter import parse
+from exporter import parse, shapes
 from exporter.client import EngineMetrics
 from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
 from exporter.engine import PARSE_SLICE, Engine
 from exporter.errors import BadAnswer
-from exporter.parse import ParseError, parse_list
+from exporter.parse import parse_list
+from exporter.shapes import ParseError
 from tests.support.fake_engine import fake_engine, ping_141
 from tests.unit.samples import SampleSet
 
@@ -219,7 +220,7 @@ def test_decoded_objects_are_not_tracked_by_the_collector() -> None:
     for item in split(b'[{"ID": "t", "ServiceID": "s", "Status": {"State": "running"}}]') or []:
         doc = TASKS.decoder.decode(item)
         assert not gc.is_tracked(doc) and not gc.is_tracked(doc.Status)
-    assert not gc.is_tracked(parse.read_doc(parse.ServiceDoc, {"ID": "s"}, "service"))
+    assert not gc.is_tracked(shapes.read_doc(shapes.ServiceDoc, {"ID": "s"}, "service"))
 
 
 def _task(i: int) -> dict[str, Any]:

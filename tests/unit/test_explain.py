@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from exporter import planning
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
 from healer.policy import outlook
@@ -29,7 +30,7 @@ def model_of(sample: SampleSet) -> SwarmModel:
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
-    model.explain_placements()
+    planning.explain_placements(model)
     return model
 
 

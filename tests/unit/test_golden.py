@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from exporter import planning
 from exporter.containers import NodeContainers
 from exporter.health import Health
 from exporter.metrics import cluster, containers, health, nodes, services, tasks
@@ -43,7 +44,7 @@ def sampled(sample: SampleSet) -> tuple[SwarmModel, Health, NodeContainers]:
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
-    model.explain_placements()
+    planning.explain_placements(model)
     health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now, role="manager")
     containers = NodeContainers()
     lines = sample.path("events-containers.jsonl").read_text().splitlines()

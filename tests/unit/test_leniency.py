@@ -19,7 +19,8 @@ import msgspec
 import pytest
 
 from exporter.decode import NODES, SERVICES, TASKS, Reader, split
-from exporter.parse import ParseError, parse_time
+from exporter.parse import parse_time
+from exporter.shapes import ParseError
 from exporter.types import NO_RESOURCES, Resources
 
 DROP = object()

@@ -6,7 +6,6 @@ import pytest
 
 from exporter.decode import NODES, SERVICES, split
 from exporter.parse import (
-    ParseError,
     parse_event,
     parse_info,
     parse_list,
@@ -16,6 +15,7 @@ from exporter.parse import (
     parse_time,
 )
 from exporter.reasons import classify
+from exporter.shapes import ParseError
 from tests.unit.samples import SampleSet
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from exporter import planning
 from exporter.constraints import first_failing, holds
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
@@ -58,7 +59,7 @@ def test_the_engines_own_words_agree_with_the_explanation(sample: SampleSet) -> 
     model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
     tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
     model.replace_tasks(tasks, None, whole=True)
-    model.explain_placements()
+    planning.explain_placements(model)
     checked = 0
     for t in tasks:
         if t.state == "pending" and t.err.startswith("no suitable node") and t.current:

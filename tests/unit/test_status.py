@@ -22,14 +22,7 @@ import pytest
 from common import address
 from common.durations import short_duration
 from exporter.model import SwarmModel
-from exporter.parse import (
-    parse_info,
-    parse_list,
-    parse_node,
-    parse_service,
-    parse_task,
-    parse_time,
-)
+from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task, parse_time
 from exporter.quorum import quorum_of
 from exporter.types import Node
 from healer.settings import LABEL_MAX_ATTEMPTS, LABEL_STATE

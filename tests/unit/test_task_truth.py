@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from exporter import planning
-from exporter.model import Ended, SwarmModel
+from exporter.model import SwarmModel
+from exporter.slots import Ended
 from exporter.types import Service, Task
 from exporter.views import ServiceView
 from healer.policy import Reason, crash_looping, problem
