@@ -1,4 +1,7 @@
-"""Shared fixtures. `lab` is a real 3-manager + 1-worker Docker Swarm (see lab/).
+"""What every test session shares: the ``--lab-engine`` option, and which lab each lab
+test runs on. The fixtures are in tests/unit/conftest.py (the engine samples) and
+tests/lab/conftest.py (the labs). A lab is a real 3-manager + 1-worker Docker Swarm
+(see lab/).
 
 The test lab has its own name, bridge and subnet, so it runs beside a lab
 brought up by hand with `python -m lab up` (name "default", sslab0,
@@ -15,16 +18,9 @@ subnets differ).
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from types import FrameType
-
 import pytest
 
-from lab import Lab, LabError
 from lab.engines import ENGINES
-from tests.support.labs import lab_config
-from tests.unit.samples import SETS, SampleSet
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,51 +58,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-
-
-@pytest.fixture(scope="session")
-def lab_engine(request: pytest.FixtureRequest) -> str:
-    """The engine of the lab a test runs on (see ``LAB_ENGINES``)."""
-    engine: str = request.param
-    return engine
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@pytest.fixture(scope="session")
-def lab(lab_engine: str) -> Iterator[Lab]:
-    """The engine's swarm, torn down after its last test (pass, fail or Ctrl-C).
-
-    A lab that cannot come up fails every test needing it with the one-line cause
-    (never a skip: a missing lab must not look like a green run).
-    """
-    the_lab = Lab(lab_config(lab_engine))
-    # A `kill <pytest pid>` becomes a KeyboardInterrupt, after which pytest still
-    # finalizes session fixtures, so the daemons go with it.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        try:
-            the_lab.up()
-        except LabError as err:
-            pytest.fail(f"swarm lab unavailable: {err}", pytrace=False)
-        yield the_lab
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        the_lab.down()
-
-
-@pytest.fixture
-def restored_lab(lab: Lab) -> Iterator[Lab]:
-    """The lab, for a test that disrupts it: afterwards every node is brought back
-    (engines running, links up, active, no labels) and a leader exists."""
-    yield lab
-    lab.restore()
-
-
-@pytest.fixture(params=SETS, ids=str)
-def sample(request: pytest.FixtureRequest) -> SampleSet:
-    """Each captured engine's answers in turn (engine-samples/<API version>/)."""
-    chosen: SampleSet = request.param
-    return chosen
