@@ -19,6 +19,8 @@ from healer.policy import Decision, Result
 from healer.runner import Healer
 from healer.settings import LABEL_STATE, HealerSettings, Scope
 from healer.state import HealState
+from swarm_sentinel.status.explain import explain, find
+from swarm_sentinel.status.report import build_report
 from tests.unit.samples import SampleSet
 
 
@@ -276,3 +278,37 @@ async def test_no_error_of_the_write_ends_the_healer(sample: SampleSet) -> None:
         + h.metrics.actions[("crashy", "", "replicas_missing", "error")]
         == 1
     )
+
+
+async def test_the_page_and_the_healer_agree_under_non_default_settings(
+    sample: SampleSet,
+) -> None:
+    """Given up after 2 forces (not the default 5) and a crash loop judged over 3
+    restarts: what the healer decides is what the status report and ``explain`` say
+    of it, given the same settings (the page is given the exporter's own)."""
+    settings = replace(
+        SETTINGS, rate_limit=100, cooldown=60, max_cooldown=60, max_attempts=2,
+        crash_loop_restarts=3,
+    )  # fmt: skip
+    h, _, clock, model = healer(sample, settings)
+    results = [await past_threshold(h, clock, model)]
+    for _ in range(40):
+        clock.now += 5
+        results.append(names(model, await h.evaluate()))
+    assert results[-1].get("crashy", str(Result.GAVE_UP)) == Result.GAVE_UP
+    # What the healer wrote (its state label) is what the report reads back.
+    crashy = next(s for s in model.services.values() if s.name == "crashy")
+    written = h.records[crashy.id].written
+    assert written is not None
+    model.upsert_service(replace(crashy, labels=((LABEL_STATE, written.encode()),)))
+    report = build_report(model, now=clock.now, settings=settings)
+    (row,) = [r for r in report.healer if r.service == "crashy"]
+    assert (row.given_up, row.attempts, row.max_attempts) == (True, 2, 2)
+    assert any("the healer gave up after 2 forces" in p.text for p in report.problems)
+    view = find(model, "crashy")
+    assert view is not None
+    said = explain(model, view, now=clock.now, settings=settings).healer
+    assert "gave up after 2 forces" in said
+    # With the defaults (the old page's), the same service would read as not given up.
+    default = build_report(model, now=clock.now)
+    assert not next(r for r in default.healer if r.service == "crashy").given_up
