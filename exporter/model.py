@@ -21,7 +21,6 @@ from exporter.placement import Placement
 from exporter.reasons import classify
 from exporter.slots import (
     COUNTED_MEMORY,
-    REPLACED_WITHIN,
     RESTART_MEMORY,
     Ended,
     ServiceTasks,
@@ -228,27 +227,24 @@ class SwarmModel:
         """Replaced tasks fetched by ID (``asked``, from ``replace_tasks``): count those
         that failed.
 
-        Returns the services whose whole history must be listed to count every
-        failure: those of an asked task the engine no longer holds (a crash loop went
-        through more tasks than it keeps of a slot since the last list), or whose
-        slot's current task was made well after the fetched one ended (other tasks
-        came and went between them).
+        Returns the services of an asked task the engine no longer holds: their whole
+        history must be listed to count the failures it still holds (a crash loop went
+        through more tasks of a slot since the last list than the engine keeps). A slot
+        that failed more than once between two lists, but not that often, counts once:
+        listing whole histories for it costs more than it tells (the nodes count every
+        exit).
         """
         now = self.clock()
         found = {t.id: t for t in tasks}
         by_service: dict[str, list[Task]] = {}
         lost: set[str] = set()
         for e in asked:
-            st = self._tasks.get(e.service_id)
-            if st is None or e.service_id not in self.services:
+            if e.service_id not in self.services or e.service_id not in self._tasks:
                 continue
             t = found.get(e.task_id)
-            now_held = st.latest.get(e.slot)
-            if t is None or (
-                now_held is not None and now_held.created_at - t.timestamp > REPLACED_WITHIN
-            ):
+            if t is None:
                 lost.add(e.service_id)
-            if t is not None:
+            else:
                 by_service.setdefault(e.service_id, []).append(t)
         for sid, ended in by_service.items():
             st = self._tasks[sid]

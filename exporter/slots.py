@@ -13,13 +13,6 @@ from exporter.types import FAILED_STATES, Task
 
 RESTART_MEMORY = 3600.0
 """Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
-REPLACED_WITHIN = 1.0
-"""Seconds between a task's end and its replacement's making at most, for the two to
-be neighbours: the orchestrator makes the replacement as soon as it hears of the end
-(which then waits out the restart delay in ``ready``). A later one means a task came
-between them, which waited out that delay and ran: a slot faster than that goes
-through more tasks in a poll than the engine keeps, and is caught as gone. Past it,
-a slow report only costs a whole list, never a count."""
 RECENT_FAILURES = 10
 """Failed tasks kept per service for ``explain`` (exit code, reason, node, time)."""
 COUNTED_MEMORY = 7200.0

@@ -9,13 +9,13 @@
   A service whose count rose back to all running, with every slot's task the
   model holds running or on its way, is not listed: the tasks on their way are
   fetched by ID, and listed only if one of them does not run
-  (``SwarmModel.recoveries``).
+  (``planning.recoveries``).
   The lists hold current tasks only (the nodes count exits exactly); a task
   found replaced is fetched by ID to count it if it failed. Where that task is
-  gone from the engine, or its slot went through more tasks since (a crash loop
-  faster than the polls), the service's whole history is listed at once, so
-  that its failures, their reason and error are counted from what the engine
-  still holds. ``task_history`` lists every service's whole history, for
+  gone from the engine (a crash loop faster than the polls went through more
+  tasks of its slot than the engine keeps), the service's whole history is
+  listed at once, so that its failures, their reason and error are counted from
+  what the engine still holds. ``task_history`` lists every service's whole history, for
   managers-only deployments.
 - A lost event stream is opened again from the last event seen (``since``):
   the engine replays what it still holds (its last 256 events), and the next
@@ -304,7 +304,7 @@ class Watcher:
         that would stall scrapes and events for seconds. Current tasks only,
         unless ``task_history`` or the service is a one-shot. The tasks a current
         list shows replaced are then fetched by ID, for whether they failed; a
-        service whose slots went through more tasks than that shows (a crash loop
+        service whose replaced task the engine no longer holds (a crash loop
         faster than the polls, ``SwarmModel.record_ended``) has its whole history
         listed right after, to count every failure the engine still holds.
         """
