@@ -56,9 +56,9 @@ def explain(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_crash_loop_seen_from_the_managers_only_stays_true(lab: Lab, made: Services) -> None:
-    """The issue's own case: 2 tasks exiting 3, 1 s restart delay, one instance on a
-    manager with its default flags but a shorter poll; the loop goes through more
-    tasks between two polls than the engine keeps of a slot (5)."""
+    """The issue's own case: 2 tasks exiting 3 at once, restarted within a second or
+    so, one instance on a manager with its default flags but a shorter poll; the loop
+    goes through more tasks between two polls than the engine keeps of a slot (5)."""
     name = "why-crashy"
     poll = 8.0
     with ExitStack() as stack:
@@ -66,7 +66,9 @@ def test_a_crash_loop_seen_from_the_managers_only_stays_true(lab: Lab, made: Ser
         proc = Sentinel(m1.url, ["--no-healer.enabled", "--watch.poll-interval", f"{poll:g}s"])
         stack.callback(proc.stop)
         proc.start()
-        made.create(name, CRASH, replicas=2, restart_delay=1)
+        # A restart every second or so: more tasks of a slot between two polls than
+        # the engine keeps (5), as with the issue's 1 s delay and a 15 s poll.
+        made.create(name, CRASH, replicas=2, restart_delay=0.5)
         # The counter at each poll: sampled often, its distinct values kept in order.
         seen: list[tuple[float, float]] = []
 
@@ -82,13 +84,18 @@ def test_a_crash_loop_seen_from_the_managers_only_stays_true(lab: Lab, made: Ser
         assert all(r > 0 for r in rises), seen
         # One rise a poll: no poll went by without counting.
         assert max(gaps) < 2 * poll + 2, seen
-        running = proc.value("dockerswarm_service_replicas_running", **ident(name))
+        # A task may be caught running for the instant it lives: 0 is what a poll shows
+        # of a loop that exits at once, within a few polls.
+        wait_for(
+            lambda: proc.value("dockerswarm_service_replicas_running", **ident(name)) == 0,
+            3 * poll,
+            "running 0",
+        )
         status, body = proc.get("/status.json")
         doc = json.loads(body)
         histories = proc.value("dockerswarm_exporter_histories_listed_total")
-    # Some polls count from the whole history (the task held is gone from the engine).
+    # Polls count from the whole history: the task held is gone from the engine.
     assert histories is not None and histories >= 1
-    assert running == 0
     assert status == 200
     (line,) = [p for p in doc["problems"] if p.startswith(f"service {name}:")]
     assert line.startswith(f"service {name}: 0/2 running (nonzero_exit: task: non-zero exit (3), ")
