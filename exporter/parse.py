@@ -97,7 +97,30 @@ def _true(v: object) -> bool:
 
 
 def _labels(value: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(value.items())) if value else ()
+    if not value:
+        return ()
+    return tuple(sorted((_text(k), _text(v)) for k, v in value.items()))
+
+
+def _text(value: str) -> str:
+    """``value`` as text every output can carry: a lone surrogate (JSON can carry
+    "\\ud800") cannot be written as UTF-8, and becomes "?"."""
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+
+
+NAME_MAX = 1000
+"""Characters of a name (a node's hostname, a service's name) kept, below what a label
+value may hold (1,024): a longer one is cut and made unique (``safe_name``)."""
+
+
+def safe_name(name: str, ident: str) -> str:
+    """A name every output can carry, as it is when it can be: one with a lone surrogate
+    or over ``NAME_MAX`` characters is cleaned, cut, and given its object's ID, so that
+    two names that were different stay different (series, store keys, pages)."""
+    clean = _text(name)
+    if clean == name and len(name) <= NAME_MAX:
+        return name
+    return f"{clean[:NAME_MAX]}~{ident[:12]}"
 
 
 def _need_id(ident: str | None, what: str) -> str:
@@ -186,7 +209,7 @@ def node_of(doc: NodeDoc) -> Node:
     capacity = _resources(desc.Resources)
     return Node(
         id=node_id,
-        hostname=desc.Hostname or node_id[:12],
+        hostname=safe_name(desc.Hostname or node_id[:12], node_id),
         role=role,
         availability=_lower(spec.Availability, "active"),
         state=_lower(status.State, "unknown"),
@@ -257,7 +280,7 @@ def service_of(doc: ServiceDoc) -> Service:
     ports = ((spec.EndpointSpec or _ENDPOINT_SPEC).Ports) or []
     return Service(
         id=service_id,
-        name=name,
+        name=safe_name(name, service_id),
         mode=mode,
         # Stack deploys pin images by digest; the tag is what people read.
         image=((template.ContainerSpec or _CONTAINER_SPEC).Image or "").split("@", 1)[0],
@@ -386,6 +409,20 @@ SWARM_TASK_LABEL = _SWARM + "task.id"
 """On every container swarm runs for a task, and on no other."""
 
 
+_EXIT_CODE = re.compile(r"-?[0-9]{1,10}")
+EXIT_CODE_RANGE = (-(2**31), 2**31 - 1)
+"""What an exit code can be (the engine's int32); another is counted, its code left out."""
+
+
+def exit_code(text: str) -> int | None:
+    """A ``die`` event's exitCode, or None when it is not one an engine writes (``--5``,
+    ``²``, a number out of range): the death still counts, without a code."""
+    if not _EXIT_CODE.fullmatch(text):
+        return None
+    code = int(text)
+    return code if EXIT_CODE_RANGE[0] <= code <= EXIT_CODE_RANGE[1] else None
+
+
 def parse_container_event(raw: object) -> ContainerEvent:
     """One event of a node's own task containers; ``ParseError`` for any other."""
     obj = _map(raw, "container event")
@@ -404,12 +441,14 @@ def parse_container_event(raw: object) -> ContainerEvent:
     return ContainerEvent(
         action=action,
         container_id=container_id,
-        service_name=_str(attrs, _SWARM + "service.name"),
-        stack=_str(attrs, STACK_LABEL),
+        service_name=safe_name(
+            _str(attrs, _SWARM + "service.name"), _str(attrs, _SWARM + "service.id")
+        ),
+        stack=_text(_str(attrs, STACK_LABEL)),
         task_id=task_id,
         node_id=_str(attrs, _SWARM + "node.id"),
         time_nano=_count(as_int(obj.get("timeNano"))) or 0,
-        exit_code=int(exit_text) if exit_text.lstrip("-").isdigit() else None,
+        exit_code=exit_code(exit_text),
         health=health,
         signal=_str(attrs, "signal"),
     )

@@ -16,6 +16,7 @@ and errors show only its scheme, host and port.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -262,6 +263,14 @@ def _secrets(url: str) -> list[str]:
     try:
         parts = urlsplit(url)
         found += [parts.netloc.rpartition("@")[0], parts.password or "", parts.query]
+        if parts.username is not None or parts.password is not None:
+            # What goes out as the Authorization header (base64 of user:password, as
+            # written and unquoted): a receiver may echo it in an error body.
+            for user, password in (
+                (parts.username or "", parts.password or ""),
+                (unquote(parts.username or ""), unquote(parts.password or "")),
+            ):
+                found.append(base64.b64encode(f"{user}:{password}".encode()).decode())
         found += [value for _, value in parse_qsl(parts.query)]
         if parts.path.strip("/"):
             # The path, and its parts long enough to be a token (/services/T0/B1/<token>).

@@ -7,6 +7,7 @@ into its own key of the text store; a scrape then only joins text
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -74,6 +75,12 @@ class Changes:
         )
 
 
+def container_key(key: ServiceKey) -> str:
+    """A service's key in the container store: no two (name, stack) pairs share one
+    (``a/b`` with no stack is not ``a`` in stack ``b/``)."""
+    return json.dumps(key)
+
+
 class Publisher:
     """Renders the objects ``Changes`` names, each kind into its store."""
 
@@ -131,6 +138,6 @@ class Publisher:
             counts = c.services.get(key)
             if counts is not None:
                 record = ContainerRecord(c.node_id, c.hostname, key, counts)
-                self.node_containers.update(f"{key[0]}/{key[1]}", record)
+                self.node_containers.update(container_key(key), record)
                 count += 1
         return count

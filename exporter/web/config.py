@@ -118,6 +118,8 @@ def _parse(text: str, base: Path) -> WebConfig:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigProblem(f"invalid YAML: {_yaml_reason(exc)}") from exc
+    except RecursionError as exc:
+        raise ConfigProblem("invalid YAML: nested too deeply") from exc
     # An empty file is valid in Go (all defaults): no TLS, no auth.
     top = _section(doc, "top level", _TOP_KEYS)
     warnings: list[str] = []

@@ -66,6 +66,7 @@ class FollowedFile:
         self.clock = clock
         self._names: tuple[Path, ...] = ()
         self._config_stat: _Stat = None
+        self._hello_failed = False
         self._seen = self._look()
         first = load_web_config(path)
         self._listening = first.tls
@@ -92,7 +93,17 @@ class FollowedFile:
         _server_name: str | None,
         listening: ssl.SSLContext,
     ) -> None:
-        tls = self.latest().tls
+        # Called by the TLS layer on every handshake: whatever goes wrong here must not
+        # abort the handshake (the listening context serves it) nor leave a traceback.
+        try:
+            tls = self.latest().tls
+        except Exception as exc:  # said once; the handshake goes on
+            if not self._hello_failed:
+                self._hello_failed = True
+                log.error(
+                    "web_config_reload_failed", file=str(self.path), error=one_line(repr(exc), 500)
+                )
+            return
         if tls is not None and tls is not listening:
             conn.context = tls
 
@@ -151,7 +162,7 @@ def _named_files(path: Path) -> tuple[Path, ...]:
     a broken file still says which files to watch for the fix."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return ()
     tls = doc.get("tls_server_config") if isinstance(doc, dict) else None
     if not isinstance(tls, dict):

@@ -210,3 +210,27 @@ async def test_no_socket_and_no_docker_host_is_unreachable_not_a_crash(
             await eng.info()
     finally:
         await eng.close()
+
+
+async def test_an_error_answer_without_a_message_is_one_line(tmp_path: Path) -> None:
+    """A 500 whose JSON body has no ``message`` (a proxy's, a garbled engine's) was
+    logged as ``KeyError: 'message'``: it is the engine's status, said plainly."""
+
+    async def bare(_: web.Request) -> web.Response:
+        return web.json_response({"error": "oops"}, status=500)
+
+    async def empty(_: web.Request) -> web.Response:
+        return web.Response(status=502)
+
+    routes = {"/_ping": ping_141, "/v1.41/info": bare, "/v1.41/nodes": empty}
+    async with fake_engine(tmp_path, routes) as url:
+        eng = Engine(url, EngineMetrics(CollectorRegistry()), timeout=5)
+        try:
+            with pytest.raises(EngineError) as info:
+                await eng.info()
+            with pytest.raises(EngineError) as nodes:
+                await eng.nodes()
+        finally:
+            await eng.close()
+    assert str(info.value) == "info: HTTP 500 without a message" and info.value.status == 500
+    assert str(nodes.value) == "nodes: HTTP 502" and "KeyError" not in str(nodes.value)

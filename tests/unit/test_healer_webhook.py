@@ -285,7 +285,9 @@ async def test_a_full_queue_drops_and_counts(sample: SampleSet, receiver: Receiv
 async def test_the_urls_secrets_are_never_logged(receiver: Receiver) -> None:
     secret_url = receiver.url.replace("http://", "http://alerts:pa55-w0rd@") + "?token=t0k3n-9"
     # A hostile (or merely chatty) receiver repeats what it was sent.
-    receiver.answers, receiver.body = [500, 500], f"bad token t0k3n-9 for {secret_url}"
+    auth = base64.b64encode(b"alerts:pa55-w0rd").decode()
+    receiver.answers = [500, 500]
+    receiver.body = f"bad token t0k3n-9 for {secret_url}, Authorization: Basic {auth}"
     hook = Webhook(settings(secret_url, attempts=2), engine=ENGINE)
     refused = Webhook(settings("http://alerts:pa55-w0rd@127.0.0.1:1/hook?token=t0k3n-9"))
     with capture_logs() as logs:
@@ -295,12 +297,12 @@ async def test_the_urls_secrets_are_never_logged(receiver: Receiver) -> None:
             await asyncio.wait_for(hook.queue.join(), 10)
             await asyncio.wait_for(refused.queue.join(), 10)
     # The receiver got the credentials and the token...
-    auth = base64.b64encode(b"alerts:pa55-w0rd").decode()
     assert receiver.headers[0]["Authorization"] == f"Basic {auth}"
     assert receiver.queries[0] == "token=t0k3n-9"
     # ...and no log line repeats them.
     said = json.dumps(logs)
     assert "pa55-w0rd" not in said and "t0k3n-9" not in said and "alerts:" not in said
+    assert auth not in said  # the Basic token the receiver echoed
     assert {e["url"] for e in logs if "url" in e} == {
         receiver.url.removesuffix("/hook") + "/…",
         "http://127.0.0.1:1/…",

@@ -255,3 +255,24 @@ def test_a_file_that_does_not_load_still_stops_the_start(tmp_path: Path) -> None
     with pytest.raises(WebConfigError, match="cannot read cert_file"):
         follow_web_config(path)
     assert follow_web_config("") == WebConfig()
+
+
+async def test_a_config_nested_too_deep_aborts_no_handshake(tmp_path: Path) -> None:
+    """A file of 5,000 nested lists raised RecursionError inside the TLS layer's SNI
+    callback: one handshake aborted, a plain-text traceback among the JSON logs."""
+    new_pair(tmp_path, "first")
+    install(tmp_path, "first", "server")
+    path = tmp_path / "web.yml"
+    path.write_text(TLS)
+    config = follow_web_config(path, interval=0)
+    async with serving(config) as port:
+        with capture_logs() as logs:
+            write(path, "tls_server_config: " + "[" * 5000 + "]" * 5000 + "\n")
+            for _ in range(3):
+                assert await served_cert(port) == der(tmp_path / "first.pem")
+    failed = events(logs, "web_config_reload_failed")
+    assert len(failed) == 1 and "nested too deeply" in failed[0]["error"]
+    assert all("Traceback" not in str(e) for e in logs)
+    # At start, one line too.
+    with pytest.raises(WebConfigError, match="nested too deeply"):
+        follow_web_config(path)
