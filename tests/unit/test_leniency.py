@@ -120,9 +120,12 @@ CASES = [
     Case("negative resources", "node",
          {"Description.Resources": {"NanoCPUs": -1, "MemoryBytes": -5}},
          {"cpus": 0.0, "memory_bytes": 0}),
-    # -- strings of any length and content kept as they came (cut when rendered)
-    Case("huge string kept", "node", {"Description.Hostname": "h" * 200_000},
-         {"hostname": "h" * 200_000}),
+    # -- strings of any length and content kept as they came (cut when rendered); a
+    # name (a node's hostname) cut at the edge and made unique with its ID instead
+    Case("huge name cut and made unique", "node", {"Description.Hostname": "h" * 200_000},
+         {"hostname": "h" * 1000 + "~n1abcdefghij"}),
+    Case("huge message kept", "node", {"Status.Message": "m" * 200_000},
+         {"message": "m" * 200_000}),
     Case("any text kept", "node", {"Status.Message": 'a"\\\n\u00e9\u0000'},
          {"message": 'a"\\\n\u00e9\u0000'}),
     # -- unusable objects: skipped, with the reason
