@@ -78,7 +78,12 @@ NO_IDENT: Callable[[object], Labels] = lambda _: ()  # noqa: E731
 
 
 class KindStore(Generic[T]):
-    """The objects of one kind, by key, rendered into ``store`` (through ``limit``)."""
+    """The objects of one kind, by key, rendered into ``store`` (through ``limit``).
+
+    An object whose series did not fit under ``limit`` waits: once another object's
+    went (``delete``), ``settle`` lets the waiting ones in, so that the cap never keeps
+    out for long what would fit now.
+    """
 
     def __init__(
         self, prefix: str, kind: Kind[T], store: TextStore, limit: SeriesLimit | None = None
@@ -88,20 +93,31 @@ class KindStore(Generic[T]):
         self.store = store
         self.limit = limit
         self._keys: set[str] = set()
+        self._waiting: dict[str, T] = {}
+        self._freed = False
 
     def update(self, key: str, obj: T) -> None:
         """Add ``obj`` under ``key``, or render it again."""
         full = self.prefix + key
         rendered = self.kind.render(obj)
-        self.store.put(full, self.limit.admit(full, rendered) if self.limit else rendered)
+        if self.limit:
+            admitted = self.limit.admit(full, rendered)
+            if len(admitted) < len(rendered):
+                self._waiting[key] = obj
+            else:
+                self._waiting.pop(key, None)
+            rendered = admitted
+        self.store.put(full, rendered)
         self._keys.add(key)
 
     def delete(self, key: str) -> None:
         full = self.prefix + key
         if self.limit:
             self.limit.release(full)
+            self._freed = True
         self.store.delete(full)
         self._keys.discard(key)
+        self._waiting.pop(key, None)
 
     def replace(self, objects: Mapping[str, T]) -> None:
         """Exactly ``objects``: the others deleted."""
@@ -109,3 +125,15 @@ class KindStore(Generic[T]):
             self.delete(key)
         for key, obj in objects.items():
             self.update(key, obj)
+
+    def settle(self) -> int:
+        """After deletes, let in the objects left out at the cap that fit now; returns
+        how many were tried."""
+        if not self._freed or not self._waiting:
+            self._freed = False
+            return 0
+        self._freed = False
+        waiting = list(self._waiting.items())
+        for key, obj in waiting:
+            self.update(key, obj)
+        return len(waiting)

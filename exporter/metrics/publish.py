@@ -140,4 +140,6 @@ class Publisher:
                 record = ContainerRecord(c.node_id, c.hostname, key, counts)
                 self.node_containers.update(container_key(key), record)
                 count += 1
+        for kind in (self.nodes, self.services, self.node_containers):
+            count += kind.settle()
         return count

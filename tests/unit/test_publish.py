@@ -6,14 +6,17 @@ import shutil
 import subprocess
 from dataclasses import replace
 
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.health import Health
 from exporter.metrics import FAMILIES
+from exporter.metrics.limits import SeriesLimit
 from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.parse import parse_list, parse_node, parse_service, parse_task
+from exporter.types import Service
 from tests.unit.samples import SampleSet
 
 
@@ -213,3 +216,35 @@ def test_incremental_eligible_counts_match_a_recount(sample: SampleSet) -> None:
         fresh.nodes = dict(model.nodes)
         for c in constraint_sets:
             assert model.eligible_count(c) == fresh.eligible_count(c), c
+
+
+def test_room_freed_under_the_cap_lets_the_waiting_in_at_once() -> None:
+    """A cap of 5 series per family and 12 services: 5 shown. Once those 5 are removed,
+    the next 5 of the others appear with that very publish (they used to stay out until
+    they changed, or the 30-minute relist)."""
+    model, store = SwarmModel(), TextStore(FAMILIES)
+    limit = SeriesLimit(5, CollectorRegistry())
+    publish = Publisher(model, Health(), store, limit=limit)
+    for i in range(12):
+        model.upsert_service(
+            Service(
+                id=f"s{i:02}", name=f"svc{i:02}", mode="replicated", image="x", labels=(),
+                replicas=1, constraints=(), force_update=0, version=1,
+            )
+        )  # fmt: skip
+    publish(Changes.of(model.take_changes()))
+
+    def shown() -> set[str]:
+        return {
+            dict(labels)["service_name"]
+            for (name, labels) in samples(store)
+            if name == "dockerswarm_service_replicas_desired"
+        }
+
+    first = shown()
+    assert len(first) == 5
+    for sid in [f"s{i:02}" for i in range(12) if f"svc{i:02}" in first]:
+        model.remove_service(sid)
+    publish(Changes.of(model.take_changes()))
+    second = shown()
+    assert len(second) == 5 and not second & first
