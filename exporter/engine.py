@@ -17,18 +17,19 @@ from typing import Any, TypeVar
 import structlog
 
 from common.apiversion import ApiVersion
+from common.container_events import CONTAINER_EVENTS, SWARM_TASK_LABEL
 from exporter.client import EngineClient, EngineMetrics, Lines
 from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
 from exporter.errors import BadAnswer, NoLeader, NotManager
 from exporter.logtail import LOG_TAIL, LogTail
 from exporter.parse import (
-    SWARM_TASK_LABEL,
     parse_container_event,
     parse_event,
     parse_info,
     parse_list,
     parse_node,
     parse_service,
+    parse_task_container,
 )
 from exporter.shapes import ParseError
 from exporter.types import (
@@ -39,6 +40,7 @@ from exporter.types import (
     Service,
     SwarmInfo,
     Task,
+    TaskContainer,
 )
 
 T = TypeVar("T")
@@ -204,6 +206,12 @@ class Engine:
         )
         return logs.lines()
 
+    async def task_containers(self) -> list[TaskContainer]:
+        """This engine's own task containers, running or not: a worker's too."""
+        params = {"all": "1", "filters": json.dumps({"label": [SWARM_TASK_LABEL]})}
+        raw = await self.client.get_json("containers", "containers/json", params)
+        return await self._list("container", raw, parse_task_container)
+
     def events(
         self, since: float, on_connect: Callable[[], None] | None = None
     ) -> AsyncIterator[Event]:
@@ -220,16 +228,11 @@ class Engine:
     def container_events(
         self, since: float, on_connect: Callable[[], None] | None = None
     ) -> AsyncIterator[ContainerEvent]:
-        """This engine's own task containers' events (start, die, kill, oom,
-        health_status) from ``since`` on, as ``events``. Any engine has them, a worker's
-        too."""
-        filters = {
-            "type": ["container"],
-            "event": ["start", "die", "kill", "oom", "health_status"],
-            "label": [SWARM_TASK_LABEL],
-        }
+        """This engine's own task containers' events (create, start, die, kill, oom,
+        health_status, destroy) from ``since`` on, as ``events``. Any engine has them, a
+        worker's too."""
         return self._stream(
-            "container_events", "container_event", filters, since, on_connect,
+            "container_events", "container_event", CONTAINER_EVENTS, since, on_connect,
             parse_container_event,
         )  # fmt: skip
 

@@ -76,6 +76,7 @@ class SwarmModel:
         self._tasks: dict[str, ServiceTasks] = {}
         self.load = NodeLoad()
         self._eligible: dict[tuple[str, ...], int] = {}
+        self._constraint_users: Counter[tuple[str, ...]] = Counter()
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
         self._services_changed: set[str] = set()
@@ -149,6 +150,10 @@ class SwarmModel:
         if old == service:
             return None
         self.services[service.id] = service
+        if old is None or old.constraints != service.constraints:
+            self._constraint_users[service.constraints] += 1
+            if old is not None:
+                self._release_constraints(old.constraints)
         self._services_removed.discard(service.id)
         self._recompute(service.id)
         return ServiceChange(old, service)
@@ -159,11 +164,20 @@ class SwarmModel:
             return
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
+        self._release_constraints(svc.constraints)
         for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
             if node_id in self.nodes:
                 self._nodes_changed.add(node_id)
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
+
+    def _release_constraints(self, constraints: tuple[str, ...]) -> None:
+        # A constraint set no service has any more leaves the cache: a swarm that
+        # deploys short-lived stacks with their own constraints would grow it forever.
+        self._constraint_users[constraints] -= 1
+        if self._constraint_users[constraints] <= 0:
+            del self._constraint_users[constraints]
+            self._eligible.pop(constraints, None)
 
     def replace_tasks(
         self, tasks: Iterable[Task], service_ids: Iterable[str] | None, *, whole: bool = False

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from msgspec import UNSET
 
+from common.container_events import SWARM_TASK_LABEL
 from exporter.shapes import (
     ContainerSpecDoc,
     ContainerStatusDoc,
@@ -71,8 +72,10 @@ from exporter.types import (
     Node,
     Resources,
     Service,
+    ServiceKey,
     SwarmInfo,
     Task,
+    TaskContainer,
 )
 
 T = TypeVar("T")
@@ -405,8 +408,6 @@ def parse_event(raw: object) -> Event:
 
 
 _SWARM = "com.docker.swarm."
-SWARM_TASK_LABEL = _SWARM + "task.id"
-"""On every container swarm runs for a task, and on no other."""
 
 
 _EXIT_CODE = re.compile(r"-?[0-9]{1,10}")
@@ -438,13 +439,12 @@ def parse_container_event(raw: object) -> ContainerEvent:
     if _str(obj, "Type") != "container" or not container_id or not task_id:
         raise ParseError(f"not a task container's event: {_str(obj, 'Type')} {action}")
     exit_text = _str(attrs, "exitCode")
+    service_name, stack = _container_service(attrs)
     return ContainerEvent(
         action=action,
         container_id=container_id,
-        service_name=safe_name(
-            _str(attrs, _SWARM + "service.name"), _str(attrs, _SWARM + "service.id")
-        ),
-        stack=_text(_str(attrs, STACK_LABEL)),
+        service_name=service_name,
+        stack=stack,
         task_id=task_id,
         node_id=_str(attrs, _SWARM + "node.id"),
         time_nano=_count(as_int(obj.get("timeNano"))) or 0,
@@ -452,6 +452,22 @@ def parse_container_event(raw: object) -> ContainerEvent:
         health=health,
         signal=_str(attrs, "signal"),
     )
+
+
+def parse_task_container(raw: object) -> TaskContainer:
+    """One item of ``GET /containers/json`` filtered on ``SWARM_TASK_LABEL``."""
+    obj = _map(raw, "container")
+    labels = _sub(obj, "Labels")
+    container_id = _str(obj, "Id")
+    if not container_id or not _str(labels, SWARM_TASK_LABEL):
+        raise ParseError(f"not a task container: {container_id[:12] or '(no Id)'}")
+    return TaskContainer(container_id=container_id, service=_container_service(labels))
+
+
+def _container_service(labels: Mapping[str, object]) -> ServiceKey:
+    """Whose task a container runs, from its labels (an event's attributes hold them)."""
+    name = safe_name(_str(labels, _SWARM + "service.name"), _str(labels, _SWARM + "service.id"))
+    return name, _text(_str(labels, STACK_LABEL))
 
 
 def parse_list(

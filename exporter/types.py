@@ -222,7 +222,7 @@ class Event:
 class ContainerEvent:
     """A node's own engine saying what happened to one of its task containers."""
 
-    action: str  # start | die | kill | oom | health_status
+    action: str  # create | start | die | kill | oom | health_status | destroy
     container_id: str
     service_name: str
     stack: str
@@ -237,6 +237,18 @@ class ContainerEvent:
     def key(self) -> tuple[str, str, int]:
         """One event, however often a replay delivers it."""
         return (self.container_id, self.action, self.time_nano)
+
+    @property
+    def service(self) -> ServiceKey:
+        return (self.service_name, self.stack)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContainer:
+    """A task container a node's engine holds, running or not (its container list)."""
+
+    container_id: str
+    service: ServiceKey
 
 
 Labels = tuple[tuple[str, str], ...]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter
 
+from exporter.containers import FORGET_AFTER
 from exporter.stream import StreamSettings
 
 
@@ -29,6 +30,8 @@ class WatchSettings:
     """Follow this node's own engine's task-container events (exits, OOM kills, health).
     Off where the engine is reached through something shared by several nodes (a socket
     proxy behind a virtual IP): its containers would not be this node's."""
+    containers_forget_after: float = FORGET_AFTER
+    """Seconds a service's container counts outlive its last container on the node."""
     task_history: bool = False
     """List every service's whole task history, as before swarm-sentinel ran on every
     node: where only managers run it, failures are counted from the managers' history.
@@ -68,6 +71,13 @@ class WatcherMetrics:
             "Services whose whole task history was listed because a replaced task fetched "
             "by ID was gone from the engine, or was not its slot's last before the current "
             "one: a crash loop faster than the polls.",
+            registry=registry,
+        )
+        self.container_services_dropped = Counter(
+            "dockerswarm_exporter_container_services_dropped",
+            "Container events not counted: their service was new to this node and the "
+            "services it keeps counts for were at their bound, none of them without a "
+            "container to make room.",
             registry=registry,
         )
         self.task_failures = Counter(

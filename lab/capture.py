@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from common.container_events import CONTAINER_EVENTS
 from lab.config import IMAGE, LabConfig
 from lab.dockerpy import docker_client, engine_kwargs, negotiate
 from lab.engines import ENGINES
@@ -194,17 +195,13 @@ CONTAINER_SERVICES: list[tuple[str, list[str]]] = [
     # Stopped by the engine, not failed: forced once, then scaled to 0 (``stop_deployed``).
     ("deployed", ["--replicas", "2", "--stop-grace-period", "1s", IMAGE, "sleep", "1000"]),
 ]  # fmt: skip
-CONTAINER_FILTERS = {
-    "type": ["container"],
-    "event": ["start", "die", "kill", "oom", "health_status"],
-    "label": ["com.docker.swarm.task.id"],
-}
 
 
 def capture_containers(engine: str, out: Path | None) -> Path:
-    """A one-node swarm's own container events (start, die, kill, oom, health_status)
-    for 25 s while a crashing, an OOM-killed, an unhealthy and a one-shot service run,
-    and a deployed one is forced and then scaled to 0 (the engine stops its tasks)."""
+    """A one-node swarm's own container events (``CONTAINER_EVENTS``) for 30 s while a
+    crashing, an OOM-killed, an unhealthy and a one-shot service run, and a deployed
+    one is forced and then scaled to 0 (the engine stops its tasks); then its task
+    containers (containers.json), and the crashing and unhealthy ones removed."""
     config = LabConfig(
         name="capture-c", managers=1, workers=0, bridge="sslab5c", subnet="10.123.15.0/24",
         engine=engine,
@@ -214,7 +211,7 @@ def capture_containers(engine: str, out: Path | None) -> Path:
         if out is None:
             capture.out = SAMPLES / capture.version
         capture.out.mkdir(parents=True, exist_ok=True)
-        events = capture.record_events(CONTAINER_FILTERS)
+        events = capture.record_events(CONTAINER_EVENTS)
         for name, args in CONTAINER_SERVICES:
             capture.docker(
                 "service", "create", "--detach", "--no-resolve-image", "--name", name, *args
@@ -223,6 +220,10 @@ def capture_containers(engine: str, out: Path | None) -> Path:
         capture.docker("service", "update", "--detach", "--force", "deployed")
         time.sleep(5)
         capture.docker("service", "scale", "--detach", "deployed=0")
+        time.sleep(5)
+        capture.save("containers.json", "containers/json", all="1",
+                     filters=json.dumps({"label": CONTAINER_EVENTS["label"]}))  # fmt: skip
+        capture.docker("service", "rm", "crash", "sick")
         time.sleep(5)
         capture._stop.set()
         capture.docker("service", "create", "--detach", "--no-resolve-image", "--name", "last",

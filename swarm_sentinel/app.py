@@ -72,7 +72,7 @@ class Runtime:
         self.model = SwarmModel()
         self._log_cache: OrderedDict[str, Logs] = OrderedDict()
         self.health = Health()
-        self.containers = NodeContainers()
+        self.containers = NodeContainers(forget_after=config.watch.containers_forget_after)
         self.store = TextStore(FAMILIES)
         live = TextStore(FAMILIES)
         self.stores: list[TextStore] = [self.store, live]

@@ -125,6 +125,7 @@ def from_args(args: argparse.Namespace) -> Config:
             poll_interval=getattr(args, "watch.poll_interval"),
             resync_interval=getattr(args, "watch.resync_interval"),
             containers=getattr(args, "watch.containers"),
+            containers_forget_after=getattr(args, "watch.containers_forget_after"),
             task_history=getattr(args, "watch.task_history"),
         ),
         explain_logs=getattr(args, "explain.logs"),

@@ -211,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="follow the engine's own task-container events (exits, OOM kills, health "
         "checks); off when --docker.host is not this node's own engine",
     )
+    p.flag(
+        "--watch.containers-forget-after",
+        default="5m",
+        type=duration,
+        metavar="DURATION",
+        help="how long a service's dockerswarm_container_* series outlive its last "
+        "container on this node (removed services' series go then)",
+    )
     p.switch(
         "--watch.task-history",
         default=False,

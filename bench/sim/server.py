@@ -168,6 +168,9 @@ class SimServer:
                 return await self._services(request, parts, t0)
             if parts and parts[0] == "tasks" and m == "GET":
                 return await self._tasks(request, parts, t0)
+            if parts == ["containers", "json"] and m == "GET":
+                # The simulated manager runs no task containers of its own.
+                return self._json("GET /containers/json", b"[]\n", t0=t0)
             if parts == ["events"] and m == "GET":
                 return await self._events(request)
             if parts and parts[0] == "_sim":

@@ -51,6 +51,8 @@ class Changes:
     """The exporter's own health (set by the watchers, not the model)."""
     containers: frozenset[ServiceKey] = frozenset()
     """The services whose containers on this node did something (``NodeContainers``)."""
+    removed_containers: frozenset[ServiceKey] = frozenset()
+    """The services whose containers this node forgot (none left here for a while)."""
 
     @classmethod
     def of(cls, model: ModelChanges, *, health: bool = False) -> Changes:
@@ -72,6 +74,7 @@ class Changes:
             or self.cluster
             or self.health
             or self.containers
+            or self.removed_containers
         )
 
 
@@ -134,6 +137,8 @@ class Publisher:
             self.own.update("health", self.health)
             count += 1
         c = self.containers
+        for key in changes.removed_containers:
+            self.node_containers.delete(container_key(key))
         for key in changes.containers:
             counts = c.services.get(key)
             if counts is not None:

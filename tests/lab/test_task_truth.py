@@ -6,6 +6,7 @@ node's own ``docker events`` (tests/support/node_events.py).
   and exit code, and the p99 delay from the container's death to the counter.
 - An OOM kill (16 MiB limit, a shell doubling a string) and a failing health check,
   each reported as such; the managers' task says only ``non-zero exit (137)``.
+- A removed service's series go from every node, a running one's stay.
 - A worker's engine restarted under a crash loop: no exit lost, none counted twice.
 - A task that fails once and comes back after its restart delay: the manager's
   instance counts the failure, confirms the recovery by fetching the replacement by
@@ -174,6 +175,30 @@ def test_oom_kill_and_failing_health_check_are_named(lab: Lab, made: Services) -
     assert hogs[(host, "oom")] >= 1 and code == 137
     assert "137" in task["Status"]["Err"] and "oom" not in task["Status"]["Err"].lower()
     assert sum(sicks.values()) >= 1
+
+
+def test_a_removed_services_container_series_go_and_a_live_ones_stay(
+    lab: Lab, made: Services
+) -> None:
+    """Removed, a service's containers are destroyed on every node: its series go from
+    every instance once --watch.containers-forget-after has passed, while those of a
+    service still running stay."""
+    gone, stays = "truth-gone", "truth-stays"
+    with ExitStack() as stack:
+        instances = every_node(lab, stack, ["--watch.containers-forget-after", "3s"])
+        sid = made.create(gone, replicas=3, stop_grace=1)
+        made.create(stays, replicas=3, stop_grace=1)
+        starts = "dockerswarm_container_starts_total"
+
+        def started(name: str) -> float | None:
+            return sum(series(lab, instances, starts, name).values()) >= 3 or None
+
+        wait_for(lambda: started(gone) and started(stays), 60, "both services' starts")
+        before = series(lab, instances, starts, stays)
+        made.remove(sid)
+        wait_for(lambda: not series(lab, instances, starts, gone) or None, 60, "series gone")
+        after = series(lab, instances, starts, stays)
+    assert after == before
 
 
 @pytest.mark.engines("debian")

@@ -102,6 +102,8 @@ class SampledEngine:
             return self._sample("tasks.json")
         if path == "/events":
             return await self._events(request)
+        if path == "/containers/json":
+            return self._sample("containers.json")
         return web.json_response({"message": "page not found"}, status=404)
 
     @staticmethod

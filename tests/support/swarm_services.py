@@ -149,6 +149,11 @@ class Services:
     def labels(self, service_id: str) -> dict[str, str]:
         return dict(self.inspect(service_id)["Spec"].get("Labels") or {})
 
+    def remove(self, service_id: str) -> None:
+        with closing(self.lab.manager_client()) as api:
+            api.remove_service(service_id)
+        self.ids.remove(service_id)
+
     def remove_all(self) -> None:
         with closing(self.lab.manager_client()) as api:
             for sid in self.ids:

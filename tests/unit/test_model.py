@@ -224,3 +224,19 @@ def test_a_whole_list_reads_the_slots_as_a_current_list_does() -> None:
     model.replace_tasks(current, ["s1"])
     assert model.views["s1"] == whole
     assert whole.task_states == {"running": 2}
+
+
+def test_the_eligible_count_cache_holds_only_the_constraints_of_live_services() -> None:
+    """Stacks deployed and removed, each with its own constraint: the cache of node
+    counts per constraint set (private: no figure shows it) keeps no removed one's."""
+    model = model_with(service(id="kept", constraints=("node.role==manager",)))
+    for i in range(1000):
+        sid, own = f"preview{i}", (f"node.labels.pr=={i}",)
+        model.upsert_service(service(id=sid, constraints=own))
+        assert model.eligible_count(own) == 0
+        if i % 2:
+            model.upsert_service(service(id=sid, constraints=("node.role==worker",)))
+            model.eligible_count(("node.role==worker",))
+        model.remove_service(sid)
+    model.eligible_count(("node.role==manager",))
+    assert set(model._eligible) == {("node.role==manager",)}

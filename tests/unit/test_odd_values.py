@@ -148,7 +148,8 @@ def test_container_keys_and_exit_codes_of_any_shape(sample: SampleSet) -> None:
         assert node.apply(event(name, stack, code, n))
     store = TextStore(FAMILIES)
     publish = Publisher(SwarmModel(), Health(), store, node)
-    publish(Changes(containers=node.take_changes()))
+    changed, _ = node.take_changes()
+    publish(Changes(containers=changed))
     text = store.render().decode()
     # Two services, two series each: no key of one replaced the other's.
     assert 'service_name="a/b",stack="",reason="nonzero_exit"} 1' in text
