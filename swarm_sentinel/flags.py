@@ -377,6 +377,15 @@ def add_healer_policy_flags(p: FlagParser) -> None:
         metavar="DURATION",
         help="the window of --healer.crash-loop-restarts (at most 1h)",
     )
+    p.flag(
+        "--healer.on-update-paused",
+        default="force",
+        choices=("force", "rollback", "none"),
+        help="what the healer does for a service whose update paused on failure: force "
+        "(runs the failed update again), rollback (docker service rollback: the engine puts "
+        "the previous spec back), none (left to the operator); the service label "
+        "swarm-sentinel.heal.update-paused overrides it",
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

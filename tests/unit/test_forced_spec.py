@@ -10,11 +10,19 @@ lab test in test_api_version_lab.py checks the version part on a real engine).
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-from healer.forcer import forced_spec
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from exporter.client import EngineMetrics
+from exporter.engine import Engine
+from healer.forcer import Forcer, Outcome, forced_spec
 from healer.settings import LABEL_STATE
 from healer.state import HealState
+from tests.support.fake_engine import fake_engine
 from tests.unit.samples import SampleSet
 
 STATE = HealState(forces=(1795713000.0,), next_allowed=1795713300.0)
@@ -55,3 +63,58 @@ def test_fields_newer_than_1_41_and_deprecated_ones_are_posted_as_read(
     assert posted["TaskTemplate"]["ContainerSpec"]["OomScoreAdj"] == 500
     assert posted["TaskTemplate"]["ContainerSpec"]["Privileges"] == container["Privileges"]
     assert posted["Networks"] == [{"Target": "abc123"}]
+
+
+# -- The rollback: the current spec posted back as read, with rollback=previous, only
+# while the update read is still paused. A real engine's rollback is tested on the lab
+# (tests/lab/test_deploy_verdict.py); here, what it cannot be made to do on cue: change
+# between the healer's decision and its read, or turn the write away.
+
+
+def _paused_service(sample: SampleSet, state: str) -> dict[str, Any]:
+    svc: dict[str, Any] = copy.deepcopy(sample.load("services-status.json")[0])
+    svc["UpdateStatus"] = {"State": state, "Message": "update paused due to failure"}
+    return svc
+
+
+@pytest.mark.parametrize(
+    ("state", "answer", "outcome", "posted"),
+    [
+        ("paused", 200, Outcome.ROLLED_BACK, True),
+        ("paused", 409, Outcome.CONFLICT, True),
+        ("rollback_started", 200, Outcome.RACED, False),
+        ("rollback_completed", 200, Outcome.RACED, False),
+        ("updating", 200, Outcome.RACED, False),
+    ],
+)
+async def test_a_rollback_only_of_an_update_still_paused(
+    sample: SampleSet, tmp_path: Path, state: str, answer: int, outcome: Outcome, posted: bool
+) -> None:
+    svc = _paused_service(sample, state)
+    seen: list[tuple[dict[str, str], Any]] = []
+
+    async def service(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            seen.append((dict(request.query), await request.json()))
+            if answer != 200:
+                return web.json_response({"message": "update out of sequence"}, status=answer)
+            return web.json_response({"Warnings": None})
+        return web.json_response(svc)
+
+    async def ping(_: web.Request) -> web.Response:
+        return web.Response(text="OK", headers={"API-Version": sample.api})
+
+    routes = {"/_ping": ping, "/{v}/services/{id}": service, "/{v}/services/{id}/update": service}
+    async with fake_engine(tmp_path, routes) as url:
+        engine = Engine(url, EngineMetrics(CollectorRegistry()))
+        try:
+            result = await Forcer(engine).rollback(svc["ID"])
+        finally:
+            await engine.close()
+    assert result.outcome == outcome, result
+    if not posted:
+        assert seen == [] and state in result.detail
+        return
+    ((query, body),) = seen
+    assert query == {"version": str(svc["Version"]["Index"]), "rollback": "previous"}
+    assert body == svc["Spec"]  # the current spec, as read: the engine keeps none of it
