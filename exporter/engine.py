@@ -124,8 +124,12 @@ class Engine:
     async def node(self, node_id: str) -> Node:
         return self._one("node", await self.client.get_json("node", f"nodes/{node_id}"), parse_node)
 
-    async def services(self, *, parts: int = 1) -> list[Service]:
-        """Every service with its task counts, asked for in ``parts`` calls.
+    async def services(
+        self, *, parts: int = 1, filters: Mapping[str, list[str]] | None = None
+    ) -> list[Service]:
+        """Every service with its task counts, asked for in ``parts`` calls; or only
+        those the engine's ``filters`` select (``label``: ``key=value``; ``name``: a
+        name's prefix, as the engine matches it).
 
         status=true adds Running/DesiredTasks per service in the same call
         (API 1.41): it is what tells the watcher whose tasks to fetch. A large
@@ -134,10 +138,13 @@ class Engine:
         (the engine matches ID prefixes), into answers of about the same size.
         """
         if parts <= 1:
-            return await self._get_list("services", "services", {"status": "true"}, SERVICES)
+            params = {"status": "true"}
+            if filters:
+                params["filters"] = json.dumps(dict(filters))
+            return await self._get_list("services", "services", params, SERVICES)
         out: list[Service] = []
         for prefixes in split_id_chars(parts):
-            params = {"status": "true", "filters": json.dumps({"id": prefixes})}
+            params = {"status": "true", "filters": json.dumps({**(filters or {}), "id": prefixes})}
             out += await self._get_list("services", "services", params, SERVICES)
         return out
 

@@ -406,6 +406,7 @@ def parse_info(raw: object) -> SwarmInfo:
         cluster_id=_str(_sub(swarm, "Cluster"), "ID"),
         error=_str(swarm, "Error"),
         hostname=_str(obj, "Name"),
+        system_time=parse_time(obj.get("SystemTime")),
     )
 
 

@@ -8,7 +8,7 @@ add a task state, and we would rather export it than crash or drop it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exporter.errors import says_no_leader
 
@@ -228,6 +228,9 @@ class SwarmInfo:
     cluster_id: str
     error: str
     hostname: str = ""
+    system_time: float = field(default=0.0, compare=False)
+    """The engine's clock when it answered (``SystemTime``); 0 when not given. Not
+    compared: an answer saying the same at another time is no change of the swarm."""
 
     @property
     def is_member(self) -> bool:

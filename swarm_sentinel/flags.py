@@ -162,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
             "the person on call (nodes, quorum, services not converged, stuck tasks, the "
             "healer's forces) and exits 0 healthy, 1 unhealthy, 2 engine unreachable; "
             "'swarm-sentinel explain SERVICE' says why one service is down (its failed "
-            "tasks, what keeps a pending task off each node, the healer's outlook). See "
-            "their --help."
+            "tasks, what keeps a pending task off each node, the healer's outlook); "
+            "'swarm-sentinel wait --stack NAME' waits after a deploy until its services have "
+            "converged and exits 0, or names what failed (rolled back, paused, crash loop, "
+            "timeout) and exits non-zero. See their --help."
         ),
     )
     p.add_argument("--version", action="version", version=f"swarm-sentinel {VERSION}")
