@@ -47,6 +47,10 @@ class StubForcer:
         self.calls += 1
         return ForceResult(Outcome.FORCED)
 
+    async def rollback(self, service_id: str) -> ForceResult:
+        self.calls += 1
+        return ForceResult(Outcome.ROLLED_BACK)
+
 
 def _drop(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     raise structlog.DropEvent

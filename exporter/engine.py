@@ -4,7 +4,8 @@
 List answers (nodes, services, tasks) are decoded by ``exporter.decode``
 (msgspec, typed, only the fields read), a slice at a time; other answers and
 event lines with ``json.loads``. The one write is the service update the
-healer's force posts (``update_service``): no other code of the product writes.
+healer posts (``update_service``: its force, or its rollback): no other code of the
+product writes.
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ class Engine:
     async def node(self, node_id: str) -> Node:
         return self._one("node", await self.client.get_json("node", f"nodes/{node_id}"), parse_node)
 
-    async def services(self, *, parts: int = 1) -> list[Service]:
-        """Every service with its task counts, asked for in ``parts`` calls.
+    async def services(
+        self, *, parts: int = 1, filters: Mapping[str, list[str]] | None = None
+    ) -> list[Service]:
+        """Every service with its task counts, asked for in ``parts`` calls; or only
+        those the engine's ``filters`` select (``label``: ``key=value``; ``name``: a
+        name's prefix, as the engine matches it).
 
         status=true adds Running/DesiredTasks per service in the same call
         (API 1.41): it is what tells the watcher whose tasks to fetch. A large
@@ -135,10 +140,13 @@ class Engine:
         (the engine matches ID prefixes), into answers of about the same size.
         """
         if parts <= 1:
-            return await self._get_list("services", "services", {"status": "true"}, SERVICES)
+            params = {"status": "true"}
+            if filters:
+                params["filters"] = json.dumps(dict(filters))
+            return await self._get_list("services", "services", params, SERVICES)
         out: list[Service] = []
         for prefixes in split_id_chars(parts):
-            params = {"status": "true", "filters": json.dumps({"id": prefixes})}
+            params = {"status": "true", "filters": json.dumps({**(filters or {}), "id": prefixes})}
             out += await self._get_list("services", "services", params, SERVICES)
         return out
 
@@ -146,25 +154,36 @@ class Engine:
         """A service's version and whole spec, as the engine gives them (for an update
         that must send back every field, known to us or not)."""
         raw = await self.client.get_json("service", f"services/{service_id}")
-        try:
-            version = raw["Version"]["Index"]
-            spec = raw["Spec"]
-        except (KeyError, TypeError) as exc:
-            raise BadAnswer("service", f"no Version.Index or Spec in the answer ({exc})") from exc
-        if not isinstance(version, int) or isinstance(version, bool) or not isinstance(spec, dict):
-            raise BadAnswer("service", "Version.Index or Spec of an unexpected type")
-        return version, spec
+        return _version_and_spec(raw)
 
-    async def update_service(self, service_id: str, version: int, spec: Mapping[str, Any]) -> None:
+    async def service_with_spec(self, service_id: str) -> tuple[Service, dict[str, Any]]:
+        """A service, parsed (its version, its update's state), and its whole spec as the
+        engine gives it, from one answer: for a write that depends on the service's
+        state and sends its spec back."""
+        raw = await self.client.get_json("service", f"services/{service_id}")
+        _, spec = _version_and_spec(raw)
+        return self._one("service", raw, parse_service), spec
+
+    async def update_service(
+        self, service_id: str, version: int, spec: Mapping[str, Any], *, rollback: bool = False
+    ) -> None:
         """Post ``spec`` whole as the service's new spec, read at ``version`` (the engine
         turns it away, ``Conflict``, when the service was written since), at the
         negotiated version: posted at an older one, the engine would drop the spec
-        fields added since. The only write call of swarm-sentinel (the healer's)."""
+        fields added since. The only write call of swarm-sentinel (the healer's).
+
+        With ``rollback``, ``docker service rollback``: the engine puts the service's
+        previous spec back (``rollback=previous``) and keeps nothing of ``spec`` (the
+        current one, sent as the CLI sends it), a label of it neither; ``version`` is
+        checked all the same."""
+        params = {"version": str(version)}
+        if rollback:
+            params["rollback"] = "previous"
         await self.client.request(
-            "service_update",
+            "service_rollback" if rollback else "service_update",
             "POST",
             f"services/{service_id}/update",
-            params={"version": str(version)},
+            params=params,
             body=spec,
         )
 
@@ -302,6 +321,18 @@ class Engine:
         except ParseError as exc:
             self.metrics.parse_errors.labels(kind).inc()
             raise BadAnswer(kind, str(exc)) from exc
+
+
+def _version_and_spec(raw: Any) -> tuple[int, dict[str, Any]]:
+    """``Version.Index`` and ``Spec`` of a service's answer; ``BadAnswer`` without them."""
+    try:
+        version = raw["Version"]["Index"]
+        spec = raw["Spec"]
+    except (KeyError, TypeError) as exc:
+        raise BadAnswer("service", f"no Version.Index or Spec in the answer ({exc})") from exc
+    if not isinstance(version, int) or isinstance(version, bool) or not isinstance(spec, dict):
+        raise BadAnswer("service", "Version.Index or Spec of an unexpected type")
+    return version, spec
 
 
 MAX_EVENT_LINE = 1 << 20

@@ -308,7 +308,7 @@ class SwarmModel:
         stuck_errors: dict[tuple[str, str], str] = {}
         per_node: dict[str, Counter[str]] = {}
         running_per_node: Counter[str] = Counter()
-        running = 0
+        running = updated = 0
         running_since = 0.0
         for t in latest.values():
             states[t.state] += 1
@@ -320,6 +320,7 @@ class SwarmModel:
                 running += 1
                 running_per_node[t.node_id] += 1
                 running_since = max(running_since, t.timestamp)
+                updated += bool(t.spec_digest) and t.spec_digest == svc.template_digest
             if t.state in PRE_RUN_STATES:
                 key2 = (t.state, classify(t.err, None))
                 since = t.timestamp or t.created_at
@@ -357,6 +358,7 @@ class SwarmModel:
             recent_failures=tuple(
                 sorted(st.recent, key=lambda t: (t.timestamp, t.created_at), reverse=True)
             ),
+            updated=updated,
         )
         old_view = self.views.get(sid)
         if old_view is not None and old_view.placement is not None and view.pending:

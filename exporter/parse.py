@@ -25,12 +25,13 @@ events (one object per answer or line) are parsed from decoded JSON directly.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from msgspec import UNSET
+from msgspec import UNSET, Raw
 
 from common.container_events import SWARM_TASK_LABEL
 from exporter.shapes import (
@@ -57,13 +58,17 @@ from exporter.shapes import (
     TaskResourcesDoc,
     TaskStatusDoc,
     TaskTemplateDoc,
+    UpdateConfigDoc,
     UpdateStatusDoc,
     VersionDoc,
     as_int,
     as_str,
     read_doc,
+    read_raw,
 )
+from exporter.specs import digest
 from exporter.types import (
+    DEFAULT_UPDATE_CONFIG,
     NO_RESOURCES,
     STACK_LABEL,
     ContainerEvent,
@@ -76,6 +81,7 @@ from exporter.types import (
     SwarmInfo,
     Task,
     TaskContainer,
+    UpdateConfig,
 )
 
 T = TypeVar("T")
@@ -236,6 +242,33 @@ def node_of(doc: NodeDoc) -> Node:
     )
 
 
+def _seconds(nanos: int | None) -> float | None:
+    """A Go duration (nanoseconds) in seconds; None when missing or negative."""
+    n = _count(nanos)
+    return n / 1e9 if n is not None else None
+
+
+def _update_config(doc: UpdateConfigDoc | None) -> UpdateConfig:
+    """What the engine does where a field is unset (0 included: the engine sends no
+    monitor on to swarmkit for 0, which then watches for its default)."""
+    if doc is None:
+        return DEFAULT_UPDATE_CONFIG
+    d = DEFAULT_UPDATE_CONFIG
+    return UpdateConfig(
+        failure_action=_lower(doc.FailureAction, d.failure_action),
+        monitor=_seconds(doc.Monitor) or d.monitor,
+        delay=_seconds(doc.Delay) or d.delay,
+        order=_lower(doc.Order, d.order),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(raw: bytes) -> tuple[TaskTemplateDoc, str]:
+    """A service's TaskTemplate, read and digested (``exporter.specs``). An unchanged
+    service sends the same bytes at every poll: both are kept for them."""
+    return read_raw(TaskTemplateDoc, Raw(raw)) or _TEMPLATE, digest(raw)
+
+
 _SERVICE_SPEC = ServiceSpecDoc()
 _MODE = ModeDoc()
 _REPLICATED = ReplicatedDoc()
@@ -274,7 +307,7 @@ def service_of(doc: ServiceDoc) -> Service:
         mode = "global-job"
     else:
         mode = "replicated"
-    template = spec.TaskTemplate or _TEMPLATE
+    template, template_digest = _template(bytes(spec.TaskTemplate))
     resources = template.Resources or _TASK_RESOURCES
     update = doc.UpdateStatus or _UPDATE_STATUS
     status = doc.ServiceStatus or _SERVICE_STATUS
@@ -294,6 +327,11 @@ def service_of(doc: ServiceDoc) -> Service:
         version=_version(doc.Version),
         update_state=_lower(update.State),
         update_started_at=parse_time(update.StartedAt),
+        update_completed_at=parse_time(update.CompletedAt),
+        update_message=update.Message or "",
+        update_config=_update_config(spec.UpdateConfig),
+        rollback_config=_update_config(spec.RollbackConfig),
+        template_digest=template_digest,
         running_tasks=_count(status.RunningTasks),
         desired_tasks=_count(status.DesiredTasks),
         completed_tasks=_count(status.CompletedTasks),
@@ -342,6 +380,7 @@ def task_of(doc: TaskDoc) -> Task:
         exit_code=(status.ContainerStatus or _CONTAINER_STATUS).ExitCode,
         version=_version(doc.Version),
         desired_state=_lower(doc.DesiredState),
+        spec_digest=digest(bytes(doc.Spec)),
     )
 
 
@@ -393,6 +432,7 @@ def parse_info(raw: object) -> SwarmInfo:
         cluster_id=_str(_sub(swarm, "Cluster"), "ID"),
         error=_str(swarm, "Error"),
         hostname=_str(obj, "Name"),
+        system_time=parse_time(obj.get("SystemTime")),
     )
 
 

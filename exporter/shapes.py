@@ -11,11 +11,12 @@ field of the wrong type counts as missing. The rules about values are the builde
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, get_args, get_origin
 
 import msgspec
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 D = TypeVar("D", bound=Struct)
 
@@ -28,7 +29,9 @@ class ParseError(ValueError):
 #
 # Every field is optional and nullable (a null is a missing field); a nested
 # object missing is None. ``X | UnsetType | None`` where only the key's presence
-# matters (a service's mode). gc=False: these live for one object's building,
+# matters (a service's mode). ``Raw`` where an object is kept undecoded, whole (a
+# task spec, whose digest says which spec a task runs: ``exporter.specs``); missing,
+# it is ``Raw()``, empty. gc=False: these live for one object's building,
 # hold no cycles, and so need not count towards the collector's thresholds.
 
 
@@ -165,17 +168,31 @@ class EndpointSpecDoc(Struct, gc=False):
     Ports: list[PortDoc] | None = None
 
 
+class UpdateConfigDoc(Struct, gc=False):
+    """A service's ``UpdateConfig`` or ``RollbackConfig``."""
+
+    Delay: int | None = None
+    FailureAction: str | None = None
+    Monitor: int | None = None
+    Order: str | None = None
+
+
 class ServiceSpecDoc(Struct, gc=False):
     Name: str | None = None
     Labels: dict[str, str] | None = None
     Mode: ModeDoc | None = None
-    TaskTemplate: TaskTemplateDoc | None = None
+    TaskTemplate: Raw = Raw()
+    """Whole: read as a ``TaskTemplateDoc`` (``read_raw``) and digested."""
     EndpointSpec: EndpointSpecDoc | None = None
+    UpdateConfig: UpdateConfigDoc | None = None
+    RollbackConfig: UpdateConfigDoc | None = None
 
 
 class UpdateStatusDoc(Struct, gc=False):
     State: str | None = None
     StartedAt: str | None = None
+    CompletedAt: str | None = None
+    Message: str | None = None
 
 
 class ServiceStatusDoc(Struct, gc=False):
@@ -216,6 +233,8 @@ class TaskDoc(Struct, gc=False):
     CreatedAt: str | None = None
     Version: VersionDoc | None = None
     DesiredState: str | None = None
+    Spec: Raw = Raw()
+    """Whole, for its digest only (``exporter.specs``)."""
 
 
 # -- Reading decoded JSON leniently: what msgspec refuses, taken as missing.
@@ -244,6 +263,17 @@ def _as_strs(v: object) -> list[str] | None:
     return [x for x in v if isinstance(x, str)] if isinstance(v, list) else None
 
 
+def _as_raw(v: object) -> Raw:
+    """An object kept whole, as JSON again; anything else as missing (msgspec's reading
+    keeps it, and the digest of anything but an object is "" either way)."""
+    if not isinstance(v, Mapping):
+        return Raw()
+    try:
+        return Raw(msgspec.json.encode(v))
+    except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
+        return Raw()
+
+
 _READERS: dict[object, Callable[[object], Any]] = {
     str: as_str,
     int: as_int,
@@ -257,8 +287,11 @@ _READERS: dict[object, Callable[[object], Any]] = {
 def _plan(cls: type[Struct]) -> tuple[tuple[str, str, Callable[[object], Any], bool], ...]:
     """Per field of ``cls``: its name, its JSON key, how to read it, whether only the
     key's presence matters (``UnsetType`` in its type)."""
-    plan = []
+    plan: list[tuple[str, str, Callable[[object], Any], bool]] = []
     for f in msgspec.structs.fields(cls):
+        if f.type is Raw:
+            plan.append((f.name, f.encode_name, _as_raw, False))
+            continue
         kinds = [a for a in get_args(f.type) if a not in (type(None), UnsetType)]
         if len(kinds) != 1:
             raise TypeError(f"{cls.__name__}.{f.name}: one type and None, not {f.type}")
@@ -298,6 +331,29 @@ def _read_struct(cls: type[D], value: object) -> D | None:
         else:
             fields[name] = read(value.get(key))
     return cls(**fields)
+
+
+@functools.cache
+def _decoder(cls: type[D]) -> msgspec.json.Decoder[D]:
+    return msgspec.json.Decoder(cls)
+
+
+def read_raw(cls: type[D], raw: Raw) -> D | None:
+    """An object kept undecoded (a ``Raw`` field) as a ``cls``: typed with msgspec, or,
+    where msgspec refuses it, read leniently as ``read_doc`` does; None when it is no
+    object at all."""
+    if not raw:
+        return None
+    try:
+        doc: D = _decoder(cls).decode(raw)
+        return doc
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    try:
+        value = json.loads(bytes(raw))
+    except (ValueError, RecursionError):
+        return None
+    return _read_struct(cls, value)
 
 
 def read_doc(cls: type[D], raw: object, what: str) -> D:

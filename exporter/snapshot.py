@@ -1,4 +1,5 @@
-"""One full read of the swarm into a model, for a one-shot view (``swarm-sentinel status``).
+"""One full read of the swarm into a model, for a one-shot view (``swarm-sentinel status``),
+or of some of its services (``swarm-sentinel wait``).
 
 The watcher keeps a model up to date over time (events, polls, relists in
 slices); this reads everything once, in order, and is done.
@@ -6,9 +7,12 @@ slices); this reads everything once, in order, and is done.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from exporter import planning
 from exporter.engine import Engine
 from exporter.model import SwarmModel
+from exporter.types import Service, Task
 
 
 async def read_once(engine: Engine, model: SwarmModel) -> None:
@@ -21,3 +25,22 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     model.replace_services(await engine.services())
     model.replace_tasks(await engine.tasks(), None, whole=True)
     planning.explain_placements(model)
+
+
+async def read_services(
+    engine: Engine, filters: Mapping[str, list[str]], selects: Callable[[Service], bool]
+) -> tuple[SwarmModel, list[Task]]:
+    """A model of the services the engine's ``filters`` give and ``selects`` keeps (the
+    engine's name filter matches prefixes), with the nodes and their tasks' whole
+    histories; and those tasks. Where a pending task could go is not explained: the
+    other services' tasks, which hold the nodes' resources, are not read."""
+    model = SwarmModel()
+    info = await engine.info()
+    model.set_info(info)
+    engine.require_manager(info)
+    model.replace_nodes(await engine.nodes())
+    services = [s for s in await engine.services(filters=filters) if selects(s)]
+    model.replace_services(services)
+    tasks = await engine.tasks([s.id for s in services]) if services else []
+    model.replace_tasks(tasks, None, whole=True)
+    return model, tasks

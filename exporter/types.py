@@ -8,7 +8,7 @@ add a task state, and we would rather export it than crash or drop it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from exporter.errors import says_no_leader
 
@@ -109,6 +109,24 @@ NO_RESOURCES = Resources()
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateConfig:
+    """How the engine rolls a service's tasks over (``Spec.UpdateConfig``) or back
+    (``Spec.RollbackConfig``); where a field is unset, what the engine does then
+    (swarmkit's ``api/defaults``: the same for both)."""
+
+    failure_action: str = "pause"  # pause | continue | rollback (an update's only)
+    monitor: float = 5.0
+    """Seconds each new task is watched after it starts: its failure within them is
+    the update's."""
+    delay: float = 0.0
+    """Seconds between two batches of tasks."""
+    order: str = "stop-first"  # stop-first | start-first
+
+
+DEFAULT_UPDATE_CONFIG = UpdateConfig()
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     id: str
     name: str
@@ -121,6 +139,15 @@ class Service:
     version: int
     update_state: str = ""  # "" when the service was never updated
     update_started_at: float = 0.0
+    update_completed_at: float = 0.0
+    update_message: str = ""
+    """The engine's words on its update (UpdateStatus.Message), e.g. "update paused due to
+    failure or early termination of task ..."."""
+    update_config: UpdateConfig = DEFAULT_UPDATE_CONFIG
+    rollback_config: UpdateConfig = DEFAULT_UPDATE_CONFIG
+    template_digest: str = ""
+    """Of Spec.TaskTemplate (``exporter.specs``): its tasks with the same ``spec_digest``
+    run on the current spec; "" when unknown."""
     # From /services?status=true; None when the answer did not carry it.
     running_tasks: int | None = None
     desired_tasks: int | None = None
@@ -175,6 +202,9 @@ class Task:
     exit_code: int | None = None
     version: int = 0
     desired_state: str = ""  # DesiredState: what the orchestrator wants of it
+    spec_digest: str = ""
+    """Of its Spec (``exporter.specs``): equal to its service's ``template_digest`` when
+    it runs on the service's current spec; "" when unknown."""
 
     @property
     def current(self) -> bool:
@@ -198,6 +228,9 @@ class SwarmInfo:
     cluster_id: str
     error: str
     hostname: str = ""
+    system_time: float = field(default=0.0, compare=False)
+    """The engine's clock when it answered (``SystemTime``); 0 when not given. Not
+    compared: an answer saying the same at another time is no change of the swarm."""
 
     @property
     def is_member(self) -> bool:

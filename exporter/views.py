@@ -48,6 +48,9 @@ class ServiceView:
     placement: Placement | None = None
     """While a task of it is pending: where one more could go, node by node (see
     ``planning.explain_placements``)."""
+    updated: int = 0
+    """Of ``running``, those on the service's current spec (``exporter.specs``): how far a
+    rolling update (or a rollback) has got."""
 
     @property
     def pending(self) -> bool:

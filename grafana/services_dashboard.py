@@ -11,7 +11,6 @@ from grafana.builder import (
     ZERO,
     Dashboard,
     color_override,
-    color_overrides,
     column_override,
     increase_once,
     merge_organize,
@@ -19,18 +18,9 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.updates_panels import UPDATE_STATE_COLORS, add_update_panels, paused_count
 
 PRE_RUNNING_STATES = "new|allocated|pending|assigned|accepted|preparing|ready|starting"
-PAUSED = 'state=~"paused|rollback_paused"'
-
-UPDATE_STATE_COLORS = {
-    "updating": ("updating", "blue"),
-    "paused": ("paused", "red"),
-    "completed": ("completed", "green"),
-    "rollback_started": ("rollback started", "orange"),
-    "rollback_paused": ("rollback paused", "red"),
-    "rollback_completed": ("rollback completed", "yellow"),
-}
 
 
 # Per-node series: each instance reports its own node's task containers.
@@ -171,13 +161,7 @@ def services() -> Dashboard:
     d.stat(
         "Updates paused",
         "Services whose update or rollback is paused.",
-        [
-            (
-                "count by (cluster) ("
-                f"{per_service('dockerswarm_service_update_state', PAUSED)} == 1) or {ZERO}",
-                "{{cluster}}",
-            )
-        ],
+        [(paused_count(), "{{cluster}}")],
         thresholds=bad,
     )
     d.stat(
@@ -686,48 +670,5 @@ def services() -> Dashboard:
         ],
     )
 
-    d.row("Updates")
-    d.timeseries(
-        "Services by update state",
-        "Number of services per update / rollback state.",
-        [
-            (
-                "sum by (cluster, state) (max by (cluster, service_name, stack, state) "
-                f"(dockerswarm_service_update_state{{{SVC}}}))",
-                "{{state}} {{cluster}}",
-            )
-        ],
-        stack=True,
-        overrides=color_overrides(UPDATE_STATE_COLORS),
-    )
-    d.table(
-        "Update state per service",
-        "Current update state of services that have been updated.",
-        [
-            (
-                "max by (cluster, service_name, stack, state) "
-                f"(dockerswarm_service_update_state{{{SVC}}}) == 1",
-                "",
-            )
-        ],
-        merge_organize(
-            exclude=["Value"],
-            order=["cluster", "service_name", "stack", "state"],
-            rename={
-                "cluster": "Cluster",
-                "service_name": "Service",
-                "stack": "Stack",
-                "state": "Update state",
-            },
-        ),
-        w=12,
-        h=8,
-        overrides=[
-            column_override(
-                "Update state",
-                ("mappings", [value_map(UPDATE_STATE_COLORS)]),
-                ("custom.cellOptions", {"type": "color-background"}),
-            )
-        ],
-    )
+    add_update_panels(d)
     return d

@@ -1,12 +1,23 @@
-"""The only write call of swarm-sentinel: ``docker service update --force``.
+"""The only write calls of swarm-sentinel: ``docker service update --force``, and
+``docker service rollback`` for an update paused on failure.
 
-Done the way the CLI does it: read the service's spec, bump
-``TaskTemplate.ForceUpdate``, and post the whole spec back with the version it was
-read at, through the engine client every read goes through (``exporter.engine``):
-the same negotiated version, timeouts and error classes. The back-off state label
-goes into the same update, so when two healers race, the engine accepts one and
-turns the other away (``Conflict``). What is the forcer's own: the state-label race
-check and the forced spec.
+Done the way the CLI does them, through the engine client every read goes through
+(``exporter.engine``): the same negotiated version, timeouts and error classes.
+
+- A force reads the service's spec, bumps ``TaskTemplate.ForceUpdate``, and posts the
+  whole spec back with the version it was read at. The back-off state label goes into
+  the same update, so when two healers race, the engine accepts one and turns the
+  other away (``Conflict``).
+- A rollback reads the service and posts its current spec back with
+  ``rollback=previous`` at the version read: the engine puts the previous spec back,
+  on its own side. It keeps nothing of the spec posted, so no state label can ride
+  along: what keeps a rollback from being done twice (a second one would put the
+  failed spec back) is the service itself. It is posted only while the update read is
+  still ``paused``; once taken, the service says ``rollback_started`` and then
+  ``rollback_completed``, and a healer that read it before is turned away by its
+  version (``Conflict``).
+
+What is the forcer's own: the race checks and the forced spec.
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ from healer.state import HealState, StateError
 
 class Outcome(StrEnum):
     FORCED = "forced"
-    RACED = "raced"  # another healer forced it first: its state is newer than ours
+    ROLLED_BACK = "rolled_back"
+    RACED = "raced"  # another healer (or a person) acted first: nothing to do
     CONFLICT = "conflict"  # the engine turned the update away: written since we read it
     ERROR = "error"
 
@@ -37,11 +49,13 @@ class ForceResult:
 
 
 class Writer(Protocol):
-    """What the healer loop needs of its one write call (``Forcer``, or a fake in tests)."""
+    """What the healer loop needs of its write calls (``Forcer``, or a fake in tests)."""
 
     async def force(
         self, service_id: str, new_state: HealState, seen: HealState
     ) -> ForceResult: ...
+
+    async def rollback(self, service_id: str) -> ForceResult: ...
 
 
 class Forcer:
@@ -65,6 +79,29 @@ class Forcer:
                 return _failed(exc)
         except EngineError as exc:
             return _failed(exc)
+
+    async def rollback(self, service_id: str) -> ForceResult:
+        """Roll ``service_id`` back to its previous spec (the engine does it), if its
+        update is still paused; a refused version is negotiated again, as for a force."""
+        try:
+            return await self._rollback(service_id)
+        except VersionRefused:
+            try:
+                return await self._rollback(service_id)
+            except EngineError as exc:
+                return _failed(exc)
+        except EngineError as exc:
+            return _failed(exc)
+
+    async def _rollback(self, service_id: str) -> ForceResult:
+        service, spec = await self.engine.service_with_spec(service_id)
+        if service.update_state != "paused":
+            # Rolled back already (by another healer, a person, the engine), or updated
+            # anew: a rollback now would put back what is not the previous good spec.
+            now = service.update_state or "no update status"
+            return ForceResult(Outcome.RACED, f"its update is no longer paused ({now})")
+        await self.engine.update_service(service_id, service.version, spec, rollback=True)
+        return ForceResult(Outcome.ROLLED_BACK)
 
     async def _force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         version, spec = await self.engine.service_spec(service_id)

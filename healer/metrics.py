@@ -12,8 +12,9 @@ _S = ("service_name", "stack")
 ACTIONS = Family(
     "dockerswarm_healer_actions",
     "counter",
-    "Healer decisions about broken services, by reason and result.",
-    (*_S, "reason", "result"),
+    "Healer decisions about broken services, by reason, result and the write they are "
+    "about (force, rollback; none for a skip).",
+    (*_S, "reason", "result", "action"),
 )
 NEXT_ACTION = Family(
     "dockerswarm_healer_next_action_timestamp_seconds",
@@ -70,7 +71,7 @@ HEALER_FAMILIES = (
 class HealerMetrics:
     def __init__(self, dry_run: bool) -> None:
         self.store = TextStore(HEALER_FAMILIES)
-        self.actions: Counter[tuple[str, str, str, str]] = Counter()
+        self.actions: Counter[tuple[str, str, str, str, str]] = Counter()
         self.label_errors: Counter[tuple[str, str, str]] = Counter()
         self.next_action: dict[ServiceKey, float] = {}
         self.gave_up: set[ServiceKey] = set()
@@ -83,8 +84,8 @@ class HealerMetrics:
             ACTING.name: sample(ACTING, (), int(self.acting)),
             DRY_RUN.name: sample(DRY_RUN, (), int(self.dry_run)),
             ACTIONS.name: "".join(
-                sample(ACTIONS, (*ident((n, s)), ("reason", r), ("result", res)), c)
-                for (n, s, r, res), c in sorted(self.actions.items())
+                sample(ACTIONS, (*ident((n, s)), ("reason", r), ("result", res), ("action", a)), c)
+                for (n, s, r, res, a), c in sorted(self.actions.items())
             ),
             NEXT_ACTION.name: "".join(
                 sample(NEXT_ACTION, ident(k), round(t, 3))

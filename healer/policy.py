@@ -15,12 +15,20 @@ from enum import StrEnum
 from common.durations import format_duration
 from common.text import iso_utc
 from exporter.views import ServiceView
-from healer.settings import LABEL_HEAL, HealerSettings, Scope, ServicePolicy
+from healer.settings import (
+    LABEL_HEAL,
+    LABEL_UPDATE_PAUSED,
+    Action,
+    HealerSettings,
+    Scope,
+    ServicePolicy,
+)
 from healer.state import HealState
 
 
 class Result(StrEnum):
     FORCED = "forced"
+    ROLLED_BACK = "rolled_back"  # the engine took the rollback: the previous spec is back
     DRY_RUN = "dry_run"
     SKIPPED_COOLDOWN = "skipped_cooldown"
     SKIPPED_RATE_LIMIT = "skipped_rate_limit"
@@ -62,27 +70,42 @@ class Decision:
     attempts: int = 0
     detail: str = ""
     """Why the write did not happen (error, conflict), as the engine or client said it."""
+    action: Action = Action.NONE
+    """The write it is about (done, rehearsed, failed or turned away); none for a skip."""
 
 
 def problem(
     view: ServiceView,
     running_per_eligible: Mapping[str, int] | None,
     crash_looping: bool = False,
+    on_paused: Action = Action.FORCE,
 ) -> Reason | None:
     """Why the service needs help, or None when it is fine.
 
     ``running_per_eligible``: running tasks per eligible node, only when the
     service opted in to rebalancing. ``crash_looping``: see ``crash_looping``.
+    ``on_paused``: what is done for an update paused on failure: with ``rollback`` it is
+    a failed deploy however many tasks still run (the old ones, say); with ``none`` the
+    healer leaves it to the operator, whatever else is wrong (a force would run the
+    failed update again).
     """
-    if not crash_looping and running_per_eligible is None and view.running >= view.desired:
-        return None  # the common case, of most services at every pass: decided first
     svc = view.service
+    paused = svc.update_state == "paused"
+    if (
+        not crash_looping
+        and running_per_eligible is None
+        and view.running >= view.desired
+        and not (paused and on_paused == Action.ROLLBACK)
+    ):
+        return None  # the common case, of most services at every pass: decided first
     if svc.is_job or svc.restart_condition == "none" or view.desired <= 0 or view.updating:
         # An update or rollback in progress is Swarm's own work: leave it be. Jobs and
         # one-shots run to an end: running one again is never the healer's call.
         return None
+    if paused and on_paused != Action.FORCE:
+        return Reason.UPDATE_PAUSED if on_paused == Action.ROLLBACK else None
     if view.running < view.desired:
-        if svc.update_state == "paused":
+        if paused:
             return Reason.UPDATE_PAUSED
         if any(state in ("pending", "assigned", "preparing") for state, _ in view.stuck):
             return Reason.TASKS_STUCK
@@ -157,12 +180,17 @@ def resumes_at(forces: Sequence[float], policy: ServicePolicy, settings: HealerS
 
 
 def recall(
-    view: ServiceView, state: HealState, now: float, settings: HealerSettings
+    view: ServiceView,
+    state: HealState,
+    now: float,
+    settings: HealerSettings,
+    on_paused: Action = Action.FORCE,
 ) -> tuple[float, ...]:
     """The counted forces of a service as a healer that never watched it counts them
     (``status``, or this healer after a restart): what ``first_memory`` and one
     ``observe`` know from the model alone."""
-    broken = problem(view, None, crash_looping(view, state, now, settings)) is not None
+    looping = crash_looping(view, state, now, settings)
+    broken = problem(view, None, looping, on_paused) is not None
     memory = observe(first_memory(view, broken, now), broken, now, settings)
     return counted_forces(state, memory, now, settings)
 
@@ -197,11 +225,18 @@ def decide(
         return Decision(Result.SKIPPED_COOLDOWN, reason, state.next_allowed, attempts=attempts)
     if sum(1 for t in recent_forces if now - t < 60.0) >= settings.rate_limit:
         return Decision(Result.SKIPPED_RATE_LIMIT, reason, now, attempts=attempts)
-    # Each further force of a still-broken service waits twice as long.
+    # Each further force of a still-broken service waits twice as long. A rollback
+    # counts as a force: its cooldown, toward giving up, in the rate limit.
     cooldown = min(policy.cooldown * (2**attempts), settings.max_cooldown)
     new_state = HealState(forces=(*forces, now), next_allowed=now + cooldown)
-    result = Result.DRY_RUN if settings.dry_run else Result.FORCED
-    return Decision(result, reason, new_state.next_allowed, new_state, attempts + 1)
+    action = (
+        Action.ROLLBACK
+        if reason == Reason.UPDATE_PAUSED and policy.on_update_paused == Action.ROLLBACK
+        else Action.FORCE
+    )
+    done = Result.ROLLED_BACK if action == Action.ROLLBACK else Result.FORCED
+    result = Result.DRY_RUN if settings.dry_run else done
+    return Decision(result, reason, new_state.next_allowed, new_state, attempts + 1, action=action)
 
 
 def outlook(
@@ -211,7 +246,7 @@ def outlook(
     sentence for a person (``explain``, the per-service page), from the model and the
     state label alone, as ``recall`` counts."""
     svc = view.service
-    forces = recall(view, state, now, settings)
+    forces = recall(view, state, now, settings, policy.on_update_paused)
     done = f"forced {len(forces)} time{'s' if len(forces) != 1 else ''} in 24h; " if forces else ""
     if svc.is_job or svc.restart_condition == "none":
         return done + "never forced: a job or a one-shot runs to an end"
@@ -219,17 +254,25 @@ def outlook(
         if settings.scope == Scope.LABELLED:
             return done + f"not healed: only services labelled {LABEL_HEAL}=true are"
         return done + f"not healed: labelled {LABEL_HEAL}=false"
-    reason = problem(view, None, crash_looping(view, state, now, settings))
+    looping = crash_looping(view, state, now, settings)
+    reason = problem(view, None, looping, policy.on_update_paused)
     again = resumes_at(forces, policy, settings)
     if again:
         return done + f"gave up after {len(forces)} forces; may force again at {iso_utc(again)}"
+    if reason is None and svc.update_state == "paused" and policy.on_update_paused == Action.NONE:
+        return done + (
+            f"update paused: left to the operator ({LABEL_UPDATE_PAUSED}=none or "
+            "--healer.on-update-paused none)"
+        )
     if reason is None:
         return done + "nothing to do: it runs as desired"
-    act = "would force (dry run)" if settings.dry_run else "will force"
+    rolls_back = reason == Reason.UPDATE_PAUSED and policy.on_update_paused == Action.ROLLBACK
+    it = "roll it back" if rolls_back else "force it"
+    act = f"would {it} (dry run)" if settings.dry_run else f"will {it}"
     if state.next_allowed > now and forces:
         when = iso_utc(state.next_allowed)
-        return done + f"{reason}: cooling down; {act} it again at {when} if still broken"
+        return done + f"{reason}: cooling down; {act} again at {when} if still broken"
     return done + (
-        f"{reason}: {act} it once broken for {format_duration(policy.threshold)} "
+        f"{reason}: {act} once broken for {format_duration(policy.threshold)} "
         "(if its instance's engine is the leader and quorum holds)"
     )

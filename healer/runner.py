@@ -1,7 +1,7 @@
 """The healer loop: evaluate every service against the policy, act, report.
 
-Reads the exporter's model (never the engine) for decisions; the one write
-call goes through ``Forcer``. Only the instance whose engine is the raft
+Reads the exporter's model (never the engine) for decisions; the writes (a force, a
+rollback) go through ``Forcer``. Only the instance whose engine is the raft
 leader acts; the others keep evaluating so that, during a quorum loss (when
 no instance is leader), the skip is still reported.
 """
@@ -36,14 +36,17 @@ from healer.policy import (
     observe,
     problem,
 )
-from healer.settings import LABEL_STATE, HealerSettings, ServicePolicy, service_policy
+from healer.settings import LABEL_STATE, Action, HealerSettings, ServicePolicy, service_policy
 from healer.state import HealState, StateError
 from healer.webhook import Failure, Reported
 
 log = structlog.get_logger("healer")
 
 # Results reported on every occurrence; the others only when they change.
-_ALWAYS = frozenset({Result.FORCED, Result.DRY_RUN, Result.ERROR, Result.CONFLICT})
+_ALWAYS = frozenset(
+    {Result.FORCED, Result.ROLLED_BACK, Result.DRY_RUN, Result.ERROR, Result.CONFLICT}
+)
+_WRITES = frozenset({Result.FORCED, Result.ROLLED_BACK})
 
 
 @dataclass(slots=True)
@@ -60,7 +63,8 @@ class ServiceRecord:
     last: tuple[Result, Reason] | None = None
     """The last decision reported, so that a repeated one is not logged again."""
     written: HealState | None = None
-    """The state we wrote (or would have, in dry run) that the model may not show yet."""
+    """The state we wrote (or would have, in dry run) that the model may not show yet; a
+    rollback's, which the engine takes no label with, until one written since shows."""
     has_state: bool = False
     """Whether ``read_from`` carries the state label (a healer forced it once)."""
     label_problems: set[tuple[str, str]] = field(default_factory=set)
@@ -132,8 +136,8 @@ class Healer:
                 continue
             if not acting and self.health.has_leader:
                 continue  # the leader's instance acts and reports
-            if decision.result == Result.FORCED:
-                decision = await self._force(record, view, decision, now)
+            if decision.result in _WRITES:
+                decision = await self._write(record, view, decision, now)
             elif decision.result == Result.DRY_RUN and decision.state is not None:
                 # A rehearsal shows what a real run would do: the same back-off, and
                 # the same share of the rate limit.
@@ -185,7 +189,7 @@ class Healer:
         # broken or remembered: a pass over thousands of healthy services reads none.
         state = self._state(record, view) if view.restarts else None
         looping = state is not None and crash_looping(view, state, now, self.settings)
-        reason = problem(view, spread, looping)
+        reason = problem(view, spread, looping, record.policy.on_update_paused)
         if reason is None and record.memory is None and not record.has_state:
             return None  # healthy and never forced: nothing to remember
         broken = reason is not None
@@ -231,7 +235,7 @@ class Healer:
         nodes = self.model.eligible_nodes(view.service.constraints)
         return {n.id: view.running_per_node.get(n.id, 0) for n in nodes}
 
-    async def _force(
+    async def _write(
         self, record: ServiceRecord, view: ServiceView, decision: Decision, now: float
     ) -> Decision:
         assert decision.state is not None
@@ -244,12 +248,15 @@ class Healer:
         guard = 4 * self.settings.force_timeout + 1
         try:
             async with asyncio.timeout(guard):
-                res = await self.forcer.force(sid, decision.state, seen)
+                if decision.action == Action.ROLLBACK:
+                    res = await self.forcer.rollback(sid)
+                else:
+                    res = await self.forcer.force(sid, decision.state, seen)
         except TimeoutError:
             res = ForceResult(Outcome.ERROR, f"no answer within {guard:g}s")
         except Exception as exc:
             res = ForceResult(Outcome.ERROR, one_line(f"unexpected {type(exc).__name__}: {exc}"))
-        if res.outcome == Outcome.FORCED:
+        if res.outcome in (Outcome.FORCED, Outcome.ROLLED_BACK):
             record.written = decision.state
             return decision
         if res.outcome == Outcome.RACED:
@@ -264,7 +271,11 @@ class Healer:
         record.written = decision.state
         result = Result.CONFLICT if res.outcome == Outcome.CONFLICT else Result.ERROR
         log.error(
-            "healer_force_failed", service=view.service.name, result=str(result), error=res.detail
+            "healer_force_failed",
+            service=view.service.name,
+            action=str(decision.action),
+            result=str(result),
+            error=res.detail,
         )
         return Decision(
             result,
@@ -272,6 +283,7 @@ class Healer:
             decision.next_allowed,
             attempts=decision.attempts,
             detail=res.detail,
+            action=decision.action,
         )
 
     def _report(self, record: ServiceRecord, view: ServiceView, d: Decision, now: float) -> None:
@@ -285,14 +297,14 @@ class Healer:
         if d.result not in _ALWAYS and record.last == (d.result, d.reason):
             return
         record.last = (d.result, d.reason)
-        self.metrics.actions[(*record.key, str(d.reason), str(d.result))] += 1
+        self.metrics.actions[(*record.key, str(d.reason), str(d.result), str(d.action))] += 1
         level = log.warning if d.result in (Result.GAVE_UP, Result.ERROR) else log.info
         level(
             "healer_decision",
             service=svc.name,
             stack=svc.stack,
             reason=str(d.reason),
-            action="force" if d.result in (Result.FORCED, Result.DRY_RUN) else "none",
+            action=str(d.action),
             result=str(d.result),
             running=view.running,
             desired=view.desired,
@@ -311,6 +323,7 @@ class Healer:
                     stack=svc.stack,
                     reason=str(d.reason),
                     result=str(d.result),
+                    action=str(d.action),
                     attempts=d.attempts,
                     next_allowed=d.next_allowed,
                     running=view.running,

@@ -17,6 +17,7 @@ LABEL_THRESHOLD = "swarm-sentinel.heal.threshold"
 LABEL_COOLDOWN = "swarm-sentinel.heal.cooldown"
 LABEL_MAX_ATTEMPTS = "swarm-sentinel.heal.max-attempts"
 LABEL_REBALANCE = "swarm-sentinel.heal.rebalance"
+LABEL_UPDATE_PAUSED = "swarm-sentinel.heal.update-paused"
 # Written by the healer itself, in the same versioned update as the force.
 LABEL_STATE = "swarm-sentinel.heal.state"
 
@@ -26,6 +27,27 @@ T = TypeVar("T")
 class Scope(StrEnum):
     LABELLED = "labelled"
     ALL = "all"
+
+
+class Action(StrEnum):
+    """What the healer writes: what it does for an update paused on failure
+    (``--healer.on-update-paused``, the label ``swarm-sentinel.heal.update-paused``), and
+    which write a decision is about."""
+
+    FORCE = "force"
+    """``docker service update --force``: the service's current spec, its tasks replaced
+    (for a paused update, that is the update that failed, run again)."""
+    ROLLBACK = "rollback"
+    """``docker service rollback``: the engine puts the service's previous spec back."""
+    NONE = "none"
+    """Nothing: a paused update is left to the operator."""
+
+
+def parse_action(text: str) -> Action:
+    try:
+        return Action(text.strip().lower())
+    except ValueError:
+        raise ValueError(f"{text!r} is not one of force, rollback, none") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +95,8 @@ class HealerSettings:
     crash_loop_restarts: int = 5
     """Task failures within ``crash_loop_window`` that make a service crash looping."""
     crash_loop_window: float = 600.0
+    on_update_paused: Action = Action.FORCE
+    """What to do for a service whose update paused on failure (its label overrides it)."""
     webhook: WebhookSettings = WebhookSettings()
     """Where each reported decision is POSTed; no URL: nowhere."""
 
@@ -86,6 +110,7 @@ class ServicePolicy:
     cooldown: float
     max_attempts: int
     rebalance: bool
+    on_update_paused: Action = Action.FORCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +155,9 @@ def service_policy(
         cooldown=_read(service, LABEL_COOLDOWN, parse_positive_duration, settings.cooldown, p),
         max_attempts=_read(service, LABEL_MAX_ATTEMPTS, _count, settings.max_attempts, p),
         rebalance=_read(service, LABEL_REBALANCE, parse_bool, False, p),
+        on_update_paused=_read(
+            service, LABEL_UPDATE_PAUSED, parse_action, settings.on_update_paused, p
+        ),
     )
     return policy, p
 

@@ -1,7 +1,7 @@
 """The healer's webhook: one JSON document POSTed per decision the healer reports.
 
 Exactly the decisions of the ``healer_decision`` log event and of
-``dockerswarm_healer_actions_total``: forced, dry_run, error and conflict each time,
+``dockerswarm_healer_actions_total``: forced, rolled_back, dry_run, error and conflict each time,
 gave_up and the skips (cooldown, rate limit, no quorum, no eligible node) once when
 they start. The healer only puts a decision in a bounded queue, and never waits:
 when the queue is full the decision is dropped and counted. A task of its own sends
@@ -63,6 +63,8 @@ class Reported:
     stack: str
     reason: str
     result: str
+    action: str
+    """The write the decision is about: force, rollback; none for a skip."""
     attempts: int
     next_allowed: float
     running: int
@@ -92,7 +94,7 @@ def document(
         "stack": r.stack,
         "reason": r.reason,
         "result": r.result,
-        "action": "force" if r.result in ("forced", "dry_run") else "none",
+        "action": r.action,
         "dry_run": r.dry_run,
         "attempts": r.attempts,
         "next_allowed": iso_utc(r.next_allowed) or None,

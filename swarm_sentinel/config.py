@@ -15,7 +15,7 @@ from common.durations import format_duration
 from exporter.metrics.publish import Exported
 from exporter.slots import RESTART_MEMORY
 from exporter.watch import WatchSettings
-from healer.settings import HealerSettings, Scope, WebhookSettings
+from healer.settings import Action, HealerSettings, Scope, WebhookSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,7 @@ def healer_policy(args: argparse.Namespace) -> HealerSettings:
         rate_limit=getattr(args, "healer.rate_limit"),
         crash_loop_restarts=getattr(args, "healer.crash_loop_restarts"),
         crash_loop_window=getattr(args, "healer.crash_loop_window"),
+        on_update_paused=Action(getattr(args, "healer.on_update_paused")),
     )
 
 

@@ -162,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
             "the person on call (nodes, quorum, services not converged, stuck tasks, the "
             "healer's forces) and exits 0 healthy, 1 unhealthy, 2 engine unreachable; "
             "'swarm-sentinel explain SERVICE' says why one service is down (its failed "
-            "tasks, what keeps a pending task off each node, the healer's outlook). See "
-            "their --help."
+            "tasks, what keeps a pending task off each node, the healer's outlook); "
+            "'swarm-sentinel wait --stack NAME' waits after a deploy until its services have "
+            "converged and exits 0, or names what failed (rolled back, paused, crash loop, "
+            "timeout) and exits non-zero. See their --help."
         ),
     )
     p.add_argument("--version", action="version", version=f"swarm-sentinel {VERSION}")
@@ -384,6 +386,15 @@ def add_healer_policy_flags(p: FlagParser) -> None:
         type=duration,
         metavar="DURATION",
         help="the window of --healer.crash-loop-restarts (at most 1h)",
+    )
+    p.flag(
+        "--healer.on-update-paused",
+        default="force",
+        choices=("force", "rollback", "none"),
+        help="what the healer does for a service whose update paused on failure: force "
+        "(runs the failed update again), rollback (docker service rollback: the engine puts "
+        "the previous spec back), none (left to the operator); the service label "
+        "swarm-sentinel.heal.update-paused overrides it",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from common.text import one_line
 from exporter.metrics.kind import Generator, Sample, one, state_set
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.text import Family
@@ -39,6 +40,55 @@ UPDATE_STATE = Family(
     "Service update state as a state set; absent for a service never updated.",
     (*_S, "state"),
 )
+UPDATED = Family(
+    "dockerswarm_service_replicas_updated",
+    "gauge",
+    "Of the tasks observed running, those on the service's current spec (their spec "
+    "equals its TaskTemplate, placement aside): a rolling update's or a rollback's progress.",
+    _S,
+)
+UPDATE_STARTED = Family(
+    "dockerswarm_service_update_started_timestamp_seconds",
+    "gauge",
+    "When the service's last update (or rollback) started; absent for a service never updated.",
+    _S,
+)
+UPDATE_COMPLETED = Family(
+    "dockerswarm_service_update_completed_timestamp_seconds",
+    "gauge",
+    "When the service's last update (or rollback) completed; absent while none has.",
+    _S,
+)
+UPDATE_INFO = Family(
+    "dockerswarm_service_update_info",
+    "gauge",
+    "The engine's message on the service's update (UpdateStatus.Message, at most 200 "
+    "characters); always 1, absent for a service never updated.",
+    (*_S, "message"),
+)
+UPDATE_CONFIG = Family(
+    "dockerswarm_service_update_config_info",
+    "gauge",
+    "How the engine rolls the service's tasks over: the update's failure action and order, "
+    "and the rollback's failure action (the engine's defaults where unset); always 1.",
+    (*_S, "failure_action", "order", "rollback_failure_action"),
+)
+UPDATE_MONITOR = Family(
+    "dockerswarm_service_update_monitor_seconds",
+    "gauge",
+    "How long the engine watches each updated task for a failure (UpdateConfig.Monitor, "
+    "the engine's 5s where unset).",
+    _S,
+)
+UPDATE_DELAY = Family(
+    "dockerswarm_service_update_delay_seconds",
+    "gauge",
+    "The wait between two batches of an update (UpdateConfig.Delay).",
+    _S,
+)
+UPDATE_MESSAGE_MAX = 200
+"""Characters of an update's message in its info series at most: the engine's are under
+a hundred, and a label is no place for more."""
 COMPLETIONS_DESIRED = Family(
     "dockerswarm_service_completions_desired",
     "gauge",
@@ -111,6 +161,26 @@ def _resource(value: float) -> float | None:
     return value or None
 
 
+def _update_info(v: ServiceView) -> Iterable[Sample]:
+    if not v.service.update_state:
+        return ()
+    return (((("message", one_line(v.service.update_message, UPDATE_MESSAGE_MAX)),), 1),)
+
+
+def _update_config(v: ServiceView) -> Iterable[Sample]:
+    update, rollback = v.service.update_config, v.service.rollback_config
+    return (
+        (
+            (
+                ("failure_action", update.failure_action),
+                ("order", update.order),
+                ("rollback_failure_action", rollback.failure_action),
+            ),
+            1,
+        ),
+    )
+
+
 def _placement_excluded(v: ServiceView) -> Iterable[Sample]:
     if v.placement is None:
         return ()
@@ -143,6 +213,13 @@ def service_generators(labels: Allowlist) -> tuple[Generator[ServiceView], ...]:
                 else ()
             ),
         ),
+        Generator(UPDATED, one(lambda v: v.updated)),
+        Generator(UPDATE_STARTED, one(lambda v: v.service.update_started_at or None)),
+        Generator(UPDATE_COMPLETED, one(lambda v: v.service.update_completed_at or None)),
+        Generator(UPDATE_INFO, _update_info),
+        Generator(UPDATE_CONFIG, _update_config),
+        Generator(UPDATE_MONITOR, one(lambda v: v.service.update_config.monitor)),
+        Generator(UPDATE_DELAY, one(lambda v: v.service.update_config.delay)),
         Generator(COMPLETIONS_DESIRED, one(lambda v: v.completions_desired)),
         Generator(COMPLETIONS_SUCCEEDED, one(lambda v: v.completions_succeeded)),
         Generator(LABELS, exported),

@@ -29,17 +29,15 @@ import sys
 import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry
-
 from common.logs import configure_logging
-from exporter.client import EngineMetrics
 from exporter.engine import Engine
-from exporter.errors import EngineError, NoLeader, NotManager, Timeout
+from exporter.errors import EngineError, NoLeader
 from exporter.model import SwarmModel
 from exporter.snapshot import read_once
 from exporter.views import ServiceView
-from swarm_sentinel.config import docker_settings, healer_policy
+from swarm_sentinel.config import healer_policy
 from swarm_sentinel.flags import FlagParser, add_docker_flags, add_healer_policy_flags
+from swarm_sentinel.oneshot import cause, engine_from, print_out
 from swarm_sentinel.status.explain import Logs, explain, find, newest_failed, read_logs
 from swarm_sentinel.status.json import explanation_to_json, to_json
 from swarm_sentinel.status.report import (
@@ -96,25 +94,6 @@ def build_explain_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _engine(args: argparse.Namespace) -> Engine:
-    docker = docker_settings(args)
-    return Engine(
-        docker.host,
-        EngineMetrics(CollectorRegistry()),
-        timeout=docker.timeout,
-        api_version=docker.api_version,
-    )
-
-
-def _print(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        # `status | head` closed the pipe early: not an error of ours. Point stdout
-        # at /dev/null so that the interpreter's final flush does not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -126,20 +105,20 @@ def main(argv: Sequence[str]) -> int:
     # lines into the report (or into the JSON), and only real trouble matters here.
     configure_logging("error", "auto")
     model = SwarmModel()
-    engine = _engine(args)
+    engine = engine_from(args)
     try:
         asyncio.run(_read(engine, model))
     except NoLeader as exc:
         report = no_leader_report(model.info, exc.message, now=time.time(), engine=engine.address)
     except EngineError as exc:
-        print(f"swarm-sentinel status: {_cause(exc, model, engine)}", file=sys.stderr)
+        print(f"swarm-sentinel status: {cause(exc, model.info, engine)}", file=sys.stderr)
         return EXIT_NO_VIEW
     else:
         report = build_report(model, now=time.time(), engine=engine.address, settings=settings)
     if args.output == "json":
-        _print(json.dumps(to_json(report), indent=2))
+        print_out(json.dumps(to_json(report), indent=2))
     else:
-        _print(render_text(report, use_color(args.color, sys.stdout, os.environ)))
+        print_out(render_text(report, use_color(args.color, sys.stdout, os.environ)))
     return report.exit_code
 
 
@@ -152,12 +131,12 @@ def explain_main(argv: Sequence[str]) -> int:
         return EXIT_NO_VIEW
     configure_logging("error", "auto")
     model = SwarmModel()
-    engine = _engine(args)
+    engine = engine_from(args)
     want_logs = getattr(args, "explain.logs")
     try:
         found = asyncio.run(_explain(engine, model, args.service, want_logs))
     except EngineError as exc:
-        print(f"swarm-sentinel explain: {_cause(exc, model, engine)}", file=sys.stderr)
+        print(f"swarm-sentinel explain: {cause(exc, model.info, engine)}", file=sys.stderr)
         return EXIT_NO_VIEW
     if found is None:
         print(f"swarm-sentinel explain: no service {args.service!r}", file=sys.stderr)
@@ -165,9 +144,9 @@ def explain_main(argv: Sequence[str]) -> int:
     view, logs = found
     e = explain(model, view, now=time.time(), settings=settings, logs=logs)
     if args.output == "json":
-        _print(json.dumps(explanation_to_json(e), indent=2))
+        print_out(json.dumps(explanation_to_json(e), indent=2))
     else:
-        _print(render_explanation_text(e, use_color(args.color, sys.stdout, os.environ)))
+        print_out(render_explanation_text(e, use_color(args.color, sys.stdout, os.environ)))
     return EXIT_HEALTHY if e.converged else EXIT_UNHEALTHY
 
 
@@ -190,20 +169,3 @@ async def _read(engine: Engine, model: SwarmModel) -> None:
         await read_once(engine, model)
     finally:
         await engine.close()
-
-
-def _cause(exc: EngineError, model: SwarmModel, engine: Engine) -> str:
-    address = engine.address
-    if isinstance(exc, Timeout):
-        # Seen on the lab: while a manager's swarm loses quorum, even its /info can
-        # hang for some seconds before it says "no leader". Worth a hint, not a guess.
-        return (
-            f"the Docker engine at {address} gave no answer within {engine.timeout:g}s "
-            f"({exc.endpoint}); a manager can stall while its swarm loses quorum: "
-            "try again, or give a longer --docker.timeout"
-        )
-    if isinstance(exc, NotManager):
-        return exc.message  # a worker, or no swarm: it names the address
-    if model.info is None:
-        return f"cannot talk to the Docker engine at {address}: {exc.message}"
-    return f"the manager at {address} did not answer: {exc}"

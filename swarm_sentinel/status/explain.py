@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.durations import short_duration
+from common.text import one_line
 from exporter.engine import Engine
 from exporter.errors import EngineError
 from exporter.logtail import LOG_TAIL
@@ -58,6 +59,9 @@ class Explanation:
     image: str
     converged: bool
     update_started_at: float
+    update_message: str
+    updated: int
+    """Running tasks on the current spec."""
     failed: tuple[FailedTask, ...]
     """Newest first."""
     stuck: tuple[StuckRow, ...]
@@ -117,6 +121,8 @@ def explain(
         image=svc.image,
         converged=view.converged,
         update_started_at=svc.update_started_at,
+        update_message=svc.update_message,
+        updated=view.updated,
         failed=tuple(_failed(t, model) for t in view.recent_failures),
         stuck=tuple(stuck_rows(view, now)),
         placement=view.placement,
@@ -146,7 +152,13 @@ def facts(e: Explanation) -> list[tuple[str, str]]:
     if r.update_state:
         since = e.update_started_at
         started = f", started {short_duration(e.now - since)} ago" if since else ""
-        lines.append(("update", f"{r.update_state}{started}"))
+        said = f"; the engine says: {one_line(e.update_message)}" if e.update_message else ""
+        lines.append(
+            (
+                "update",
+                f"{r.update_state}{started}: {e.updated}/{r.desired} on the current spec{said}",
+            )
+        )
     if e.placement is not None:
         lines.append(("placement", e.placement.explain()))
     lines.append(("healer", e.healer))

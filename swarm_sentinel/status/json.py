@@ -136,6 +136,8 @@ def explanation_to_json(e: Explanation) -> dict[str, Any]:
         "failures": dict(r.failures),
         "update_state": r.update_state or None,
         "update_started_at": _iso(e.update_started_at),
+        "update_message": e.update_message or None,
+        "updated": e.updated,
         "failed_tasks": [
             {
                 "task_id": f.task_id,

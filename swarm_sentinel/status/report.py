@@ -251,7 +251,7 @@ def _heal_row(view: ServiceView, text: str, settings: HealerSettings, now: float
             svc.name, svc.id, (), 0, policy.max_attempts, 0.0, False, view.converged, str(exc)
         )
     # Counted as a healer would count them, had it just started.
-    counted = recall(view, state, now, settings)
+    counted = recall(view, state, now, settings, policy.on_update_paused)
     attempts = len(counted)
     given_up = attempts >= policy.max_attempts
     return HealRow(

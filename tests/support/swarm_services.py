@@ -44,6 +44,8 @@ class Services:
         reserve_memory: int | None = None,
         max_replicas: int | None = None,
         update_parallelism: int | None = None,
+        update_failure_action: str | None = None,
+        update_monitor: float | None = None,
     ) -> str:
         """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files.
         ``memory_limit``: bytes (the lab's engines enforce it: the OOM killer acts);
@@ -52,7 +54,11 @@ class Services:
         seconds between a stop's SIGTERM and its SIGKILL (busybox ``sleep`` ignores the
         first); ``reserve_memory``: bytes the scheduler must find free on a node;
         ``max_replicas``: tasks per node at most; ``update_parallelism``: tasks a rolling
-        update replaces at once."""
+        update replaces at once; ``update_failure_action`` (pause, continue, rollback) and
+        ``update_monitor`` (seconds): what the engine does when an updated task fails
+        within that window (a rollback is watched as long). Any of the three writes an
+        UpdateConfig with no delay between batches (docker-py's own default failure action
+        is ``continue``, the engine's without an UpdateConfig ``pause``)."""
         healthcheck = None
         if health_cmd is not None:
             second = 1_000_000_000
@@ -91,8 +97,24 @@ class Services:
         )
         with closing(self.lab.manager_client()) as api:
             update_config = (
-                docker.types.UpdateConfig(parallelism=update_parallelism)
-                if update_parallelism
+                docker.types.UpdateConfig(
+                    parallelism=update_parallelism or 1,
+                    delay=0,
+                    failure_action=update_failure_action or "continue",
+                    monitor=int(update_monitor * 1e9) if update_monitor else None,
+                )
+                if update_parallelism or update_failure_action or update_monitor
+                else None
+            )
+            # A rollback watched as briefly as the update (the engine's default is 5 s).
+            rollback_config = (
+                docker.types.RollbackConfig(
+                    parallelism=update_parallelism or 1,
+                    delay=0,
+                    failure_action="pause",
+                    monitor=int(update_monitor * 1e9),
+                )
+                if update_monitor
                 else None
             )
             resp: dict[str, Any] = api.create_service(
@@ -101,6 +123,7 @@ class Services:
                 mode=service_mode,
                 labels=labels or {},
                 update_config=update_config,
+                rollback_config=rollback_config,
             )
         self.ids.append(resp["ID"])
         return str(resp["ID"])
@@ -132,6 +155,17 @@ class Services:
             template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
 
         self.update(service_id, bump)
+
+    def set_command(self, service_id: str, command: Sequence[str]) -> None:
+        """A deploy of a new version: ``docker service update --args ...``."""
+
+        def new(spec: dict[str, Any]) -> None:
+            spec["TaskTemplate"]["ContainerSpec"]["Command"] = list(command)
+
+        self.update(service_id, new)
+
+    def command(self, service_id: str) -> list[str]:
+        return list(self.inspect(service_id)["Spec"]["TaskTemplate"]["ContainerSpec"]["Command"])
 
     def scale(self, service_id: str, replicas: int) -> None:
         self.update(

@@ -12,7 +12,7 @@ from exporter import planning
 from exporter.model import SwarmModel
 from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
 from healer.policy import outlook
-from healer.settings import LABEL_HEAL, HealerSettings, Scope, service_policy
+from healer.settings import LABEL_HEAL, Action, HealerSettings, Scope, service_policy
 from healer.state import HealState
 from healer.webhook import Failure, Reported, document
 from swarm_sentinel.status.explain import Logs, explain, find
@@ -106,6 +106,21 @@ def test_the_healers_outlook_follows_its_settings(sample: SampleSet) -> None:
     job = replace(view, service=replace(view.service, mode="replicated-job"))
     policy, _ = service_policy(job.service, everyone)
     assert "never forced" in outlook(job, policy, HealState(), now, everyone)
+    # An update paused on failure: forced, rolled back or left alone, as chosen.
+    paused = replace(view, service=replace(view.service, update_state="paused"))
+
+    def paused_says(settings: HealerSettings) -> str:
+        p, _ = service_policy(paused.service, settings)
+        return outlook(paused, p, HealState(), now, settings)
+
+    assert paused_says(everyone).startswith("update_paused: will force")
+    rollback = replace(everyone, on_update_paused=Action.ROLLBACK)
+    assert paused_says(rollback).startswith("update_paused: will roll it back once broken")
+    assert paused_says(replace(rollback, dry_run=True)).startswith(
+        "update_paused: would roll it back (dry run)"
+    )
+    left = paused_says(replace(everyone, on_update_paused=Action.NONE))
+    assert left.startswith("update paused: left to the operator")
 
 
 def test_odd_names_and_log_lines_are_escaped_and_linked_safely(sample: SampleSet) -> None:
@@ -137,7 +152,8 @@ def test_the_webhook_carries_the_failed_task_and_its_logs_only_when_asked() -> N
     failure = Failure("t1", 1_800_000_000.0, "lab-w1", 3, "nonzero_exit", "task: non-zero exit (3)")
     r = Reported(
         time=1_800_000_001.0, service_id="s", service_name="crashy", stack="",
-        reason="crash_looping", result="forced", attempts=1, next_allowed=0.0, running=0,
+        reason="crash_looping", result="forced", action="force", attempts=1, next_allowed=0.0,
+        running=0,
         desired=2, error="", force_error="", dry_run=False, node_id="n", hostname="lab-m1",
         failure=failure,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -142,3 +143,58 @@ async def test_a_conflict_is_a_conflict(tmp_path: Path) -> None:
     result = await _force(tmp_path, fake, upgrade=False)
     assert result.outcome == Outcome.CONFLICT and "update out of sequence" in result.detail
     assert fake.posted == []
+
+
+# -- The rollback: the current spec posted back as read, with rollback=previous, only
+# while the update read is still paused. A real engine's rollback is tested on the lab
+# (tests/lab/test_deploy_verdict.py); here, what it cannot be made to do on cue: change
+# between the healer's decision and its read, or turn the write away.
+
+
+def _paused_service(sample: SampleSet, state: str) -> dict[str, Any]:
+    svc: dict[str, Any] = copy.deepcopy(sample.load("services-status.json")[0])
+    svc["UpdateStatus"] = {"State": state, "Message": "update paused due to failure"}
+    return svc
+
+
+@pytest.mark.parametrize(
+    ("state", "answer", "outcome", "posted"),
+    [
+        ("paused", 200, Outcome.ROLLED_BACK, True),
+        ("paused", 409, Outcome.CONFLICT, True),
+        ("rollback_started", 200, Outcome.RACED, False),
+        ("rollback_completed", 200, Outcome.RACED, False),
+        ("updating", 200, Outcome.RACED, False),
+    ],
+)
+async def test_a_rollback_only_of_an_update_still_paused(
+    sample: SampleSet, tmp_path: Path, state: str, answer: int, outcome: Outcome, posted: bool
+) -> None:
+    svc = _paused_service(sample, state)
+    seen: list[tuple[dict[str, str], Any]] = []
+
+    async def service(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            seen.append((dict(request.query), await request.json()))
+            if answer != 200:
+                return web.json_response({"message": "update out of sequence"}, status=answer)
+            return web.json_response({"Warnings": None})
+        return web.json_response(svc)
+
+    async def ping(_: web.Request) -> web.Response:
+        return web.Response(text="OK", headers={"API-Version": sample.api})
+
+    routes = {"/_ping": ping, "/{v}/services/{id}": service, "/{v}/services/{id}/update": service}
+    async with fake_engine(tmp_path, routes) as url:
+        engine = Engine(url, EngineMetrics(CollectorRegistry()))
+        try:
+            result = await Forcer(engine).rollback(svc["ID"])
+        finally:
+            await engine.close()
+    assert result.outcome == outcome, result
+    if not posted:
+        assert seen == [] and state in result.detail
+        return
+    ((query, body),) = seen
+    assert query == {"version": str(svc["Version"]["Index"]), "rollback": "previous"}
+    assert body == svc["Spec"]  # the current spec, as read: the engine keeps none of it

@@ -17,7 +17,7 @@ from exporter.parse import parse_info, parse_list, parse_node, parse_service, pa
 from healer.forcer import ForceResult, Outcome
 from healer.policy import Decision, Result
 from healer.runner import Healer
-from healer.settings import LABEL_STATE, HealerSettings, Scope
+from healer.settings import LABEL_STATE, LABEL_UPDATE_PAUSED, Action, HealerSettings, Scope
 from healer.state import HealState
 from swarm_sentinel.status.explain import explain, find
 from swarm_sentinel.status.report import build_report
@@ -29,11 +29,17 @@ class RecordingForcer:
     """Answers every force as the engine would when nobody else writes."""
 
     calls: list[tuple[str, HealState, HealState]] = field(default_factory=list)
+    rollbacks: list[str] = field(default_factory=list)
     outcome: Outcome = Outcome.FORCED
 
     async def force(self, service_id: str, new_state: HealState, seen: HealState) -> ForceResult:
         self.calls.append((service_id, new_state, seen))
         return ForceResult(self.outcome, force_update=len(self.calls))
+
+    async def rollback(self, service_id: str) -> ForceResult:
+        self.rollbacks.append(service_id)
+        outcome = Outcome.ROLLED_BACK if self.outcome == Outcome.FORCED else self.outcome
+        return ForceResult(outcome)
 
 
 @dataclass
@@ -137,6 +143,56 @@ async def test_a_force_that_did_not_happen_is_reported_as_such(
     decided = await past_threshold(h, clock, model)
     expected = Result.SKIPPED_COOLDOWN if outcome == Outcome.RACED else Result.ERROR
     assert expected in decided.values() and Result.FORCED not in decided.values()
+
+
+def pause_web(model: SwarmModel, **labels: str) -> str:
+    """The sampled "web" as if its update had paused on failure (its other tasks run)."""
+    web = next(s for s in model.services.values() if s.name == "web")
+    merged = tuple(sorted({**dict(web.labels), **labels}.items()))
+    model.upsert_service(replace(web, update_state="paused", labels=merged))
+    return web.id
+
+
+async def test_a_paused_update_is_rolled_back_once_then_cools_down(sample: SampleSet) -> None:
+    settings = replace(SETTINGS, on_update_paused=Action.ROLLBACK, rate_limit=10)
+    h, forcer, clock, model = healer(sample, settings)
+    web = pause_web(model)
+    first = await past_threshold(h, clock, model)
+    assert first["web"] == Result.ROLLED_BACK and forcer.rollbacks == [web]
+    assert web not in {sid for sid, _, _ in forcer.calls}  # rolled back, not forced
+    # The model still says paused until its next poll: cooling down, not a second
+    # rollback (which would put the failed spec back).
+    for _ in range(12):
+        clock.now += 5
+        assert names(model, await h.evaluate()).get("web") in (None, Result.SKIPPED_COOLDOWN)
+    assert forcer.rollbacks == [web]
+    assert h.metrics.actions[("web", "shop", "update_paused", "rolled_back", "rollback")] == 1
+    text = h.metrics.store.render().decode()
+    assert 'result="rolled_back",action="rollback"' in text
+
+
+async def test_a_paused_update_the_label_leaves_alone(sample: SampleSet) -> None:
+    h, forcer, clock, model = healer(sample)
+    pause_web(model, **{LABEL_UPDATE_PAUSED: "none"})
+    assert "web" not in await past_threshold(h, clock, model)
+    assert forcer.rollbacks == [] and not any(
+        model.services[sid].name == "web" for sid, _, _ in forcer.calls
+    )
+
+
+@pytest.mark.parametrize("outcome", [Outcome.RACED, Outcome.CONFLICT])
+async def test_a_rollback_someone_else_did_first(sample: SampleSet, outcome: Outcome) -> None:
+    settings = replace(SETTINGS, on_update_paused=Action.ROLLBACK, rate_limit=10)
+    h, forcer, clock, model = healer(sample, settings)
+    pause_web(model)
+    forcer.outcome = outcome
+    with capture_logs() as logs:
+        decided = await past_threshold(h, clock, model)
+    expected = Result.SKIPPED_COOLDOWN if outcome == Outcome.RACED else Result.CONFLICT
+    assert decided["web"] == expected
+    if outcome == Outcome.CONFLICT:
+        failed = [e for e in logs if e["event"] == "healer_force_failed"]
+        assert [e["action"] for e in failed if e["service"] == "web"] == ["rollback"]
 
 
 @dataclass
@@ -274,8 +330,8 @@ async def test_no_error_of_the_write_ends_the_healer(sample: SampleSet) -> None:
     failed = [e for e in logs if e["event"] == "healer_force_failed"]
     assert failed and "unexpected AttributeError" in failed[0]["error"]
     assert (
-        h.metrics.actions[("crashy", "", "crash_looping", "error")]
-        + h.metrics.actions[("crashy", "", "replicas_missing", "error")]
+        h.metrics.actions[("crashy", "", "crash_looping", "error", "force")]
+        + h.metrics.actions[("crashy", "", "replicas_missing", "error", "force")]
         == 1
     )
 

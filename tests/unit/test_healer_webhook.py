@@ -107,6 +107,7 @@ def reported(name: str = "web", result: str = "forced") -> Reported:
         stack="shop",
         reason="replicas_missing",
         result=result,
+        action="force" if result in ("forced", "dry_run", "error", "conflict") else "none",
         attempts=1,
         next_allowed=1_800_000_300.0,
         running=0,
@@ -152,8 +153,10 @@ async def test_one_post_per_decision_reported(sample: SampleSet, receiver: Recei
         async with sending(hook):
             await passes(h, clock, 8)
             await asyncio.wait_for(hook.queue.join(), 10)
-    counted = Counter({(n, r, res): c for (n, _, r, res), c in h.metrics.actions.items()})
-    posted = Counter((d["service_name"], d["reason"], d["result"]) for d in receiver.got)
+    counted = Counter({(n, r, res, a): c for (n, _, r, res, a), c in h.metrics.actions.items()})
+    posted = Counter(
+        (d["service_name"], d["reason"], d["result"], d["action"]) for d in receiver.got
+    )
     assert posted == counted
     decisions = [e for e in logs if e["event"] == "healer_decision"]
     assert len(receiver.got) == len(decisions) == sum(counted.values()) == hook.sent
@@ -165,7 +168,8 @@ async def test_one_post_per_decision_reported(sample: SampleSet, receiver: Recei
     assert info is not None
     error = next(d for d in receiver.got if d["result"] == "error")
     assert error["service_id"] == next(i for i, s in model.services.items() if s.name == "crashy")
-    assert error["force_error"] == "500 the engine is unwell" and error["action"] == "none"
+    # The write it tried: a force that failed.
+    assert error["force_error"] == "500 the engine is unwell" and error["action"] == "force"
     assert error["attempts"] == 1 and error["next_allowed"].endswith("Z")
     assert error["instance"]["engine"] == ENGINE
     assert error["instance"]["node_id"] == info.node_id

@@ -21,7 +21,7 @@ import pytest
 from exporter.decode import NODES, SERVICES, TASKS, Reader, split
 from exporter.parse import parse_time
 from exporter.shapes import ParseError
-from exporter.types import NO_RESOURCES, Resources
+from exporter.types import NO_RESOURCES, Resources, UpdateConfig
 
 DROP = object()
 """As a value in ``Case.changes``: the key is removed."""
@@ -171,11 +171,16 @@ CASES = [
     Case("image digest cut", "service",
          {"Spec.TaskTemplate.ContainerSpec.Image": "nginx:1@sha256:abc"}, {"image": "nginx:1"}),
     Case("no image", "service", {"Spec.TaskTemplate": None}, {"image": "", "constraints": ()}),
+    # The task template is kept whole (its digest says which tasks run on it) and read
+    # on its own: a field of a wrong type in it sends the template alone the lenient
+    # way, not the service.
     Case("constraints keep strings", "service",
          {"Spec.TaskTemplate.Placement": {"Constraints": ["a", 1, None, "b"]}},
-         {"constraints": ("a", "b")}, True),
+         {"constraints": ("a", "b")}),
     Case("constraints not a list", "service",
-         {"Spec.TaskTemplate.Placement": {"Constraints": "a"}}, {"constraints": ()}, True),
+         {"Spec.TaskTemplate.Placement": {"Constraints": "a"}}, {"constraints": ()}),
+    Case("template not an object", "service", {"Spec.TaskTemplate": "x"},
+         {"image": "", "template_digest": ""}),
     Case("negative force update", "service", {"Spec.TaskTemplate.ForceUpdate": -1},
          {"force_update": 0}),
     Case("update state", "service",
@@ -199,7 +204,26 @@ CASES = [
          {"reservation": Resources(0.5, 1 << 20), "limit": NO_RESOURCES}),
     Case("limit of a wrong type", "service",
          {"Spec.TaskTemplate.Resources": {"Limits": {"MemoryBytes": "1G"}}},
-         {"limit": NO_RESOURCES}, True),
+         {"limit": NO_RESOURCES}),
+    Case("update finished", "service",
+         {"UpdateStatus": {"State": "rollback_completed", "Message": "rollback completed",
+                           "CompletedAt": "2026-11-26T17:10:06Z"}},
+         {"update_message": "rollback completed", "update_completed_at": T0}),
+    Case("message not a string", "service", {"UpdateStatus": {"Message": ["x"]}},
+         {"update_message": ""}, True),
+    Case("no update config: the engine's defaults", "service", {},
+         {"update_config": UpdateConfig("pause", 5.0, 0.0, "stop-first"),
+          "rollback_config": UpdateConfig()}),
+    Case("update config", "service",
+         {"Spec.UpdateConfig": {"FailureAction": "Rollback", "Monitor": 3_000_000_000,
+                                "Delay": 10_000_000_000, "Order": "start-first"}},
+         {"update_config": UpdateConfig("rollback", 3.0, 10.0, "start-first")}),
+    Case("monitor 0 or negative: the engine's 5s", "service",
+         {"Spec.UpdateConfig": {"Monitor": 0, "Delay": -1, "FailureAction": ""},
+          "Spec.RollbackConfig": {"Monitor": -5}},
+         {"update_config": UpdateConfig(), "rollback_config": UpdateConfig()}),
+    Case("monitor of a wrong type", "service", {"Spec.RollbackConfig": {"Monitor": "5s"}},
+         {"rollback_config": UpdateConfig()}, True),
     # -- tasks
     Case("no service", "task", {"ServiceID": DROP}, "task t1: missing ServiceID"),
     Case("service not a string", "task", {"ServiceID": 5}, "task t1: missing ServiceID", True),
@@ -217,6 +241,8 @@ CASES = [
          {"exit_code": None}, True),
     Case("exit code true", "task", {"Status.ContainerStatus": {"ExitCode": True}},
          {"exit_code": None}, True),
+    Case("no spec: no digest", "task", {}, {"spec_digest": ""}),
+    Case("spec not an object: no digest", "task", {"Spec": [1]}, {"spec_digest": ""}),
     Case("nanoseconds cut", "task", {"Status.Timestamp": "2026-11-26T17:10:06.771732999Z"},
          {"timestamp": T0 + 0.771732}),
     Case("Go's zero time", "task", {"CreatedAt": "0001-01-01T00:00:00Z"}, {"created_at": 0.0}),

@@ -23,6 +23,8 @@ from healer.settings import (
     LABEL_HEAL,
     LABEL_MAX_ATTEMPTS,
     LABEL_THRESHOLD,
+    LABEL_UPDATE_PAUSED,
+    Action,
     HealerSettings,
     Scope,
     service_policy,
@@ -82,7 +84,7 @@ def run(
     recent: tuple[float, ...] = (),
 ) -> tuple[Memory, Decision]:
     policy, _ = service_policy(v.service, settings)
-    reason = problem(v, None)
+    reason = problem(v, None, False, policy.on_update_paused)
     memory = observe(memory, reason is not None, clock.now, settings)
     assert reason is not None
     d = decide(
@@ -247,6 +249,77 @@ def test_reasons() -> None:
     # Global services and services not opted in (None) are never rebalanced.
     assert problem(view(running=6, desired=6, mode="global"), {"a": 6, "b": 0}) is None
     assert problem(even, None) is None
+
+
+def paused(running: int, on_paused: str | None = None, update_state: str = "paused") -> ServiceView:
+    labels = {LABEL_HEAL: "true", **({LABEL_UPDATE_PAUSED: on_paused} if on_paused else {})}
+    v = view(running=running, update_state=update_state)
+    return replace(v, service=replace(v.service, labels=tuple(sorted(labels.items()))))
+
+
+def decided(v: ServiceView, settings: HealerSettings = S) -> Decision:
+    clock = Clock()
+    mem, _ = run(v, clock, Memory(), HealState(), settings=settings)
+    clock.tick(121)
+    return run(v, clock, mem, HealState(), settings=settings)[1]
+
+
+def test_a_paused_update_forced_by_default_as_before() -> None:
+    d = decided(paused(running=1))
+    assert (d.reason, d.result, d.action) == (Reason.UPDATE_PAUSED, Result.FORCED, Action.FORCE)
+    # Its old tasks all run: forcing would run the failed update again for nothing.
+    assert problem(paused(running=2), None) is None
+
+
+def test_a_paused_update_rolled_back_by_label_or_flag() -> None:
+    d = decided(paused(running=1, on_paused="rollback"))
+    assert (d.reason, d.result, d.action) == (
+        Reason.UPDATE_PAUSED,
+        Result.ROLLED_BACK,
+        Action.ROLLBACK,
+    )
+    assert d.state is not None and d.next_allowed == d.state.next_allowed  # a cooldown, too
+    # The deploy failed however many old tasks still run: rolled back all the same.
+    all_running = paused(running=2, on_paused="rollback")
+    assert problem(all_running, None, False, Action.ROLLBACK) == Reason.UPDATE_PAUSED
+    assert decided(all_running).action == Action.ROLLBACK
+    rehearsed = decided(all_running, replace(S, dry_run=True))
+    assert (rehearsed.result, rehearsed.action) == (Result.DRY_RUN, Action.ROLLBACK)
+    # The flag, and a label that overrides it.
+    flagged = replace(S, on_update_paused=Action.ROLLBACK)
+    assert decided(paused(running=1), flagged).action == Action.ROLLBACK
+    assert decided(paused(running=1, on_paused="force"), flagged).action == Action.FORCE
+
+
+def test_a_paused_update_left_to_the_operator() -> None:
+    for v in (paused(running=0, on_paused="none"), paused(running=2, on_paused="none")):
+        assert problem(v, None, False, Action.NONE) is None
+        # Crash looping or not: a force would run the failed update again.
+        assert problem(v, None, True, Action.NONE) is None
+        assert problem(v, {"a": 2, "b": 0}, False, Action.NONE) is None
+
+
+def test_never_rolled_back_twice_a_rollback_that_paused_is_forced_to_its_spec() -> None:
+    # After a rollback the service runs its previous spec; a second rollback would put
+    # the failed one back. A rollback that paused is broken as any service is: its
+    # current spec (the previous one) is forced.
+    for state in ("rollback_paused", "rollback_completed"):
+        v = paused(running=0, on_paused="rollback", update_state=state)
+        assert problem(v, None, False, Action.ROLLBACK) == Reason.REPLICAS_MISSING
+        d = decided(v)
+        assert (d.result, d.action) == (Result.FORCED, Action.FORCE)
+    assert problem(paused(running=2, on_paused="rollback", update_state="rollback_paused"),
+                   None, False, Action.ROLLBACK) is None  # fmt: skip
+    # A rollback under way is the engine's own work.
+    v = paused(running=0, on_paused="rollback", update_state="rollback_started")
+    assert problem(v, None, False, Action.ROLLBACK) is None
+
+
+def test_a_malformed_update_paused_label_is_reported_and_the_default_used() -> None:
+    policy, problems = service_policy(paused(1, on_paused="undo").service, S)
+    assert policy.on_update_paused == Action.FORCE
+    assert [(p.label, p.value) for p in problems] == [(LABEL_UPDATE_PAUSED, "undo")]
+    assert "force, rollback, none" in problems[0].problem
 
 
 def test_labels_and_scope() -> None:
