@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from exporter.placement import Placement
 from exporter.types import UPDATING_STATES, Service, Task
 
+JOB_STATES = ("active", "succeeded", "failed")
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceView:
@@ -48,6 +50,12 @@ class ServiceView:
     placement: Placement | None = None
     """While a task of it is pending: where one more could go, node by node (see
     ``planning.explain_placements``)."""
+    job_state: str = ""
+    """Jobs and one-shots: ``active`` (a task runs or is to run), ``succeeded`` (its
+    completions done), ``failed`` (nothing more runs, completions short, the last task
+    to end failed); "" for any other service."""
+    last_success: float = 0.0
+    """Jobs and one-shots: when a task of it last completed (0: not seen to)."""
 
     @property
     def pending(self) -> bool:

@@ -29,6 +29,9 @@ class WatchSettings:
     """Follow this node's own engine's task-container events (exits, OOM kills, health).
     Off where the engine is reached through something shared by several nodes (a socket
     proxy behind a virtual IP): its containers would not be this node's."""
+    node_certificate: str = ""
+    """The file of this node's own certificate to read its expiry from (a read-only
+    mount of /var/lib/docker/swarm/certificates/swarm-node.crt); "": not read."""
     task_history: bool = False
     """List every service's whole task history, as before swarm-sentinel ran on every
     node: where only managers run it, failures are counted from the managers' history.

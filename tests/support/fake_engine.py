@@ -100,6 +100,9 @@ class SampledEngine:
             return web.json_response(next(s for s in services if s["ID"] == sid))
         if path == "/tasks":
             return self._sample("tasks.json")
+        if path in ("/networks", "/secrets", "/configs"):
+            sample = self.dir / f"{path[1:]}.json"
+            return self._sample(sample.name) if sample.exists() else web.json_response([])
         if path == "/events":
             return await self._events(request)
         return web.json_response({"message": "page not found"}, status=404)

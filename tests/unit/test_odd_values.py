@@ -7,19 +7,15 @@ import copy
 import subprocess
 from dataclasses import replace
 
-from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from exporter.client import EngineMetrics
-from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
 from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import LABEL_VALUE_MAX, LabelCuts, TextStore
 from exporter.model import SwarmModel
+from exporter.nodelog import note_nodes
 from exporter.parse import parse_info, parse_list, parse_node, parse_service
-from exporter.watch import WatcherMetrics, WatchSettings
-from exporter.watcher import Watcher
 from tests.unit.samples import SampleSet
 
 
@@ -69,15 +65,7 @@ def test_any_string_is_exported_safely(sample: SampleSet) -> None:
 
 
 def test_two_managers_claiming_leadership_log_one_change(sample: SampleSet) -> None:
-    registry = CollectorRegistry()
     model = SwarmModel()
-    watcher = Watcher(
-        Engine("unix:///nonexistent.sock", EngineMetrics(registry)),
-        model,
-        Health(synced=True),
-        WatcherMetrics(registry),
-        WatchSettings(),
-    )
     nodes, _ = parse_list(sample.load("nodes.json"), parse_node, "n")
     model.replace_nodes(nodes)
     managers = sorted((n for n in nodes if n.is_manager), key=lambda n: not n.leader)
@@ -85,7 +73,7 @@ def test_two_managers_claiming_leadership_log_one_change(sample: SampleSet) -> N
     claim = [managers[0], replace(managers[1], leader=True)]
     with capture_logs() as logs:
         for _ in range(3):  # three polls
-            watcher._note_nodes([c for c in map(model.upsert_node, claim) if c is not None])
+            note_nodes(True, [c for c in map(model.upsert_node, claim) if c is not None])
     # Said once, when the second one started claiming it; not again every poll.
     changes = [e for e in logs if e["event"] == "leader_changed"]
     assert [e["new"] for e in changes] == [managers[1].hostname]
