@@ -109,8 +109,12 @@ class NetworkUse:
     def used(self, net: Network, nodes: int) -> dict[str, int]:
         """Addresses of ``net`` in use, by what for (``USES``); ``nodes``: how many nodes
         the swarm has (each has an ingress sandbox address)."""
+        vips, tasks = self._vips[net.id], self._tasks[net.id]
         lb = nodes if net.ingress else len(self._nodes.get(net.id, ()))
-        return {"vip": self._vips[net.id], "task": self._tasks[net.id], "load_balancer": lb}
+        # The virtual IPs and the tasks' addresses were given; a node's balancer address
+        # only as far as addresses were left: where none was, its tasks wait for it.
+        lb = min(lb, max(0, net.addresses - vips - tasks)) if net.addresses else lb
+        return {"vip": vips, "task": tasks, "load_balancer": lb}
 
     def take_changes(self) -> tuple[frozenset[str], frozenset[str]]:
         """The networks whose figures moved (known ones), and those removed."""

@@ -6,8 +6,11 @@ slices); this reads everything once, in order, and is done.
 
 from __future__ import annotations
 
+import contextlib
+
 from exporter import planning
 from exporter.engine import Engine
+from exporter.errors import Refused
 from exporter.model import SwarmModel
 
 
@@ -21,3 +24,10 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     model.replace_services(await engine.services())
     model.replace_tasks(await engine.tasks(), None, whole=True)
     planning.explain_placements(model)
+    # The networks, secrets and configs, unless refused (a proxy allowing only some
+    # endpoints): the report then says nothing of them.
+    with contextlib.suppress(Refused):
+        model.replace_networks(await engine.networks())
+    for kind, listed in (("secret", engine.secrets), ("config", engine.configs)):
+        with contextlib.suppress(Refused):
+            model.replace_inventory(kind, await listed())

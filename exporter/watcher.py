@@ -42,7 +42,7 @@ from common.supervise import supervise
 from exporter import gc_tuning, planning
 from exporter.certs import NodeCertificate
 from exporter.engine import ID_CHARS, Engine
-from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
+from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Refused, Unreachable
 from exporter.health import Health
 from exporter.metrics.publish import Changes
 from exporter.model import SwarmModel
@@ -217,10 +217,8 @@ class Watcher:
                         self.engine.secrets if kind == "secret" else self.engine.configs
                     )()
                     self.model.replace_inventory(kind, listed)
-            except EngineError as exc:
-                if not 400 <= exc.status < 500:
-                    raise
-                # Refused, not failed: a socket proxy that allows only some endpoints.
+            except Refused as exc:
+                # Not failed: a socket proxy that allows only some endpoints.
                 if str(exc) not in self._refused:
                     self._refused.add(str(exc))
                     log.warning("list_refused", engine=self.engine.address, error=str(exc))
@@ -477,8 +475,9 @@ class Watcher:
 
 def _whole(svc: Service | None) -> bool:
     """Whether a service's whole task history is listed even without ``task_history``:
-    a one-shot's completed tasks are what says it is done (jobs' are current)."""
-    return svc is not None and svc.runs_once and not svc.is_job
+    a one-shot's completed tasks say it is done, a failed job's (no longer current) that
+    it failed."""
+    return svc is not None and svc.runs_once
 
 
 def _tasks_affected(old: Service, new: Service) -> bool:

@@ -126,6 +126,7 @@ def from_args(args: argparse.Namespace) -> Config:
             resync_interval=getattr(args, "watch.resync_interval"),
             containers=getattr(args, "watch.containers"),
             task_history=getattr(args, "watch.task_history"),
+            node_certificate=getattr(args, "node.certificate_file"),
         ),
         explain_logs=getattr(args, "explain.logs"),
         metric=MetricSettings(

@@ -44,6 +44,9 @@ class Services:
         reserve_memory: int | None = None,
         max_replicas: int | None = None,
         update_parallelism: int | None = None,
+        networks: Sequence[str] = (),
+        secrets: Sequence[tuple[str, str]] = (),
+        configs: Sequence[tuple[str, str]] = (),
     ) -> str:
         """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files.
         ``memory_limit``: bytes (the lab's engines enforce it: the OOM killer acts);
@@ -52,7 +55,8 @@ class Services:
         seconds between a stop's SIGTERM and its SIGKILL (busybox ``sleep`` ignores the
         first); ``reserve_memory``: bytes the scheduler must find free on a node;
         ``max_replicas``: tasks per node at most; ``update_parallelism``: tasks a rolling
-        update replaces at once."""
+        update replaces at once; ``networks``: overlays its tasks attach to (name or ID);
+        ``secrets``, ``configs``: (ID, name) of those its containers mount."""
         healthcheck = None
         if health_cmd is not None:
             second = 1_000_000_000
@@ -69,7 +73,10 @@ class Services:
                 ],
                 healthcheck=healthcheck,
                 stop_grace_period=int(stop_grace * 1e9) if stop_grace is not None else None,
+                secrets=[docker.types.SecretReference(i, n) for i, n in secrets] or None,
+                configs=[docker.types.ConfigReference(i, n) for i, n in configs] or None,
             ),
+            networks=list(networks) or None,
             resources=docker.types.Resources(mem_limit=memory_limit, mem_reservation=reserve_memory)
             if memory_limit or reserve_memory
             else None,
