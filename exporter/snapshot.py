@@ -10,7 +10,7 @@ import contextlib
 
 from exporter import planning
 from exporter.engine import Engine
-from exporter.errors import Refused
+from exporter.errors import NotFound, Refused
 from exporter.model import SwarmModel
 
 
@@ -24,10 +24,10 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     model.replace_services(await engine.services())
     model.replace_tasks(await engine.tasks(), None, whole=True)
     planning.explain_placements(model)
-    # The networks, secrets and configs, unless refused (a proxy allowing only some
-    # endpoints): the report then says nothing of them.
-    with contextlib.suppress(Refused):
+    # The networks, secrets and configs, unless refused or not found (a proxy allowing
+    # only some endpoints): the report then says nothing of them.
+    with contextlib.suppress(Refused, NotFound):
         model.replace_networks(await engine.networks())
     for kind, listed in (("secret", engine.secrets), ("config", engine.configs)):
-        with contextlib.suppress(Refused):
+        with contextlib.suppress(Refused, NotFound):
             model.replace_inventory(kind, await listed())

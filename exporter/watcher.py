@@ -217,7 +217,7 @@ class Watcher:
                         self.engine.secrets if kind == "secret" else self.engine.configs
                     )()
                     self.model.replace_inventory(kind, listed)
-            except Refused as exc:
+            except (Refused, NotFound) as exc:
                 # Not failed: a socket proxy that allows only some endpoints.
                 if str(exc) not in self._refused:
                     self._refused.add(str(exc))

@@ -80,6 +80,7 @@ EXPECTED_DASHBOARDS = {
     "swarm-overview.json": "swarm-sentinel-overview",
     "swarm-services.json": "swarm-sentinel-services",
     "swarm-healer.json": "swarm-sentinel-healer",
+    "swarm-hazards.json": "swarm-sentinel-hazards",
 }
 DASHBOARD_VARIABLES = {"cluster", "stack", "service", "node"}
 
