@@ -1,4 +1,5 @@
-"""List answers (``/nodes``, ``/services``, ``/tasks``) decoded with msgspec, typed.
+"""List answers (``/nodes``, ``/services``, ``/tasks``, ``/networks``, ``/secrets``,
+``/configs``) decoded with msgspec, typed.
 
 Decoding a whole answer with ``json.loads`` built every object of it, the task
 templates and container specs we never read included, and most of the
@@ -26,9 +27,20 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from exporter.parse import node_of, parse_node, parse_service, parse_task, service_of, task_of
-from exporter.shapes import NodeDoc, ParseError, ServiceDoc, TaskDoc
-from exporter.types import Node, Service, Task
+from exporter.parse import (
+    meta_of,
+    network_of,
+    node_of,
+    parse_meta,
+    parse_network,
+    parse_node,
+    parse_service,
+    parse_task,
+    service_of,
+    task_of,
+)
+from exporter.shapes import MetaDoc, NetworkDoc, NodeDoc, ParseError, ServiceDoc, TaskDoc
+from exporter.types import Network, Node, ObjectMeta, Service, Task
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -121,3 +133,12 @@ SERVICES: Reader[ServiceDoc, Service] = Reader(
     "service", msgspec.json.Decoder(ServiceDoc), service_of, parse_service
 )
 TASKS: Reader[TaskDoc, Task] = Reader("task", msgspec.json.Decoder(TaskDoc), task_of, parse_task)
+NETWORKS: Reader[NetworkDoc, Network] = Reader(
+    "network", msgspec.json.Decoder(NetworkDoc), network_of, parse_network
+)
+SECRETS: Reader[MetaDoc, ObjectMeta] = Reader(
+    "secret", msgspec.json.Decoder(MetaDoc), meta_of("secret"), parse_meta("secret")
+)
+CONFIGS: Reader[MetaDoc, ObjectMeta] = Reader(
+    "config", msgspec.json.Decoder(MetaDoc), meta_of("config"), parse_meta("config")
+)

@@ -20,7 +20,17 @@ import structlog
 from common.apiversion import ApiVersion
 from common.container_events import CONTAINER_EVENTS, SWARM_TASK_LABEL
 from exporter.client import EngineClient, EngineMetrics, Lines
-from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
+from exporter.decode import (
+    CONFIGS,
+    NETWORKS,
+    NODES,
+    SECRETS,
+    SERVICES,
+    TASKS,
+    NotJSON,
+    Reader,
+    split,
+)
 from exporter.errors import BadAnswer, NoLeader, NotManager
 from exporter.logtail import LOG_TAIL, LogTail
 from exporter.parse import (
@@ -37,7 +47,9 @@ from exporter.types import (
     CURRENT_DESIRED_STATES,
     ContainerEvent,
     Event,
+    Network,
     Node,
+    ObjectMeta,
     Service,
     SwarmInfo,
     Task,
@@ -101,6 +113,12 @@ class Engine:
     def require_manager(self, info: SwarmInfo) -> None:
         """Raise what ``info`` says is wrong for a cluster view: ``NotManager`` (a worker,
         no swarm) or ``NoLeader`` (quorum lost)."""
+        if info.local_node_state == "locked":
+            raise NotManager(
+                "info",
+                f"the engine at {self.address} is locked (autolock after a restart): "
+                "unlock it with `docker swarm unlock`",
+            )
         if info.local_node_state != "active":
             raise NotManager(
                 "info",
@@ -214,6 +232,20 @@ class Engine:
         params = {"filters": json.dumps({"id": task_ids})}
         return await self._get_list("tasks_by_id", "tasks", params, TASKS)
 
+    async def networks(self) -> list[Network]:
+        """The swarm-scoped networks (overlays, ingress) with their subnets."""
+        params = {"filters": json.dumps({"scope": ["swarm"]})}
+        return await self._get_list("networks", "networks", params, NETWORKS)
+
+    async def secrets(self) -> list[ObjectMeta]:
+        """Every secret's name and times: the engine never gives a secret's data."""
+        return await self._get_list("secrets", "secrets", None, SECRETS)
+
+    async def configs(self) -> list[ObjectMeta]:
+        """Every config's name and times. The answer carries each config's data too (the
+        engine has no way to leave it out): it is never decoded, nor kept."""
+        return await self._get_list("configs", "configs", None, CONFIGS)
+
     async def task_logs(self, task_id: str, *, tail: int = LOG_TAIL) -> list[str]:
         """The last ``tail`` lines of a task's output (stdout and stderr), each cut
         (``exporter.logtail``). The engine reads them through the task's log driver:
@@ -234,14 +266,14 @@ class Engine:
     def events(
         self, since: float, on_connect: Callable[[], None] | None = None
     ) -> AsyncIterator[Event]:
-        """Swarm-scope events (nodes, services) from ``since`` (epoch seconds) on, until
-        the stream ends.
+        """Swarm-scope events (nodes, services, networks, secrets, configs) from ``since``
+        (epoch seconds) on, until the stream ends.
 
         ``on_connect`` is called once the engine has accepted the stream, before
         any event: from then on nothing is missed, so a relist can start. When the
         stream ends, however it ends, the next call negotiates the version again.
         """
-        filters = {"scope": ["swarm"], "type": ["node", "service"]}
+        filters = {"scope": ["swarm"], "type": list(SWARM_EVENT_TYPES)}
         return self._stream("events", "event", filters, since, on_connect, parse_event)
 
     def container_events(
@@ -334,6 +366,10 @@ def _version_and_spec(raw: Any) -> tuple[int, dict[str, Any]]:
         raise BadAnswer("service", "Version.Index or Spec of an unexpected type")
     return version, spec
 
+
+SWARM_EVENT_TYPES = ("node", "service", "network", "secret", "config")
+"""The swarm-scope events followed: each names one object to read again (a network, a
+secret or a config: their lists, small and rarely changed)."""
 
 MAX_EVENT_LINE = 1 << 20
 """Bytes of one event line at most: swarm events are well under a kilobyte; a longer

@@ -35,6 +35,8 @@ class EngineError(Exception):
         """The class of an error answer the engine gave (HTTP ``status``, its ``message``)."""
         if status == 404:
             return NotFound(endpoint, message, status)
+        if status in (401, 403):
+            return Refused(endpoint, message, status)
         if status == 409 or _OUT_OF_SEQUENCE in message:
             return Conflict(endpoint, message, status)
         if says_no_leader(message):
@@ -55,6 +57,11 @@ class Timeout(EngineError):
 
 class NotFound(EngineError):
     """The object is gone (HTTP 404)."""
+
+
+class Refused(EngineError):
+    """Not allowed (HTTP 401, 403): something in front of the engine (a socket proxy that
+    allows some endpoints only, an authorization plugin) turned the call away."""
 
 
 class Conflict(EngineError):

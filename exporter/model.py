@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from exporter.constraints import eligible
+from exporter.inventory import Inventory, Key
+from exporter.netuse import NO_SHARE, NetworkUse, share_of
 from exporter.nodeload import NodeLoad
 from exporter.placement import Placement
 from exporter.reasons import classify
@@ -29,15 +31,17 @@ from exporter.slots import (
 )
 from exporter.types import (
     NO_RESOURCES,
-    NOT_ENDED_STATES,
     PRE_RUN_STATES,
+    Network,
     Node,
+    ObjectMeta,
     Resources,
     Service,
     SwarmInfo,
     Task,
 )
 from exporter.views import ServiceView
+from exporter.work import work_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,12 @@ class ModelChanges:
     removed_services: frozenset[str] = frozenset()
     cluster: bool = False
     """The engine's /info, or the managers among the nodes."""
+    networks: frozenset[str] = frozenset()
+    """Networks listed anew, or whose addresses in use moved."""
+    removed_networks: frozenset[str] = frozenset()
+    inventory: frozenset[Key] = frozenset()
+    """Secrets and configs listed anew, or whose users moved."""
+    removed_inventory: frozenset[Key] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +80,17 @@ class SwarmModel:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.info: SwarmInfo | None = None
+        self.node_id = ""
+        """This engine's node ID, as /info last gave it: a locked engine's says none."""
+        self.node_certificate: float | None = None
+        """When this node's own certificate expires (``--node.certificate-file``)."""
         self.nodes: dict[str, Node] = {}
         self.services: dict[str, Service] = {}
         self.views: dict[str, ServiceView] = {}
         self._tasks: dict[str, ServiceTasks] = {}
         self.load = NodeLoad()
+        self.network_use = NetworkUse()
+        self.inventory = Inventory()
         self._eligible: dict[tuple[str, ...], int] = {}
         self._constraint_users: Counter[tuple[str, ...]] = Counter()
         # What changed since the last take_changes(): ids, or the cluster as a whole.
@@ -86,7 +102,13 @@ class SwarmModel:
 
     def take_changes(self) -> ModelChanges:
         """Every object changed since the last call; the model forgets them."""
+        networks, removed_networks = self.network_use.take_changes()
+        inventory, removed_inventory = self.inventory.take_changes()
         changes = ModelChanges(
+            networks=networks,
+            removed_networks=removed_networks,
+            inventory=inventory,
+            removed_inventory=removed_inventory,
             nodes=frozenset(self._nodes_changed),
             services=frozenset(self._services_changed),
             removed_nodes=frozenset(self._nodes_removed),
@@ -103,8 +125,23 @@ class SwarmModel:
     # ---- feeding ---------------------------------------------------------
     def set_info(self, info: SwarmInfo) -> None:
         if info != self.info:
+            if _issuer(info) != _issuer(self.info):
+                self._nodes_changed |= set(self.nodes)  # each node's issuer_current
             self.info = info
+            self.node_id = info.node_id or self.node_id
             self._cluster_changed = True
+
+    def set_node_certificate(self, expiry: float | None) -> None:
+        if expiry != self.node_certificate:
+            self.node_certificate = expiry
+            self._cluster_changed = True
+
+    def replace_networks(self, networks: Iterable[Network]) -> None:
+        self.network_use.replace(networks)
+
+    def replace_inventory(self, kind: str, objects: Iterable[ObjectMeta]) -> None:
+        """Every secret (``kind`` secret) or config there is."""
+        self.inventory.replace(kind, objects)
 
     def replace_nodes(self, nodes: Iterable[Node]) -> list[NodeChange]:
         fresh = {n.id: n for n in nodes}
@@ -120,6 +157,8 @@ class SwarmModel:
         self._nodes_changed.add(node.id)
         self._nodes_removed.discard(node.id)
         self._cluster_changed = True
+        if old is None:
+            self.network_use.nodes_moved()
         if old is None or _placement_changed(old, node):
             self._node_changed(node.id, old, node)
         return NodeChange(old, node)
@@ -131,6 +170,7 @@ class SwarmModel:
         self._nodes_changed.discard(node_id)
         self._nodes_removed.add(node_id)
         self._cluster_changed = True
+        self.network_use.nodes_moved()
         self._node_changed(node_id, old, None)
 
     def replace_services(self, services: Iterable[Service]) -> None:
@@ -149,6 +189,7 @@ class SwarmModel:
             )
         if old == service:
             return None
+        self.inventory.service_moved(old, service)
         self.services[service.id] = service
         if old is None or old.constraints != service.constraints:
             self._constraint_users[service.constraints] += 1
@@ -165,6 +206,8 @@ class SwarmModel:
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
         self._release_constraints(svc.constraints)
+        self.inventory.service_moved(svc, None)
+        self.network_use.apply(service_id, NO_SHARE)
         for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
             if node_id in self.nodes:
                 self._nodes_changed.add(node_id)
@@ -230,7 +273,9 @@ class SwarmModel:
                     ):
                         ended.append(Ended(old.id, sid, key))
             new_error = st.note_error(fresh.values())
-            if st.known and latest == st.latest and not new_failures and not new_error:
+            # A job's or one-shot's outcome, from its whole history (how it is listed).
+            moved = svc.runs_once and st.note_outcome(fresh.values())
+            if st.known and latest == st.latest and not (new_failures or new_error or moved):
                 continue
             st.latest = latest
             st.known = True
@@ -328,7 +373,9 @@ class SwarmModel:
                     stuck[key2] = since
                 if t.err:
                     stuck_errors[key2] = t.err
-        desired, completions = self._desired(svc, st)
+        desired, completions, job_state = work_of(
+            svc, st, lambda: self.eligible_count(svc.constraints)
+        )
         if not st.known and svc.running_tasks is not None:
             running = svc.running_tasks
         now = self.clock()
@@ -359,6 +406,8 @@ class SwarmModel:
                 sorted(st.recent, key=lambda t: (t.timestamp, t.created_at), reverse=True)
             ),
             updated=updated,
+            job_state=job_state,
+            last_success=st.last_success if svc.runs_once else 0.0,
         )
         old_view = self.views.get(sid)
         if old_view is not None and old_view.placement is not None and view.pending:
@@ -370,46 +419,7 @@ class SwarmModel:
         for node_id in self.load.apply(sid, per_node, svc.reservation):
             if node_id in self.nodes:
                 self._nodes_changed.add(node_id)
-
-    def _desired(self, svc: Service, st: ServiceTasks) -> tuple[int, tuple[int, int] | None]:
-        """Tasks the service should be running now, and for a job or a one-shot its
-        completions (desired, succeeded): work done is not work missing."""
-        latest = st.latest.values()
-        done = sum(1 for t in latest if t.state == "complete")
-        if svc.mode == "replicated-job":
-            total = svc.replicas or 0
-            succeeded = svc.completed_tasks if svc.completed_tasks is not None else done
-            desired = max(0, total - succeeded)
-            if svc.max_concurrent:
-                desired = min(desired, svc.max_concurrent)
-            return desired, (total, succeeded)
-        if svc.mode == "global-job":
-            # The engine counts the eligible nodes still without a completed task.
-            desired = svc.desired_tasks if svc.desired_tasks is not None else 0
-            succeeded = svc.completed_tasks if svc.completed_tasks is not None else done
-            return desired, (succeeded + desired, succeeded)
-        if svc.mode == "global":
-            planned = self.eligible_count(svc.constraints)
-        elif svc.mode == "replicated" and svc.replicas is not None:
-            planned = svc.replicas
-        else:
-            planned = svc.desired_tasks if svc.desired_tasks is not None else (svc.replicas or 0)
-        if not svc.runs_once:
-            return planned, None
-        if not st.known:
-            return planned, (planned, done)
-        # A one-shot's slot is done, not down, once its task completed, or under
-        # restart condition none once its task ended at all (a failure shows in the
-        # exits). By the task's state: a failed task is still desired running until
-        # the orchestrator has seen it fail and shut it down.
-        # Under on-failure, a failed task the orchestrator gave up on is down.
-        once = svc.restart_condition == "none"
-        left = sum(
-            1
-            for t in latest
-            if t.state != "complete" and (not once or (t.current and t.state in NOT_ENDED_STATES))
-        )
-        return min(planned, left), (planned, done)
+        self.network_use.apply(sid, share_of(svc, latest.values()))
 
     def set_placement(self, sid: str, placement: Placement | None) -> None:
         """Where one more task of the service could go (``planning.explain_placements``,
@@ -442,6 +452,14 @@ class SwarmModel:
     def leader(self) -> Node | None:
         return next((n for n in self.nodes.values() if n.leader), None)
 
+    def issuer_current(self, node: Node) -> bool | None:
+        """Whether the node's certificate is issued by the cluster's CA as /info says it
+        (after a root rotation: it has its new one); None when either is not known."""
+        cluster = _issuer(self.info)
+        if cluster is None or not all(node.tls_issuer):
+            return None
+        return node.tls_issuer == cluster
+
     def listed(self, sid: str) -> bool:
         """Whether the service's tasks were listed at least once."""
         st = self._tasks.get(sid)
@@ -461,6 +479,12 @@ class SwarmModel:
         by_id = {t.id: t for t in tasks}
         st.latest = {key: by_id.get(held.id, held) for key, held in st.latest.items()}
         self._recompute(sid)
+
+
+def _issuer(info: SwarmInfo | None) -> tuple[str, str] | None:
+    if info is None or info.ca is None or not all(info.ca.issuer):
+        return None
+    return info.ca.issuer
 
 
 def _placement_changed(old: Node, new: Node) -> bool:

@@ -25,7 +25,9 @@ events (one object per answer or line) are parsed from decoded JSON directly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -34,12 +36,19 @@ from typing import Any, TypeVar
 from msgspec import UNSET, Raw
 
 from common.container_events import SWARM_TASK_LABEL
+from exporter.certs import CertificateError, not_after
 from exporter.shapes import (
     ContainerSpecDoc,
     ContainerStatusDoc,
+    EndpointDoc,
     EndpointSpecDoc,
     EngineDoc,
+    IPAMConfigDoc,
+    IPAMDoc,
+    MetaDoc,
+    MetaSpecDoc,
     ModeDoc,
+    NetworkDoc,
     NodeDescriptionDoc,
     NodeDoc,
     NodeSpecDoc,
@@ -58,6 +67,7 @@ from exporter.shapes import (
     TaskResourcesDoc,
     TaskStatusDoc,
     TaskTemplateDoc,
+    TLSInfoDoc,
     UpdateConfigDoc,
     UpdateStatusDoc,
     VersionDoc,
@@ -71,10 +81,14 @@ from exporter.types import (
     DEFAULT_UPDATE_CONFIG,
     NO_RESOURCES,
     STACK_LABEL,
+    ClusterCA,
+    ClusterSettings,
     ContainerEvent,
     Event,
     GenericResources,
+    Network,
     Node,
+    ObjectMeta,
     Resources,
     Service,
     ServiceKey,
@@ -204,6 +218,7 @@ _NODE_DESCRIPTION = NodeDescriptionDoc()
 _NODE_STATUS = NodeStatusDoc()
 _PLATFORM = PlatformDoc()
 _ENGINE = EngineDoc()
+_TLS_INFO = TLSInfoDoc()
 
 
 def node_of(doc: NodeDoc) -> Node:
@@ -213,6 +228,7 @@ def node_of(doc: NodeDoc) -> Node:
     status = doc.Status or _NODE_STATUS
     platform = desc.Platform or _PLATFORM
     engine = desc.Engine or _ENGINE
+    tls = desc.TLSInfo or _TLS_INFO
     mgr = doc.ManagerStatus
     role = _lower(spec.Role, "worker")
     capacity = _resources(desc.Resources)
@@ -239,6 +255,7 @@ def node_of(doc: NodeDoc) -> Node:
         cpus=capacity.cpus,
         memory_bytes=capacity.memory_bytes,
         generic=_generic(desc.Resources),
+        tls_issuer=(tls.CertIssuerSubject or "", tls.CertIssuerPublicKey or ""),
     )
 
 
@@ -281,6 +298,7 @@ _TASK_RESOURCES = TaskResourcesDoc()
 _UPDATE_STATUS = UpdateStatusDoc()
 _ENDPOINT_SPEC = EndpointSpecDoc()
 _SERVICE_STATUS = ServiceStatusDoc()
+_ENDPOINT = EndpointDoc()
 
 
 def service_of(doc: ServiceDoc) -> Service:
@@ -314,12 +332,17 @@ def service_of(doc: ServiceDoc) -> Service:
     placement = template.Placement or _PLACEMENT
     constraints = placement.Constraints
     ports = ((spec.EndpointSpec or _ENDPOINT_SPEC).Ports) or []
+    container = template.ContainerSpec or _CONTAINER_SPEC
+    vips = tuple(
+        sorted(v.NetworkID for v in (doc.Endpoint or _ENDPOINT).VirtualIPs or () if v.NetworkID)
+    )
+    attached = {n.Target for n in template.Networks or () if n.Target}
     return Service(
         id=service_id,
         name=safe_name(name, service_id),
         mode=mode,
         # Stack deploys pin images by digest; the tag is what people read.
-        image=((template.ContainerSpec or _CONTAINER_SPEC).Image or "").split("@", 1)[0],
+        image=(container.Image or "").split("@", 1)[0],
         labels=_labels(spec.Labels),
         replicas=replicas,
         constraints=tuple(constraints) if constraints else (),
@@ -355,6 +378,10 @@ def service_of(doc: ServiceDoc) -> Service:
                 }
             )
         ),
+        networks=tuple(sorted(attached | set(vips))),
+        vips=vips,
+        secrets=tuple(sorted({r.SecretID for r in container.Secrets or () if r.SecretID})),
+        configs=tuple(sorted({r.ConfigID for r in container.Configs or () if r.ConfigID})),
     )
 
 
@@ -381,7 +408,79 @@ def task_of(doc: TaskDoc) -> Task:
         version=_version(doc.Version),
         desired_state=_lower(doc.DesiredState),
         spec_digest=digest(bytes(doc.Spec)),
+        networks=tuple(
+            sorted(
+                (a.Network.ID, len(a.Addresses or ()))
+                for a in doc.NetworksAttachments or ()
+                if a.Network is not None and a.Network.ID
+            )
+        ),
     )
+
+
+_IPAM = IPAMDoc()
+
+
+def network_of(doc: NetworkDoc) -> Network:
+    network_id = _need_id(doc.Id, "network")
+    subnets: list[str] = []
+    addresses = 0
+    for config in (doc.IPAM or _IPAM).Config or ():
+        usable = _usable_addresses(config)
+        if usable is not None:
+            subnets.append(config.Subnet or "")
+            addresses += usable
+    return Network(
+        id=network_id,
+        name=doc.Name or network_id[:12],
+        driver=doc.Driver or "",
+        ingress=_true(doc.Ingress),
+        subnets=tuple(subnets),
+        addresses=addresses,
+    )
+
+
+def _usable_addresses(config: IPAMConfigDoc) -> int | None:
+    """The IPv4 addresses the allocator can hand out of one IPAM pool (its IPRange, or
+    the subnet): not the network and broadcast addresses, the gateway or the auxiliary
+    addresses. None for an IPv6 or unreadable subnet: IPv6 pools do not run out."""
+    try:
+        subnet = ipaddress.ip_network(config.Subnet or "", strict=False)
+        pool = ipaddress.ip_network(config.IPRange, strict=False) if config.IPRange else subnet
+    except ValueError:
+        return None
+    if not isinstance(subnet, ipaddress.IPv4Network) or not isinstance(pool, ipaddress.IPv4Network):
+        return None
+    reserved: set[ipaddress.IPv4Address] = set()
+    if subnet.prefixlen < 31:
+        reserved |= {subnet.network_address, subnet.broadcast_address}
+    for text in (config.Gateway, *(config.AuxiliaryAddresses or {}).values()):
+        try:
+            address = ipaddress.ip_address((text or "").split("/", 1)[0])
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv4Address):
+            reserved.add(address)
+    return max(0, pool.num_addresses - sum(1 for a in reserved if a in pool))
+
+
+_META_SPEC = MetaSpecDoc()
+
+
+def meta_of(kind: str) -> Callable[[MetaDoc], ObjectMeta]:
+    """The builder of a secret's or a config's metadata (``kind``)."""
+
+    def build(doc: MetaDoc) -> ObjectMeta:
+        object_id = _need_id(doc.ID, kind)
+        return ObjectMeta(
+            kind=kind,
+            id=object_id,
+            name=(doc.Spec or _META_SPEC).Name or object_id[:12],
+            created_at=parse_time(doc.CreatedAt),
+            updated_at=parse_time(doc.UpdatedAt),
+        )
+
+    return build
 
 
 def parse_node(raw: object) -> Node:
@@ -394,6 +493,15 @@ def parse_service(raw: object) -> Service:
 
 def parse_task(raw: object) -> Task:
     return task_of(read_doc(TaskDoc, raw, "task"))
+
+
+def parse_network(raw: object) -> Network:
+    return network_of(read_doc(NetworkDoc, raw, "network"))
+
+
+def parse_meta(kind: str) -> Callable[[object], ObjectMeta]:
+    build = meta_of(kind)
+    return lambda raw: build(read_doc(MetaDoc, raw, kind))
 
 
 # -- One object per answer or line: read from the decoded JSON as it is.
@@ -422,9 +530,51 @@ def _bool(obj: Mapping[str, Any], key: str) -> bool:
     return _true(obj.get(key))
 
 
+def _int(obj: Mapping[str, Any], key: str) -> int | None:
+    return _count(as_int(obj.get(key)))
+
+
+def _nanos(obj: Mapping[str, Any], key: str) -> float | None:
+    """A Go duration in nanoseconds, in seconds."""
+    n = _int(obj, key)
+    return n / 1e9 if n is not None else None
+
+
+def _settings(spec: Mapping[str, Any]) -> ClusterSettings:
+    raft, dispatcher = _sub(spec, "Raft"), _sub(spec, "Dispatcher")
+    return ClusterSettings(
+        autolock=_bool(_sub(spec, "EncryptionConfig"), "AutoLockManagers"),
+        task_history_retention_limit=_int(_sub(spec, "Orchestration"), "TaskHistoryRetentionLimit"),
+        snapshot_interval=_int(raft, "SnapshotInterval"),
+        keep_old_snapshots=_int(raft, "KeepOldSnapshots"),
+        log_entries_for_slow_followers=_int(raft, "LogEntriesForSlowFollowers"),
+        election_tick=_int(raft, "ElectionTick"),
+        heartbeat_tick=_int(raft, "HeartbeatTick"),
+        dispatcher_heartbeat_period=_nanos(dispatcher, "HeartbeatPeriod"),
+        node_cert_expiry=_nanos(_sub(spec, "CAConfig"), "NodeCertExpiry"),
+    )
+
+
+def _ca(cluster: Mapping[str, Any]) -> ClusterCA:
+    tls = _sub(cluster, "TLSInfo")
+    root = _str(tls, "TrustRoot")
+    expiry: float | None = None
+    if root:
+        # A root that cannot be read is left out (no expiry), as any odd field is.
+        with contextlib.suppress(CertificateError):
+            expiry = not_after(root)
+    return ClusterCA(
+        root_expiry=expiry,
+        issuer=(_str(tls, "CertIssuerSubject"), _str(tls, "CertIssuerPublicKey")),
+        rotation_in_progress=_bool(cluster, "RootRotationInProgress"),
+    )
+
+
 def parse_info(raw: object) -> SwarmInfo:
     obj = _map(raw, "info")
     swarm = _sub(obj, "Swarm")
+    cluster = swarm.get("Cluster")
+    known = isinstance(cluster, Mapping) and bool(cluster.get("ID"))
     return SwarmInfo(
         node_id=_str(swarm, "NodeID"),
         local_node_state=_str(swarm, "LocalNodeState", "inactive").lower(),
@@ -433,6 +583,8 @@ def parse_info(raw: object) -> SwarmInfo:
         error=_str(swarm, "Error"),
         hostname=_str(obj, "Name"),
         system_time=parse_time(obj.get("SystemTime")),
+        settings=_settings(_sub(swarm, "Cluster", "Spec")) if known else None,
+        ca=_ca(_sub(swarm, "Cluster")) if known else None,
     )
 
 

@@ -80,11 +80,20 @@ class EngineDoc(Struct, gc=False):
     Labels: dict[str, str] | None = None
 
 
+class TLSInfoDoc(Struct, gc=False):
+    """Who issued a node's certificate (``Description.TLSInfo``), base64 as the engine
+    writes it; the trust root is not read here (the cluster's is, from /info)."""
+
+    CertIssuerSubject: str | None = None
+    CertIssuerPublicKey: str | None = None
+
+
 class NodeDescriptionDoc(Struct, gc=False):
     Hostname: str | None = None
     Platform: PlatformDoc | None = None
     Engine: EngineDoc | None = None
     Resources: ResourcesDoc | None = None
+    TLSInfo: TLSInfoDoc | None = None
 
 
 class NodeStatusDoc(Struct, gc=False):
@@ -131,8 +140,18 @@ class ModeDoc(Struct, gc=False):
     GlobalJob: AnyDoc | UnsetType | None = UNSET
 
 
+class SecretRefDoc(Struct, gc=False):
+    SecretID: str | None = None
+
+
+class ConfigRefDoc(Struct, gc=False):
+    ConfigID: str | None = None
+
+
 class ContainerSpecDoc(Struct, gc=False):
     Image: str | None = None
+    Secrets: list[SecretRefDoc] | None = None
+    Configs: list[ConfigRefDoc] | None = None
 
 
 class PlacementDoc(Struct, gc=False):
@@ -150,8 +169,13 @@ class TaskResourcesDoc(Struct, gc=False):
     Limits: ResourcesDoc | None = None
 
 
+class NetworkRefDoc(Struct, gc=False):
+    Target: str | None = None
+
+
 class TaskTemplateDoc(Struct, gc=False):
     ContainerSpec: ContainerSpecDoc | None = None
+    Networks: list[NetworkRefDoc] | None = None
     Placement: PlacementDoc | None = None
     ForceUpdate: int | None = None
     RestartPolicy: RestartPolicyDoc | None = None
@@ -201,12 +225,22 @@ class ServiceStatusDoc(Struct, gc=False):
     CompletedTasks: int | None = None
 
 
+class VirtualIPDoc(Struct, gc=False):
+    NetworkID: str | None = None
+    Addr: str | None = None
+
+
+class EndpointDoc(Struct, gc=False):
+    VirtualIPs: list[VirtualIPDoc] | None = None
+
+
 class ServiceDoc(Struct, gc=False):
     """``GET /services?status=true`` (one element), ``GET /services/{id}``."""
 
     ID: str | None = None
     Version: VersionDoc | None = None
     Spec: ServiceSpecDoc | None = None
+    Endpoint: EndpointDoc | None = None
     UpdateStatus: UpdateStatusDoc | None = None
     ServiceStatus: ServiceStatusDoc | None = None
 
@@ -222,6 +256,17 @@ class TaskStatusDoc(Struct, gc=False):
     ContainerStatus: ContainerStatusDoc | None = None
 
 
+class AttachedNetworkDoc(Struct, gc=False):
+    ID: str | None = None
+
+
+class NetworkAttachmentDoc(Struct, gc=False):
+    """A task's address(es) on one network, as the allocator gave them."""
+
+    Network: AttachedNetworkDoc | None = None
+    Addresses: list[str] | None = None
+
+
 class TaskDoc(Struct, gc=False):
     """``GET /tasks`` (one element)."""
 
@@ -235,6 +280,44 @@ class TaskDoc(Struct, gc=False):
     DesiredState: str | None = None
     Spec: Raw = Raw()
     """Whole, for its digest only (``exporter.specs``)."""
+    NetworksAttachments: list[NetworkAttachmentDoc] | None = None
+
+
+class IPAMConfigDoc(Struct, gc=False):
+    Subnet: str | None = None
+    IPRange: str | None = None
+    Gateway: str | None = None
+    AuxiliaryAddresses: dict[str, str] | None = None
+
+
+class IPAMDoc(Struct, gc=False):
+    Config: list[IPAMConfigDoc] | None = None
+
+
+class NetworkDoc(Struct, gc=False):
+    """``GET /networks`` (one element): a swarm-scoped network and its subnets."""
+
+    Id: str | None = None
+    Name: str | None = None
+    Driver: str | None = None
+    Scope: str | None = None
+    Ingress: bool | None = None
+    IPAM: IPAMDoc | None = None
+
+
+class MetaSpecDoc(Struct, gc=False):
+    Name: str | None = None
+
+
+class MetaDoc(Struct, gc=False):
+    """``GET /secrets`` or ``GET /configs`` (one element): its name and times only. A
+    config's answer carries its data too: it is not declared here, so never decoded
+    (a secret's the engine never gives)."""
+
+    ID: str | None = None
+    CreatedAt: str | None = None
+    UpdatedAt: str | None = None
+    Spec: MetaSpecDoc | None = None
 
 
 # -- Reading decoded JSON leniently: what msgspec refuses, taken as missing.

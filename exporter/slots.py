@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exporter.reasons import classify
-from exporter.types import FAILED_STATES, Task
+from exporter.types import FAILED_STATES, NOT_ENDED_STATES, Task
 
 RESTART_MEMORY = 3600.0
 """Seconds a task failure is remembered as a restart (longer than any crash-loop window)."""
@@ -34,6 +34,13 @@ class ServiceTasks:
     known: bool = False
     newest_error: Task | None = None  # the newest task with an error seen
 
+    active: bool = False
+    """A job or a one-shot: a task of it still runs or is to run."""
+    last_failed: bool = False
+    """A job or a one-shot: the last of its tasks to end failed (or was rejected)."""
+    last_success: float = 0.0
+    """A job or a one-shot: when a task of it last completed (0: never seen to)."""
+
     history_before: float = 0.0
     """The engine's time of the newest task in the first list of current tasks: a failed
     task a whole history shows later, from before then, failed before it was watched
@@ -52,6 +59,24 @@ class ServiceTasks:
                 self.recent.append(t)
                 new = True
         return new
+
+    def note_outcome(self, tasks: Iterable[Task]) -> bool:
+        """A job's or a one-shot's tasks as listed (its whole history): whether one still
+        runs or is to run, whether the last to end failed, when one last completed.
+        Whether any of it changed."""
+        active, newest, success = False, None, self.last_success
+        for t in tasks:
+            if t.state in NOT_ENDED_STATES and current(t):
+                active = True
+            elif t.state == "complete" or t.state in FAILED_STATES:
+                if newest is None or t.timestamp > newest.timestamp:
+                    newest = t
+                if t.state == "complete":
+                    success = max(success, t.timestamp)
+        failed = newest is not None and newest.state in FAILED_STATES
+        before = (self.active, self.last_failed, self.last_success)
+        self.active, self.last_failed, self.last_success = active, failed, success
+        return before != (active, failed, success)
 
     def note_error(self, tasks: Iterable[Task]) -> bool:
         """Keep the newest task with an error among ``tasks`` and the one kept; whether

@@ -7,10 +7,12 @@ slices); this reads everything once, in order, and is done.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 
 from exporter import planning
 from exporter.engine import Engine
+from exporter.errors import NotFound, Refused
 from exporter.model import SwarmModel
 from exporter.types import Service, Task
 
@@ -25,6 +27,13 @@ async def read_once(engine: Engine, model: SwarmModel) -> None:
     model.replace_services(await engine.services())
     model.replace_tasks(await engine.tasks(), None, whole=True)
     planning.explain_placements(model)
+    # The networks, secrets and configs, unless refused or not found (a proxy allowing
+    # only some endpoints): the report then says nothing of them.
+    with contextlib.suppress(Refused, NotFound):
+        model.replace_networks(await engine.networks())
+    for kind, listed in (("secret", engine.secrets), ("config", engine.configs)):
+        with contextlib.suppress(Refused, NotFound):
+            model.replace_inventory(kind, await listed())
 
 
 async def read_services(

@@ -89,6 +89,9 @@ class Node:
     cpus: float = 0.0  # Description.Resources.NanoCPUs, in cores; 0 when not reported
     memory_bytes: int = 0  # Description.Resources.MemoryBytes
     generic: GenericResources = ()  # Description.Resources.GenericResources
+    tls_issuer: tuple[str, str] = ("", "")
+    """Who issued its certificate (Description.TLSInfo: subject, public key, base64):
+    after a CA root rotation, the cluster's issuer once it has its new certificate."""
 
     def label(self, key: str) -> str | None:
         return label_of(self.labels, key)
@@ -161,6 +164,15 @@ class Service:
     platforms: tuple[tuple[str, str], ...] = ()  # Placement.Platforms as (os, arch)
     host_ports: tuple[tuple[str, int], ...] = ()
     """(protocol, port) published in host mode: one task per node can hold each."""
+    networks: tuple[str, ...] = ()
+    """IDs of the networks its tasks attach to (TaskTemplate.Networks, and those it has
+    a virtual IP on: ingress when it publishes a port), sorted."""
+    vips: tuple[str, ...] = ()
+    """The network of each of its virtual IPs (Endpoint.VirtualIPs): an address each."""
+    secrets: tuple[str, ...] = ()
+    """IDs of the secrets its containers mount, sorted."""
+    configs: tuple[str, ...] = ()
+    """IDs of the configs its containers mount, sorted."""
 
     @property
     def stack(self) -> str:
@@ -205,6 +217,8 @@ class Task:
     spec_digest: str = ""
     """Of its Spec (``exporter.specs``): equal to its service's ``template_digest`` when
     it runs on the service's current spec; "" when unknown."""
+    networks: tuple[tuple[str, int], ...] = ()
+    """(network ID, addresses) the allocator gave it (NetworksAttachments), sorted."""
 
     @property
     def current(self) -> bool:
@@ -216,6 +230,36 @@ class Task:
     def slot_key(self) -> tuple[str, int | str]:
         """Tasks of one slot replace each other; global tasks have one slot per node."""
         return (self.service_id, self.slot if self.slot else self.node_id)
+
+
+LOCAL_NODE_STATES: tuple[str, ...] = ("inactive", "pending", "active", "error", "locked")
+"""What an engine says of its own place in a swarm (/info Swarm.LocalNodeState)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """The swarm's settings (/info Swarm.Cluster.Spec, on a manager); None: not given."""
+
+    autolock: bool = False
+    task_history_retention_limit: int | None = None
+    snapshot_interval: int | None = None
+    keep_old_snapshots: int | None = None
+    log_entries_for_slow_followers: int | None = None
+    election_tick: int | None = None
+    heartbeat_tick: int | None = None
+    dispatcher_heartbeat_period: float | None = None  # seconds
+    node_cert_expiry: float | None = None  # seconds: the node certificates' lifetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCA:
+    """The swarm's certificate authority as /info tells it (Swarm.Cluster.TLSInfo)."""
+
+    root_expiry: float | None
+    """NotAfter of the root certificate (of the one that expires first, if several)."""
+    issuer: tuple[str, str]
+    """(subject, public key), base64: what a node's certificate issuer is compared with."""
+    rotation_in_progress: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +275,9 @@ class SwarmInfo:
     system_time: float = field(default=0.0, compare=False)
     """The engine's clock when it answered (``SystemTime``); 0 when not given. Not
     compared: an answer saying the same at another time is no change of the swarm."""
+    settings: ClusterSettings | None = None
+    """A manager's only: a worker's (and a locked manager's) /info has no Cluster."""
+    ca: ClusterCA | None = None
 
     @property
     def is_member(self) -> bool:
@@ -240,6 +287,31 @@ class SwarmInfo:
     @property
     def has_leader_error(self) -> bool:
         return says_no_leader(self.error)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A swarm-scoped network and how many addresses its subnets hold."""
+
+    id: str
+    name: str
+    driver: str
+    ingress: bool
+    subnets: tuple[str, ...]
+    addresses: int
+    """Usable IPv4 addresses: each subnet's (or its IPRange's), less the network and
+    broadcast addresses, the gateway and the auxiliary addresses."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    """A secret or a config: its name and times, never its data."""
+
+    kind: str  # secret | config
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)

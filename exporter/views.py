@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from exporter.placement import Placement
 from exporter.types import UPDATING_STATES, Service, Task
 
+JOB_STATES = ("active", "succeeded", "failed")
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceView:
@@ -51,6 +53,12 @@ class ServiceView:
     updated: int = 0
     """Of ``running``, those on the service's current spec (``exporter.specs``): how far a
     rolling update (or a rollback) has got."""
+    job_state: str = ""
+    """Jobs and one-shots: ``active`` (a task runs or is to run), ``succeeded`` (its
+    completions done), ``failed`` (nothing more runs, completions short, the last task
+    to end failed); "" for any other service."""
+    last_success: float = 0.0
+    """Jobs and one-shots: when a task of it last completed (0: not seen to)."""
 
     @property
     def pending(self) -> bool:

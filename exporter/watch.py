@@ -32,6 +32,9 @@ class WatchSettings:
     proxy behind a virtual IP): its containers would not be this node's."""
     containers_forget_after: float = FORGET_AFTER
     """Seconds a service's container counts outlive its last container on the node."""
+    node_certificate: str = ""
+    """The file of this node's own certificate to read its expiry from (a read-only
+    mount of /var/lib/docker/swarm/certificates/swarm-node.crt); "": not read."""
     task_history: bool = False
     """List every service's whole task history, as before swarm-sentinel ran on every
     node: where only managers run it, failures are counted from the managers' history.

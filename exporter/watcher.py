@@ -40,11 +40,13 @@ import structlog
 
 from common.supervise import supervise
 from exporter import gc_tuning, planning
+from exporter.certs import NodeCertificate
 from exporter.engine import ID_CHARS, Engine
-from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
+from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Refused, Unreachable
 from exporter.health import Health
 from exporter.metrics.publish import Changes
-from exporter.model import NodeChange, SwarmModel
+from exporter.model import SwarmModel
+from exporter.nodelog import note_nodes
 from exporter.slots import Ended
 from exporter.stream import StreamFollower
 from exporter.types import Event, Service
@@ -61,6 +63,8 @@ STATUS_PART = 500
 """Services per ``/services?status=true`` call in a poll."""
 ENDED_BATCH = 100
 """Replaced tasks fetched by ID in one call (the IDs go in the URL)."""
+LISTS = ("network", "secret", "config")
+"""The small lists read at a relist and again on their own events."""
 RECOVERED_SLICE = 50
 """Services that look recovered, confirmed and re-rendered between two yields."""
 
@@ -95,6 +99,11 @@ class Watcher:
         self._service_touched: dict[str, float] = {}
         self._last_resync = 0.0
         self._catch_up = False  # the next poll lists every node
+        self._lists_due: set[str] = set()  # networks, secrets, configs to list again
+        self._certificate = (
+            NodeCertificate(settings.node_certificate) if settings.node_certificate else None
+        )
+        self._refused: set[str] = set()  # lists an engine (a proxy) refused, logged once
         self.stream = StreamFollower(
             "swarm",
             engine.events,
@@ -145,12 +154,16 @@ class Watcher:
                     next_poll = time.monotonic() + self.settings.poll_interval
                 elif self._catch_up:
                     await self.poll()  # a reconnect: catch up now, not at the next poll
+                elif self._lists_due:
+                    await self._read_lists(set(self._lists_due))  # their events came
             except NotManager as exc:
                 self._not_a_manager(exc)
                 next_poll = time.monotonic() + self.settings.poll_interval
             except EngineError as exc:
                 self._failed(exc)
                 next_poll = time.monotonic() + self.settings.poll_interval
+            if self._certificate is not None:
+                self.model.set_node_certificate(self._certificate.expiry())
             self._publish()
             self._wake.clear()
             try:
@@ -177,8 +190,9 @@ class Watcher:
         return self.stream.silent(self.settings.poll_interval)
 
     # ---- refreshing ---------------------------------------------------------
-    async def resync(self) -> None:
-        """List everything: info, nodes, services (with status) and all tasks."""
+    async def _read_info(self) -> None:
+        """/info: the engine's role, its swarm's settings and CA (at every poll: no event
+        says they changed); ``NotManager`` or ``NoLeader`` when it has no cluster view."""
         info = await self.engine.info()
         self.model.set_info(info)
         role = "manager" if info.control_available else "worker" if info.is_member else ""
@@ -187,11 +201,38 @@ class Watcher:
             self.health.role = role
             self._health_changed = True
         self.engine.require_manager(info)
+
+    async def _read_lists(self, kinds: set[str]) -> None:
+        """The networks, secrets or configs (``kinds``) listed again: small lists that
+        change only on their events (and are read again at a relist or a catch-up)."""
+        self._lists_due -= kinds
+        for kind in LISTS:
+            if kind not in kinds:
+                continue
+            try:
+                if kind == "network":
+                    self.model.replace_networks(await self.engine.networks())
+                else:
+                    listed = await (
+                        self.engine.secrets if kind == "secret" else self.engine.configs
+                    )()
+                    self.model.replace_inventory(kind, listed)
+            except (Refused, NotFound) as exc:
+                # Not failed: a socket proxy that allows only some endpoints.
+                if str(exc) not in self._refused:
+                    self._refused.add(str(exc))
+                    log.warning("list_refused", engine=self.engine.address, error=str(exc))
+
+    async def resync(self) -> None:
+        """List everything: info, nodes, services (with status), all tasks, and the
+        networks, secrets and configs."""
+        await self._read_info()
         nodes = await self.engine.nodes()
         asked = time.monotonic()
         services = await self.engine.services()
-        self._note_nodes(self.model.replace_nodes(nodes))
+        note_nodes(self.health.synced, self.model.replace_nodes(nodes))
         await self._apply_services(services, asked)
+        await self._read_lists(set(LISTS))
         tasks = await self._list_tasks([s.id for s in services])
         planning.explain_placements(self.model)
         self.metrics.relists.inc()
@@ -212,9 +253,13 @@ class Watcher:
             )
 
     async def poll(self) -> None:
-        """Cheap refresh: managers, service counts, and tasks of services that moved."""
+        """Cheap refresh: info, managers, service counts, and tasks of services that
+        moved (the networks, secrets and configs too while the stream may miss events)."""
+        await self._read_info()
         every_node = self._catch_up or self._stream_silent
         self._catch_up = False
+        if every_node:
+            self._lists_due |= set(LISTS)
         nodes = await self.engine.nodes(role=None if every_node else "manager")
         asked = time.monotonic()
         parts = -(-len(self.model.services) // STATUS_PART)
@@ -229,15 +274,19 @@ class Watcher:
             self._tasks_due & fresh.keys()
         )
         if every_node:
-            self._note_nodes(self.model.replace_nodes(nodes))
+            note_nodes(self.health.synced, self.model.replace_nodes(nodes))
         else:
-            self._note_nodes([c for c in map(self.model.upsert_node, nodes) if c is not None])
+            note_nodes(
+                self.health.synced, [c for c in map(self.model.upsert_node, nodes) if c is not None]
+            )
         # A split answer cannot show an ID outside the prefixes asked for: such
         # a service (none exist in swarm) is left to events and the relist.
         await self._apply_services(
             services, asked, removable=lambda sid: parts <= 1 or sid[:1] in ID_CHARS
         )
         wanted |= await self._confirm_recovered(sorted(recovered))
+        if self._lists_due:
+            await self._read_lists(set(self._lists_due))
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
         planning.explain_placements(self.model)
@@ -351,7 +400,7 @@ class Watcher:
                     self.model.remove_node(event.actor_id)
                 else:
                     moved = self.model.upsert_node(await self.engine.node(event.actor_id))
-                    self._note_nodes([moved] if moved is not None else [])
+                    note_nodes(self.health.synced, [moved] if moved is not None else [])
             elif event.type == "service":
                 if event.action == "remove":
                     self.model.remove_service(event.actor_id)
@@ -367,6 +416,11 @@ class Watcher:
                         # if the counts look the same then. Not now: under a stream of
                         # updates that would list the same tasks many times a second.
                         self._tasks_due.add(svc.id)
+            elif event.type in LISTS:
+                # Listed by the poll loop, woken now: a burst of events makes one list.
+                self._lists_due.add(event.type)
+                self._wake.set()
+                return
             else:
                 return
         except NotFound:
@@ -418,47 +472,12 @@ class Watcher:
         if self.health.failed(str(exc)):
             self._health_changed = True
 
-    def _note_nodes(self, changes: list[NodeChange]) -> None:
-        """Log the node changes an operator wants to hear about."""
-        stepped_down = next(
-            (c.new.hostname for c in changes if c.old and c.old.leader and not c.new.leader), ""
-        )
-        for change in changes:
-            old, new = change.old, change.new
-            if old is None:
-                if self.health.synced:
-                    log.info("node_joined", node=new.hostname, role=new.role)
-                continue
-            if old.state != new.state:
-                log.warning(
-                    "node_state_changed",
-                    node=new.hostname,
-                    old=old.state,
-                    new=new.state,
-                    message=new.message,
-                )
-            if old.availability != new.availability:
-                log.info(
-                    "node_availability_changed",
-                    node=new.hostname,
-                    old=old.availability,
-                    new=new.availability,
-                )
-            if old.is_manager and old.reachability != new.reachability:
-                log.warning(
-                    "manager_reachability_changed",
-                    node=new.hostname,
-                    old=old.reachability,
-                    new=new.reachability,
-                )
-            if new.leader and not old.leader:
-                log.warning("leader_changed", new=new.hostname, old=stepped_down)
-
 
 def _whole(svc: Service | None) -> bool:
     """Whether a service's whole task history is listed even without ``task_history``:
-    a one-shot's completed tasks are what says it is done (jobs' are current)."""
-    return svc is not None and svc.runs_once and not svc.is_job
+    a one-shot's completed tasks say it is done, a failed job's (no longer current) that
+    it failed."""
+    return svc is not None and svc.runs_once
 
 
 def _tasks_affected(old: Service, new: Service) -> bool:

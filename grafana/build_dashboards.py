@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from grafana.builder import render, stale_files, write_files
+from grafana.hazards_dashboard import hazards
 from grafana.healer_dashboard import healer
 from grafana.overview_dashboard import overview
 from grafana.services_dashboard import services
@@ -26,6 +27,7 @@ DASHBOARDS = {
     "swarm-overview.json": overview,
     "swarm-services.json": services,
     "swarm-healer.json": healer,
+    "swarm-hazards.json": hazards,
 }
 
 

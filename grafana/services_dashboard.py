@@ -617,7 +617,9 @@ def services() -> Dashboard:
             (completions("desired"), ""),
             (completions("succeeded"), ""),
             (
-                f"clamp_max({completions('succeeded')} / ({completions('desired')} > 0), 1)",
+                # Not clamped: above 100 % the engine ran a replicated job past its
+                # completions (SwarmJobOverran).
+                f"{completions('succeeded')} / ({completions('desired')} > 0)",
                 "",
             ),
             (f"{desired()} and on ({SERVICE_KEY}) {completions('desired')}", ""),
@@ -654,10 +656,8 @@ def services() -> Dashboard:
             column_override(
                 "Done",
                 ("unit", "percentunit"),
-                ("min", 0),
-                ("max", 1),
-                ("thresholds", steps((None, "blue"), (1, "green"))),
-                ("custom.cellOptions", {"type": "gauge", "mode": "basic"}),
+                ("thresholds", steps((None, "blue"), (1, "green"), (1.0001, "orange"))),
+                ("custom.cellOptions", {"type": "color-text"}),
             )
         ],
     )

@@ -128,6 +128,7 @@ def from_args(args: argparse.Namespace) -> Config:
             containers=getattr(args, "watch.containers"),
             containers_forget_after=getattr(args, "watch.containers_forget_after"),
             task_history=getattr(args, "watch.task_history"),
+            node_certificate=getattr(args, "node.certificate_file"),
         ),
         explain_logs=getattr(args, "explain.logs"),
         metric=MetricSettings(

@@ -229,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "the nodes count exits, and managers list current tasks only)",
     )
     p.flag(
+        "--node.certificate-file",
+        default="",
+        metavar="PATH",
+        help="this node's own swarm certificate, to export when it expires: a read-only "
+        "mount of /var/lib/docker/swarm/certificates/swarm-node.crt (that file alone, never "
+        "the directory: it holds the key); empty: not read",
+    )
+    p.flag(
         "--metric.node-labels",
         default="*",
         type=_allowlist,

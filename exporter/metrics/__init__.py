@@ -3,7 +3,11 @@ each family's descriptor next to its generator (as kube-state-metrics'
 ``internal/store/<kind>.go``):
 
 - ``nodes``: one node (state, availability, labels, its tasks, its resources);
-- ``cluster``: the managers and the quorum, seen through this exporter;
+- ``cluster``: the managers and the quorum, the swarm's settings and CA, seen through
+  this exporter;
+- ``local``: this instance's own node as its own engine says (locked? its certificate);
+- ``networks``: each swarm-scoped network's addresses and their use;
+- ``inventory``: each secret and config (times, services using it);
 - ``services`` and ``tasks``: one service (desired, running, update state, placement)
   and its tasks (by state, failures, stuck since when): one object together;
 - ``containers``: one service's task containers on this node (exits and why,
@@ -23,7 +27,17 @@ golden text.
 
 from __future__ import annotations
 
-from exporter.metrics import cluster, containers, health, nodes, services, tasks
+from exporter.metrics import (
+    cluster,
+    containers,
+    health,
+    inventory,
+    local,
+    networks,
+    nodes,
+    services,
+    tasks,
+)
 from exporter.metrics.kind import Kind
 from exporter.metrics.labels import NO_LABELS, Allowlist
 from exporter.metrics.text import Family
@@ -39,6 +53,9 @@ def service_kind(labels: Allowlist = NO_LABELS) -> Kind[ServiceView]:
 FAMILIES: tuple[Family, ...] = (
     *nodes.FAMILIES,
     *cluster.FAMILIES,
+    *local.FAMILIES,
+    *networks.FAMILIES,
+    *inventory.FAMILIES,
     *service_kind().families,
     *containers.FAMILIES,
     *health.FAMILIES,

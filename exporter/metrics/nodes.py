@@ -31,6 +31,8 @@ class NodeRecord:
     """Its current tasks by observed state."""
     reserved: Resources = NO_RESOURCES
     """What they hold of its resources."""
+    issuer_current: bool | None = None
+    """Whether its certificate's issuer is the cluster's (None: not known)."""
 
 
 def node_ident(node: Node) -> Labels:
@@ -105,6 +107,14 @@ RESERVED_MEMORY = Family(
     "Memory reserved on the node by the tasks placed there and not ended.",
     _N,
 )
+ISSUER_CURRENT = Family(
+    "dockerswarm_node_certificate_issuer_current",
+    "gauge",
+    "1 when the node's certificate was issued by the swarm's current CA (its "
+    "Description.TLSInfo issuer is the cluster's), 0 when not yet: during a CA root "
+    "rotation, a node still to get its new certificate.",
+    _N,
+)
 ALL_LABELS = Allowlist(("*",))
 """Every node label: nodes are few, and their labels are the operator's own placement
 vocabulary (``--metric.node-labels`` narrows it)."""
@@ -157,6 +167,10 @@ def node_kind(labels: Allowlist = ALL_LABELS) -> Kind[NodeRecord]:
             Generator(RESERVED_CPUS, one(lambda r: r.reserved.cpus if _offered(r) else None)),
             Generator(
                 RESERVED_MEMORY, one(lambda r: r.reserved.memory_bytes if _offered(r) else None)
+            ),
+            Generator(
+                ISSUER_CURRENT,
+                one(lambda r: None if r.issuer_current is None else int(r.issuer_current)),
             ),
         ),
     )

@@ -13,13 +13,17 @@ from dataclasses import dataclass
 
 from exporter.containers import NodeContainers
 from exporter.health import Health
+from exporter.inventory import Key
 from exporter.metrics import service_kind
 from exporter.metrics.cluster import CLUSTER, cluster_record
 from exporter.metrics.containers import CONTAINERS, ContainerRecord
 from exporter.metrics.health import HEALTH
+from exporter.metrics.inventory import INVENTORY, InventoryRecord
 from exporter.metrics.kind import KindStore
 from exporter.metrics.labels import NO_LABELS, Allowlist
 from exporter.metrics.limits import SeriesLimit
+from exporter.metrics.local import LOCAL, local_record
+from exporter.metrics.networks import NETWORKS, NetworkRecord
 from exporter.metrics.nodes import ALL_LABELS, NodeRecord, node_kind
 from exporter.metrics.text import TextStore
 from exporter.model import ModelChanges, SwarmModel
@@ -53,6 +57,10 @@ class Changes:
     """The services whose containers on this node did something (``NodeContainers``)."""
     removed_containers: frozenset[ServiceKey] = frozenset()
     """The services whose containers this node forgot (none left here for a while)."""
+    networks: frozenset[str] = frozenset()
+    removed_networks: frozenset[str] = frozenset()
+    inventory: frozenset[Key] = frozenset()
+    removed_inventory: frozenset[Key] = frozenset()
 
     @classmethod
     def of(cls, model: ModelChanges, *, health: bool = False) -> Changes:
@@ -63,6 +71,10 @@ class Changes:
             removed_services=model.removed_services,
             cluster=model.cluster,
             health=health,
+            networks=model.networks,
+            removed_networks=model.removed_networks,
+            inventory=model.inventory,
+            removed_inventory=model.removed_inventory,
         )
 
     def __bool__(self) -> bool:
@@ -75,6 +87,10 @@ class Changes:
             or self.health
             or self.containers
             or self.removed_containers
+            or self.networks
+            or self.removed_networks
+            or self.inventory
+            or self.removed_inventory
         )
 
 
@@ -108,6 +124,9 @@ class Publisher:
         self.cluster = KindStore("", CLUSTER, store)
         self.own = KindStore("", HEALTH, live if live is not None else store)
         self.node_containers = KindStore("container/", CONTAINERS, store, limit)
+        self.local = KindStore("", LOCAL, store)
+        self.networks = KindStore("network/", NETWORKS, store, limit)
+        self.inventory = KindStore("inventory/", INVENTORY, store, limit)
 
     def __call__(self, changes: Changes) -> int:
         """Render what ``changes`` names; returns how many objects were rendered."""
@@ -122,7 +141,8 @@ class Publisher:
             if node is not None:
                 tasks: Mapping[str, int] = model.node_tasks.get(node_id, {})
                 reserved = model.node_reserved.get(node_id, NO_RESOURCES)
-                self.nodes.update(node_id, NodeRecord(node, tasks, reserved))
+                issuer = model.issuer_current(node)
+                self.nodes.update(node_id, NodeRecord(node, tasks, reserved, issuer))
                 count += 1
         for sid in changes.services:
             view = model.views.get(sid)
@@ -133,9 +153,15 @@ class Publisher:
             # The quorum figures appear once synced, and has_leader is the exporter's.
             self.cluster.update("cluster", cluster_record(model, self.health))
             count += 1
+        if changes.cluster:
+            local = local_record(model)
+            if local is not None:
+                self.local.update("local", local)
+                count += 1
         if changes.health:
             self.own.update("health", self.health)
             count += 1
+        count += self._networks(changes) + self._inventory(changes)
         c = self.containers
         for key in changes.removed_containers:
             self.node_containers.delete(container_key(key))
@@ -147,4 +173,30 @@ class Publisher:
                 count += 1
         for kind in (self.nodes, self.services, self.node_containers):
             count += kind.settle()
+        return count
+
+    def _networks(self, changes: Changes) -> int:
+        use = self.model.network_use
+        for net_id in changes.removed_networks:
+            self.networks.delete(net_id)
+        count = 0
+        for net_id in changes.networks:
+            net = use.networks.get(net_id)
+            if net is not None:
+                used = use.used(net, len(self.model.nodes))
+                self.networks.update(net_id, NetworkRecord(net, used))
+                count += 1
+        return count
+
+    def _inventory(self, changes: Changes) -> int:
+        inventory = self.model.inventory
+        for kind, object_id in changes.removed_inventory:
+            self.inventory.delete(f"{kind}/{object_id}")
+        count = 0
+        for key in changes.inventory:
+            meta = inventory.objects.get(key)
+            if meta is not None:
+                record = InventoryRecord(meta, inventory.users.get(key, 0))
+                self.inventory.update(f"{key[0]}/{key[1]}", record)
+                count += 1
         return count

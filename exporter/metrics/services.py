@@ -11,7 +11,7 @@ from exporter.metrics.kind import Generator, Sample, one, state_set
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.text import Family
 from exporter.types import UPDATE_STATES, Labels
-from exporter.views import ServiceView
+from exporter.views import JOB_STATES, ServiceView
 
 _S = ("service_name", "stack")
 
@@ -149,6 +149,28 @@ PLACEMENT_EXCLUDED = Family(
     "constraint, platform, host_port, max_replicas); for constraint, which one.",
     (*_S, "filter", "constraint"),
 )
+JOB_STATE = Family(
+    "dockerswarm_service_job_state",
+    "gauge",
+    "Jobs and one-shot services, as a state set: active (a task runs or is to run), "
+    "succeeded (its completions done), failed (nothing more runs, completions short, the "
+    "last task to end failed).",
+    (*_S, "state"),
+)
+LAST_SUCCESS = Family(
+    "dockerswarm_service_last_success_timestamp_seconds",
+    "gauge",
+    "Jobs and one-shot services: when a task of it last completed (exit 0), of those the "
+    "engine still holds; absent until one did.",
+    _S,
+)
+NETWORK_INFO = Family(
+    "dockerswarm_service_network_info",
+    "gauge",
+    "1 per network the service's tasks attach to (its networks, and ingress when it "
+    "publishes a port); join on network_id with dockerswarm_network_addresses.",
+    (*_S, "network_id"),
+)
 
 
 def service_ident(name: str, stack: str) -> Labels:
@@ -232,6 +254,12 @@ def service_generators(labels: Allowlist) -> tuple[Generator[ServiceView], ...]:
             one(lambda v: len(v.placement.fit) if v.placement is not None else None),
         ),
         Generator(PLACEMENT_EXCLUDED, _placement_excluded),
+        Generator(
+            JOB_STATE,
+            lambda v: state_set("state", JOB_STATES, v.job_state) if v.job_state else (),
+        ),
+        Generator(LAST_SUCCESS, one(lambda v: round(v.last_success, 3) or None)),
+        Generator(NETWORK_INFO, lambda v: (((("network_id", n),), 1) for n in v.service.networks)),
     )
 
 

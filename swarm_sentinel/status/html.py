@@ -232,4 +232,7 @@ def render_html(r: Report, live: Live) -> str:
             body.append(f"<p id=healer-mode>This instance's healer: {escape(healer)}.</p>")
         body.append(_table(table, empty))
         body.append("</section>")
+    if r.inventory:
+        text = "; ".join(line.text(r.now) for line in r.inventory)
+        body.append(f"<p id=inventory>{escape(text[:1].upper() + text[1:])}.</p>")
     return _page(verdict(r), body)

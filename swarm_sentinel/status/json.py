@@ -44,6 +44,14 @@ def to_json(r: Report) -> dict[str, Any]:
         "complete": r.complete,
         "error": r.error or None,
         "problems": [p.text for p in r.problems],
+        "inventory": {
+            line.kind: {
+                "count": line.count,
+                "unused": list(line.unused),
+                "oldest_created": _iso(line.oldest_created) if line.oldest_created else None,
+            }
+            for line in r.inventory
+        },
         "nodes": [
             {
                 "id": n.id,

@@ -15,6 +15,7 @@ from exporter.views import ServiceView
 from healer.policy import recall, resumes_at
 from healer.settings import LABEL_STATE, HealerSettings, service_policy
 from healer.state import HealState, StateError
+from swarm_sentinel.status.hazards import InventoryLine, hazards, inventory
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
@@ -162,6 +163,8 @@ class Report:
     problems: list[Problem]
     error: str = ""  # the engine's own words when it could not list the swarm
     complete: bool = True  # False: only info could be read (no leader)
+    inventory: tuple[InventoryLine, ...] = ()
+    """Secrets and configs: how many, which are unused (figures, not problems)."""
 
     @property
     def healthy(self) -> bool:
@@ -313,6 +316,7 @@ def build_report(
         if issues:
             why = f" ({n.message})" if n.message else ""
             problems.append(Problem(f"{n.role} {n.hostname} is {', '.join(issues)}{why}"))
+    problems.extend(Problem(text, service) for text, service in hazards(model, now))
     gave_up = {h.service_id: h for h in healer if h.given_up}
     for s in services:
         text = f"service {s.name}: {s.running}/{s.desired} running ({s.reason}"
@@ -338,6 +342,7 @@ def build_report(
         stuck=stuck,
         healer=healer,
         problems=problems,
+        inventory=inventory(model),
     )
 
 

@@ -68,6 +68,8 @@ class SampledEngine:
         self.nodes: list[dict[str, Any]] = json.loads((sample_dir / "nodes.json").read_text())
         self.requests: Counter[str] = Counter()
         self.update_delay = 0.0
+        self.refused: set[str] = set()
+        """Paths answered 403, as a socket proxy that allows only some endpoints."""
         self._hold = asyncio.Event()
 
     def _sample(self, name: str) -> web.Response:
@@ -80,6 +82,8 @@ class SampledEngine:
             await asyncio.sleep(self.update_delay)
             return web.json_response({"Warnings": None})
         self.requests[self._counted_as(path, request)] += 1
+        if path in self.refused:
+            return web.json_response({"message": "Forbidden"}, status=403)
         if path == "/_ping":
             api = self.dir.name
             return web.Response(text="OK", headers={"API-Version": api})
@@ -100,6 +104,9 @@ class SampledEngine:
             return web.json_response(next(s for s in services if s["ID"] == sid))
         if path == "/tasks":
             return self._sample("tasks.json")
+        if path in ("/networks", "/secrets", "/configs"):
+            sample = self.dir / f"{path[1:]}.json"
+            return self._sample(sample.name) if sample.exists() else web.json_response([])
         if path == "/events":
             return await self._events(request)
         if path == "/containers/json":

@@ -46,6 +46,9 @@ class Services:
         update_parallelism: int | None = None,
         update_failure_action: str | None = None,
         update_monitor: float | None = None,
+        networks: Sequence[str] = (),
+        secrets: Sequence[tuple[str, str]] = (),
+        configs: Sequence[tuple[str, str]] = (),
     ) -> str:
         """``binds``: ``/host/dir:/in/container``; every lab node shares the host's files.
         ``memory_limit``: bytes (the lab's engines enforce it: the OOM killer acts);
@@ -58,7 +61,9 @@ class Services:
         ``update_monitor`` (seconds): what the engine does when an updated task fails
         within that window (a rollback is watched as long). Any of the three writes an
         UpdateConfig with no delay between batches (docker-py's own default failure action
-        is ``continue``, the engine's without an UpdateConfig ``pause``)."""
+        is ``continue``, the engine's without an UpdateConfig ``pause``); ``networks``:
+        overlays its tasks attach to (name or ID); ``secrets``, ``configs``: (ID, name) of
+        those its containers mount."""
         healthcheck = None
         if health_cmd is not None:
             second = 1_000_000_000
@@ -75,7 +80,10 @@ class Services:
                 ],
                 healthcheck=healthcheck,
                 stop_grace_period=int(stop_grace * 1e9) if stop_grace is not None else None,
+                secrets=[docker.types.SecretReference(i, n) for i, n in secrets] or None,
+                configs=[docker.types.ConfigReference(i, n) for i, n in configs] or None,
             ),
+            networks=list(networks) or None,
             resources=docker.types.Resources(mem_limit=memory_limit, mem_reservation=reserve_memory)
             if memory_limit or reserve_memory
             else None,

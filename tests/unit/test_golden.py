@@ -19,7 +19,17 @@ import pytest
 from exporter import planning
 from exporter.containers import NodeContainers
 from exporter.health import Health
-from exporter.metrics import cluster, containers, health, nodes, services, tasks
+from exporter.metrics import (
+    cluster,
+    containers,
+    health,
+    inventory,
+    local,
+    networks,
+    nodes,
+    services,
+    tasks,
+)
 from exporter.metrics.kind import Kind
 from exporter.metrics.nodes import ALL_LABELS
 from exporter.metrics.text import Family, Rendered, TextStore
@@ -28,6 +38,8 @@ from exporter.parse import (
     parse_container_event,
     parse_info,
     parse_list,
+    parse_meta,
+    parse_network,
     parse_node,
     parse_service,
     parse_task,
@@ -42,8 +54,14 @@ def sampled(sample: SampleSet) -> tuple[SwarmModel, Health, NodeContainers]:
     model = SwarmModel(clock=lambda: sample.now)
     model.set_info(parse_info(sample.load("info.json")))
     model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
-    model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
+    raw_services = sample.load("services-status.json") + sample.load("services-attached.json")
+    model.replace_services(parse_list(raw_services, parse_service, "s")[0])
+    raw_tasks = sample.load("tasks.json") + sample.load("tasks-attached.json")
+    model.replace_tasks(parse_list(raw_tasks, parse_task, "t")[0], None, whole=True)
+    model.replace_networks(parse_list(sample.load("networks.json"), parse_network, "w")[0])
+    for kind in ("secret", "config"):
+        raw = sample.load(f"{kind}s.json")
+        model.replace_inventory(kind, parse_list(raw, parse_meta(kind), kind)[0])
     planning.explain_placements(model)
     health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now, role="manager")
     containers = NodeContainers()
@@ -67,7 +85,12 @@ KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
             (
                 nid,
                 nodes.NODES.render(
-                    nodes.NodeRecord(n, m.node_tasks.get(nid, {}), m.node_reserved.get(nid, NONE))
+                    nodes.NodeRecord(
+                        n,
+                        m.node_tasks.get(nid, {}),
+                        m.node_reserved.get(nid, NONE),
+                        m.issuer_current(n),
+                    )
                 ),
             )
             for nid, n in m.nodes.items()
@@ -98,6 +121,32 @@ KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
         ),
     ),
     "health": (health.FAMILIES, lambda _, h, __: [("health", health.HEALTH.render(h))]),
+    "local": (
+        local.FAMILIES,
+        lambda m, _, __: [("local", local.LOCAL.render(r))] if (r := local.local_record(m)) else [],
+    ),
+    "networks": (
+        networks.FAMILIES,
+        lambda m, _, __: (
+            (
+                nid,
+                networks.NETWORKS.render(
+                    networks.NetworkRecord(net, m.network_use.used(net, len(m.nodes)))
+                ),
+            )
+            for nid, net in m.network_use.networks.items()
+        ),
+    ),
+    "inventory": (
+        inventory.FAMILIES,
+        lambda m, _, __: (
+            (
+                f"{k[0]}/{k[1]}",
+                inventory.INVENTORY.render(inventory.InventoryRecord(o, m.inventory.users[k])),
+            )
+            for k, o in m.inventory.objects.items()
+        ),
+    ),
 }
 
 

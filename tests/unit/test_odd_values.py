@@ -8,17 +8,15 @@ import json
 import subprocess
 from dataclasses import replace
 
-from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from exporter.client import EngineMetrics
 from exporter.containers import NodeContainers
-from exporter.engine import Engine
 from exporter.health import Health
 from exporter.metrics import FAMILIES
 from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import LABEL_VALUE_MAX, LabelCuts, TextStore
 from exporter.model import SwarmModel
+from exporter.nodelog import note_nodes
 from exporter.parse import (
     parse_container_event,
     parse_info,
@@ -27,8 +25,6 @@ from exporter.parse import (
     parse_service,
 )
 from exporter.types import ContainerEvent
-from exporter.watch import WatcherMetrics, WatchSettings
-from exporter.watcher import Watcher
 from swarm_sentinel.status.html import render_html
 from swarm_sentinel.status.report import build_report
 from tests.unit.samples import SampleSet
@@ -82,15 +78,7 @@ def test_any_string_is_exported_safely(sample: SampleSet) -> None:
 
 
 def test_two_managers_claiming_leadership_log_one_change(sample: SampleSet) -> None:
-    registry = CollectorRegistry()
     model = SwarmModel()
-    watcher = Watcher(
-        Engine("unix:///nonexistent.sock", EngineMetrics(registry)),
-        model,
-        Health(synced=True),
-        WatcherMetrics(registry),
-        WatchSettings(),
-    )
     nodes, _ = parse_list(sample.load("nodes.json"), parse_node, "n")
     model.replace_nodes(nodes)
     managers = sorted((n for n in nodes if n.is_manager), key=lambda n: not n.leader)
@@ -98,7 +86,7 @@ def test_two_managers_claiming_leadership_log_one_change(sample: SampleSet) -> N
     claim = [managers[0], replace(managers[1], leader=True)]
     with capture_logs() as logs:
         for _ in range(3):  # three polls
-            watcher._note_nodes([c for c in map(model.upsert_node, claim) if c is not None])
+            note_nodes(True, [c for c in map(model.upsert_node, claim) if c is not None])
     # Said once, when the second one started claiming it; not again every poll.
     changes = [e for e in logs if e["event"] == "leader_changed"]
     assert [e["new"] for e in changes] == [managers[1].hostname]
