@@ -234,5 +234,5 @@ def render_html(r: Report, live: Live) -> str:
         body.append("</section>")
     if r.inventory:
         text = "; ".join(line.text(r.now) for line in r.inventory)
-        body.append(f"<p id=inventory>{escape(text[:1].upper() + text[1:])}.</p>")
+        body.append(f"<p id=inventory>{escape(text)}.</p>")
     return _page(verdict(r), body)

@@ -73,7 +73,7 @@ def render_text(r: Report, color: bool = False) -> str:
                 out.append(f"  {empty}")
 
     if r.inventory:
-        out += ["", "; ".join(line.text(r.now) for line in r.inventory).capitalize()]
+        out += ["", "; ".join(line.text(r.now) for line in r.inventory)]
     out.append("")
     out.append(paint(verdict(r), "green" if r.healthy else "bold_red"))
     out.extend(f"  - {p}" for p in r.problems)
