@@ -7,13 +7,9 @@ watcher's bookkeeping directly with parsed objects.
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
@@ -92,19 +88,6 @@ async def test_many_services_applied_across_slices() -> None:
     assert store.series > 0  # published between slices
 
 
-@pytest.fixture
-def all_levels() -> Iterator[None]:
-    """Every level logged (capture_logs sees none that an earlier test's configuration,
-    swarm-sentinel status's, filters out), the configuration put back after."""
-    saved = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
-
-
-@pytest.mark.usefixtures("all_levels")
 async def test_lists_follow_their_events_and_a_refused_one_is_said_once(
     tmp_path: Path, sample: SampleSet
 ) -> None:
