@@ -103,30 +103,36 @@ def add_update_panels(d: Dashboard) -> None:
         stack=True,
         overrides=color_overrides(UPDATE_STATE_COLORS),
     )
-    in_progress = state(IN_PROGRESS)
+    # Services updating, rolling back or paused in either, and those with fewer tasks on
+    # their current spec than they want (an update the engine has not started yet, a
+    # service short of tasks): what is not where its deploy meant it to be.
+    behind = (
+        f"({state(IN_PROGRESS)}) or on ({SERVICE_KEY}) "
+        f"({updated()} < on ({SERVICE_KEY}) {desired()})"
+    )
     d.table(
         "Updates in progress",
-        "Services updating, rolling back, or paused in either: the running tasks on the "
-        "current spec (during a rollback, the previous one) against those desired, since "
-        "when, and the engine's message.",
+        "Services updating, rolling back, or paused in either, and services with fewer "
+        "tasks running their current spec than they want: their update state, the tasks "
+        "on the current spec (during a rollback, the previous one) against those desired, "
+        "since when the update runs, and the engine's message.",
         [
-            (in_progress, ""),
-            (f"{updated()} and on ({SERVICE_KEY}) ({in_progress})", ""),
-            (f"{desired()} and on ({SERVICE_KEY}) ({in_progress})", ""),
+            (state(IN_PROGRESS), ""),
+            (f"{updated()} and on ({SERVICE_KEY}) ({behind})", ""),
+            (f"{desired()} and on ({SERVICE_KEY}) ({behind})", ""),
             (
-                f"clamp_max({updated()} / ({desired()} > 0), 1) "
-                f"and on ({SERVICE_KEY}) ({in_progress})",
+                f"clamp_max({updated()} / ({desired()} > 0), 1) and on ({SERVICE_KEY}) ({behind})",
                 "",
             ),
             (
                 "time() - "
                 + per_service("dockerswarm_service_update_started_timestamp_seconds")
-                + f" and on ({SERVICE_KEY}) ({in_progress})",
+                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS)})",
                 "",
             ),
             (
                 per_service("dockerswarm_service_update_info", by="message")
-                + f" and on ({SERVICE_KEY}) ({in_progress})",
+                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS)})",
                 "",
             ),
         ],
@@ -151,22 +157,25 @@ def add_update_panels(d: Dashboard) -> None:
                 "Value #B": "On the current spec",
                 "Value #C": "Desired",
                 "Value #D": "Progress",
-                "Value #E": "Started",
+                "Value #E": "Running for",
                 "message": "The engine says",
             },
         ),
         w=24,
         h=8,
-        overrides=[STATE_COLUMN, PROGRESS_COLUMN, column_override("Started", ("unit", "s"))],
+        overrides=[
+            STATE_COLUMN,
+            PROGRESS_COLUMN,
+            column_override("Running for", ("unit", "s")),
+        ],
     )
     d.timeseries(
-        "Update progress",
-        "Per service updating or rolling back: the share of its desired tasks running on "
-        "the current spec.",
+        "Tasks on the current spec",
+        "Per service, the share of its desired tasks running its current spec: 1 when it "
+        "has converged; a rolling update (or a rollback) is the climb back to 1.",
         [
             (
-                f"clamp_max({updated()} / ({desired()} > 0), 1) "
-                f"and on ({SERVICE_KEY}) ({state(ROLLING)})",
+                f"clamp_max({updated()} / ({desired()} > 0), 1)",
                 "{{service_name}} {{cluster}}",
             )
         ],

@@ -2,6 +2,7 @@
 
     python -m lab.capture --engine modern     # -> engine-samples/1.51/
     python -m lab.capture --engine modern --containers   # -> .../events-containers.jsonl
+    python -m lab.capture --engine modern --updates  # -> .../services-updates.json, tasks-...
 
 Brings up a lab of its own (name "capture", bridge sslab5, 10.123.5.0/24), sets up
 the swarm that engine-samples/README.md describes (a drained manager, a labelled
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +237,89 @@ def capture_containers(engine: str, out: Path | None) -> Path:
         return target
 
 
+# name, docker service create arguments: one service per way an update ends. Watched
+# for 2 s per task (the rollback too), no delay between tasks, stopped within 1 s.
+_QUICK = [
+    "--replicas",
+    "2",
+    "--stop-grace-period",
+    "1s",
+    "--restart-delay",
+    "1s",
+    "--update-delay",
+    "0s",
+    "--update-monitor",
+    "2s",
+    "--rollback-monitor",
+    "2s",
+]
+UPDATE_SERVICES: list[tuple[str, list[str]]] = [
+    ("updated", [*_QUICK, IMAGE, "sleep", "1000"]),
+    ("rolledback", [*_QUICK, "--update-failure-action", "rollback", IMAGE, "sleep", "1000"]),
+    ("paused", [*_QUICK, "--update-failure-action", "pause", IMAGE, "sleep", "1000"]),
+    ("byhand", [*_QUICK, "--update-failure-action", "pause", IMAGE, "sleep", "1000"]),
+]  # fmt: skip
+UPDATES_CONFIG = LabConfig(
+    name="capture-u", managers=1, workers=1, bridge="sslab5u", subnet="10.123.16.0/24"
+)
+"""The lab ``--updates`` brings up (``engine`` set from the command line)."""
+
+
+def capture_updates(config: LabConfig, out: Path | None) -> Path:
+    """Services whose last update ended each way, and their tasks: ``updated`` (completed),
+    ``rolledback`` (its new version exits 3, failure action rollback: rolled back by the
+    engine), ``paused`` (the same, failure action pause), ``byhand`` (paused, then
+    ``docker service rollback``), and ``bare`` (made through the API with no
+    UpdateConfig, never updated)."""
+    with Lab(config) as lab:
+        capture = Capture(lab, out or SAMPLES / "pending")
+        if out is None:
+            capture.out = SAMPLES / capture.version
+        capture.out.mkdir(parents=True, exist_ok=True)
+        create = ["service", "create", "--detach", "--no-resolve-image"]
+        for name, args in UPDATE_SERVICES:
+            capture.docker(*create, "--name", name, *args)
+        bare = {
+            "Name": "bare",
+            "TaskTemplate": {"ContainerSpec": {"Image": IMAGE, "Command": ["sleep", "1000"]}},
+            "Mode": {"Replicated": {"Replicas": 1}},
+        }
+        made = capture.session.post(capture.url("services/create"), json=bare, timeout=30)
+        made.raise_for_status()
+        states = {"updated": "completed", "rolledback": "rollback_completed", "paused": "paused"}
+        running = [*states, "byhand"]
+
+        def state_of(name: str) -> str:
+            svc = capture.get(f"services/{name}").json()
+            return str((svc.get("UpdateStatus") or {}).get("State") or "")
+
+        wait_until(
+            lambda: all(
+                sum(t["Status"]["State"] == "running" for t in capture.get(
+                    "tasks", filters=json.dumps({"service": [n]})).json()) == 2
+                for n in running
+            ),
+            timeout=60, what="every service running",
+        )  # fmt: skip
+        update = ["service", "update", "--detach", "--no-resolve-image"]
+        capture.docker(*update, "--args", "sleep 1001", "updated")
+        for name in ("rolledback", "paused", "byhand"):
+            capture.docker(*update, "--args", "sh -c 'exit 3'", name)
+        wait_until(lambda: state_of("byhand") == "paused", timeout=60, what="byhand paused")
+        capture.docker("service", "rollback", "--detach", "byhand")
+        states["byhand"] = "rollback_completed"
+        for name, state in states.items():
+
+            def reached(n: str = name, want: str = state) -> bool:
+                return state_of(n) == want
+
+            wait_until(reached, timeout=90, what=f"{name} {state}")
+        capture.save("services-updates.json", "services", status="true")
+        capture.save("tasks-updates.json", "tasks")
+        capture.session.close()
+        return capture.out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.capture", description=__doc__)
     parser.add_argument("--engine", choices=ENGINES, default="modern")
@@ -242,10 +327,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--containers", action="store_true", help="only a node's own container events"
     )
+    parser.add_argument(
+        "--updates",
+        action="store_true",
+        help="only services whose update completed, rolled back or paused, and their tasks",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="capture: %(message)s", stream=sys.stderr)
     if args.containers:
         print(capture_containers(args.engine, args.out))
+        return 0
+    if args.updates:
+        print(capture_updates(replace(UPDATES_CONFIG, engine=args.engine), args.out))
         return 0
     config = LabConfig(name="capture", bridge="sslab5", subnet="10.123.5.0/24", engine=args.engine)
     with Lab(config) as lab:

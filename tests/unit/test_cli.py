@@ -23,7 +23,8 @@ def test_help_and_version() -> None:
     assert out.returncode == 0
     for flag in ("--web.listen-address", "--healer.dry-run", "--no-healer.enabled",
                  "--healer.rate-limit", "--watch.resync-interval", "--watch.task-history",
-                 "--healer.crash-loop-restarts", "--healer.crash-loop-window"):  # fmt: skip
+                 "--healer.crash-loop-restarts", "--healer.crash-loop-window",
+                 "--healer.on-update-paused"):  # fmt: skip
         assert flag in out.stdout
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("swarm-sentinel ")
@@ -45,11 +46,28 @@ def test_bad_flags_give_one_line_and_exit_2() -> None:
         (["--healer.crash-loop-restarts", "0"], "must be 1 or more"),
         (["--metric.service-labels", "team a"], "is not a label key or pattern"),
         (["--metric.max-series-per-family", "-1"], "must be 0 or more"),
+        (["--healer.on-update-paused", "undo"], "invalid choice"),
+        (["wait"], "one of the arguments --stack --service is required"),
+        (["wait", "--stack", "a", "--service", "b"], "not allowed with argument --stack"),
+        (["wait", "--stack", "a", "--timeout", "0s"], "must be longer than 0s"),
+        (["wait", "--stack", "a", "--output", "yaml"], "invalid choice"),
     ]:
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)
         assert needle in out.stderr, (args, out.stderr)
         assert out.stdout == ""
+
+
+def test_wait_without_a_view_of_the_swarm_says_why_in_one_line_and_exits_2(
+    tmp_path: Path,
+) -> None:
+    for output in ("text", "json"):
+        sock = f"unix://{tmp_path}/none.sock"
+        out = run("wait", "--stack", "shop", "--docker.host", sock, "--output", output)
+        assert out.returncode == 2, out
+        assert out.stdout == ""
+        (line,) = out.stderr.splitlines()
+        assert line.startswith(f"swarm-sentinel wait: cannot talk to the Docker engine at {sock}")
 
 
 def test_bad_environment_value_names_the_variable() -> None:

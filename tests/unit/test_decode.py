@@ -42,7 +42,9 @@ LISTS = {
     "nodes.json": "node",
     "nodes-one-manager-down.json": "node",
     "services-status.json": "service",
+    "services-updates.json": "service",
     "tasks.json": "task",
+    "tasks-updates.json": "task",
 }
 
 

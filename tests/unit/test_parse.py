@@ -16,6 +16,7 @@ from exporter.parse import (
 )
 from exporter.reasons import classify
 from exporter.shapes import ParseError
+from exporter.types import UpdateConfig
 from tests.unit.samples import SampleSet
 
 
@@ -65,12 +66,43 @@ def test_tasks_sample_error_reasons(sample: SampleSet) -> None:
     assert failed and all(t.exit_code == 3 for t in failed)
 
 
+def test_updates_sample_how_each_update_ended(sample: SampleSet) -> None:
+    # engine-samples/*/services-updates.json (lab.capture --updates): updated, rolled back
+    # by the engine, paused, rolled back by hand, and one made through the API without an
+    # UpdateConfig and never updated; both engines alike, the docker CLI writing the same
+    # UpdateConfig and RollbackConfig into what it creates.
+    services, problems = parse_list(sample.load("services-updates.json"), parse_service, "s")
+    assert problems == []
+    by_name = {s.name: s for s in services}
+    ended = {n: (s.update_state, s.update_message) for n, s in by_name.items()}
+    assert ended == {
+        "updated": ("completed", "update completed"),
+        "rolledback": ("rollback_completed", "rollback completed"),
+        "paused": ("paused", ended["paused"][1]),
+        "byhand": ("rollback_completed", "rollback completed"),
+        "bare": ("", ""),
+    }
+    assert ended["paused"][1].startswith(
+        "update paused due to failure or early termination of task "
+    )
+    for name in ("updated", "rolledback", "byhand"):
+        svc = by_name[name]
+        assert 0 < svc.update_started_at < svc.update_completed_at < svc.update_started_at + 60
+    assert by_name["paused"].update_completed_at == 0.0 and by_name["bare"].update_started_at == 0.0
+    assert by_name["rolledback"].update_config == UpdateConfig("rollback", 2.0, 0.0, "stop-first")
+    assert by_name["paused"].update_config == UpdateConfig("pause", 2.0, 0.0, "stop-first")
+    assert by_name["paused"].rollback_config == UpdateConfig("pause", 2.0, 0.0, "stop-first")
+    # No UpdateConfig at all: what the engine does then.
+    assert by_name["bare"].update_config == by_name["bare"].rollback_config == UpdateConfig()
+
+
 def test_info_quorum_lost(sample: SampleSet) -> None:
     info = parse_info(sample.load("info-quorum-lost.json"))
     assert (info.local_node_state, info.control_available) == ("active", True)
     assert info.has_leader_error and info.hostname == "lab-m1"
     healthy = parse_info(sample.load("info.json"))
     assert healthy.control_available and not healthy.has_leader_error and healthy.error == ""
+    assert healthy.system_time == parse_time(sample.load("info.json")["SystemTime"]) > 1.7e9
 
 
 def test_events_sample(sample: SampleSet) -> None:

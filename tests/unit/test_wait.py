@@ -9,11 +9,14 @@ import io
 import json
 from dataclasses import replace
 
+from exporter.model import SwarmModel
+from exporter.parse import parse_list, parse_service, parse_task
 from exporter.types import Task, UpdateConfig
 from exporter.views import ServiceView
 from swarm_sentinel.wait.command import Output, Target, failed_since
 from swarm_sentinel.wait.verdict import EXIT_CODES, Ending, judge, timed_out
 from tests.unit.builders import NOW, model_with, service, task
+from tests.unit.samples import SampleSet
 
 NEW, OLD = "digest-of-the-new-spec", "digest-of-the-old-spec"
 FAILED_ID = "q3dugw2ze6etb51xoiet40s0l"
@@ -129,6 +132,33 @@ def test_failures_counted_are_new_ones_on_the_current_spec() -> None:
     ]
     got = failed_since(model, tasks, {"old"})
     assert [t.id for t in got["s1"]] == ["new2", "new1"]
+
+
+def test_how_each_real_update_ended_is_judged(sample: SampleSet) -> None:
+    # The engines' own answers (lab.capture --updates), judged a minute after them.
+    model = SwarmModel(clock=lambda: sample.now)
+    model.replace_services(parse_list(sample.load("services-updates.json"), parse_service, "s")[0])
+    tasks = parse_list(sample.load("tasks-updates.json"), parse_task, "t")[0]
+    model.replace_tasks(tasks, None, whole=True)
+    views = {v.service.name: v for v in model.views.values()}
+    later = max(t.timestamp for t in tasks) + 60
+    said = {n: judge(v, [], later) for n, v in views.items()}
+    assert {n: v.ending for n, v in said.items()} == {
+        "updated": Ending.CONVERGED,
+        "bare": Ending.CONVERGED,
+        "rolledback": Ending.ROLLED_BACK,
+        "byhand": Ending.ROLLED_BACK,
+        "paused": Ending.PAUSED,
+    }
+    # Rolled back or paused, the failed task of the new version says why.
+    for name in ("rolledback", "byhand", "paused"):
+        assert said[name].detail.endswith("(task: non-zero exit (3))"), said[name]
+    # Tasks on the current spec: all, after a completed update or a rollback; none of the
+    # paused update's (its old task runs the previous spec).
+    assert {n: (v.updated, v.running) for n, v in views.items()} == {
+        "updated": (2, 2), "bare": (1, 1), "rolledback": (2, 2), "byhand": (2, 2),
+        "paused": (0, views["paused"].running),
+    }  # fmt: skip
 
 
 def test_the_services_waited_on() -> None:
