@@ -186,7 +186,9 @@ def test_a_failing_deploy_is_rolled_back_wait_says_so_and_the_alert_fires(
         lag = failed.ended - states.seen["rollback_started"]
         assert lag <= POLL + 1.5, f"wait ended {lag:.1f}s after the rollback started"
         after_failure = failed.ended - first_failure(made, sid)
-        assert after_failure <= MONITOR + POLL + 3, f"{after_failure:.1f}s after the failure"
+        # The engine's share (its report of the failure reaching the managers) grows on a
+        # busy machine: a bound for sanity only, wait's own share is ``lag``.
+        assert after_failure <= MONITOR + POLL + 10, f"{after_failure:.1f}s after the failure"
         line = failed.err.strip()
         assert line.startswith("verdict-rollback: rolled back: "), failed
         assert "update rolled back due to failure" in line or "rollback" in line, line
@@ -236,7 +238,7 @@ def test_a_paused_deploy_and_the_healer_rolls_it_back_once(
     lag = paused.ended - states.seen["paused"]
     assert lag <= POLL + 1.5, f"wait ended {lag:.1f}s after the update paused"
     after_failure = paused.ended - first_failure(made, sid)
-    assert after_failure <= MONITOR + POLL + 3, f"{after_failure:.1f}s after the failure"
+    assert after_failure <= MONITOR + POLL + 10, f"{after_failure:.1f}s after the failure"
     assert paused.err.startswith("verdict-paused: update paused: update paused due to"), paused
     assert "non-zero exit (3)" in paused.err
     # The healer rolls it back once it has been paused for its threshold: the engine
