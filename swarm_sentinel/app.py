@@ -33,6 +33,7 @@ from exporter.model import SwarmModel
 from exporter.watch import WatcherMetrics
 from exporter.watcher import Watcher
 from exporter.web import WebConfig
+from exporter.web.exposition import Expositions
 from exporter.web.server import make_app, make_runner
 from healer.forcer import Forcer
 from healer.runner import Healer
@@ -179,8 +180,9 @@ class Runtime:
 
     async def run(self, stop: asyncio.Event) -> None:
         web_settings = self.config.web
+        expositions = Expositions(self.stores)
         app = make_app(
-            self.stores,
+            expositions,
             self.registry,
             self.ready,
             self.web_config,
@@ -236,6 +238,7 @@ class Runtime:
                     raise r
         finally:
             await runner.cleanup()
+            expositions.close()
             await self.engine.close()
             log.info("stopped")
 

@@ -1,9 +1,9 @@
 """The HTTP side: /metrics, /healthz, /ready and a landing page.
 
-A scrape never calls the engine: it joins pre-rendered text (see
-``exporter.metrics.text``) and appends the exporter's own few counters; gzip
-when the scraper asks for it and the stores' text compressed since their last
-change is at hand (``exporter.web.compress``), plain text meanwhile.
+A scrape never calls the engine and runs no model or rendering code: it writes the
+current ``Exposition`` of the stores (``exporter.web.exposition``: their text as it
+was at the last change, plain, or gzipped when the scraper asks for it) and appends
+the exporter's own few counters.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from common.version import VERSION
 from exporter.metrics.text import CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT, TextStore
 from exporter.web.accept import weighted
 from exporter.web.auth import basic_auth_middleware
-from exporter.web.compress import GzipBodies, accepts_gzip
+from exporter.web.compress import accepts_gzip
 from exporter.web.config import WebConfig
+from exporter.web.exposition import Expositions
 
 LANDING = """<!doctype html>
 <html><head><title>swarm-sentinel</title></head>
@@ -49,24 +50,21 @@ def wants_openmetrics(accept: str) -> bool:
     return best is not None and best[1]
 
 
-def metrics_parts(
-    stores: Sequence[TextStore], registry: CollectorRegistry, openmetrics: bool
-) -> tuple[list[bytes], str]:
-    """The body of a scrape as its parts: the stores' cached bodies, then the registry's."""
-    parts = [s.render(openmetrics) for s in stores]
+def registry_text(registry: CollectorRegistry, openmetrics: bool) -> tuple[bytes, str]:
+    """The registry's part of a scrape (it comes last), and the scrape's content type."""
     if openmetrics:
         # Ends with "# EOF", which must be the very last line.
-        parts.append(om_exposition.generate_latest(registry))  # type: ignore[no-untyped-call]
-        return parts, CONTENT_TYPE_OPENMETRICS
-    parts.append(text_exposition.generate_latest(registry))
-    return parts, CONTENT_TYPE_TEXT
+        text: bytes = om_exposition.generate_latest(registry)  # type: ignore[no-untyped-call]
+        return text, CONTENT_TYPE_OPENMETRICS
+    return text_exposition.generate_latest(registry), CONTENT_TYPE_TEXT
 
 
 def render_metrics(
     stores: Sequence[TextStore], registry: CollectorRegistry, openmetrics: bool
 ) -> tuple[bytes, str]:
-    parts, content_type = metrics_parts(stores, registry, openmetrics)
-    return b"".join(parts), content_type
+    """A whole scrape's text joined from the stores as they are (for tests)."""
+    tail, content_type = registry_text(registry, openmetrics)
+    return b"".join([*(s.render(openmetrics) for s in stores), tail]), content_type
 
 
 IDLE_TIMEOUT = 15.0
@@ -82,7 +80,7 @@ def make_runner(app: web.Application) -> web.AppRunner:
 
 
 def make_app(
-    stores: Sequence[TextStore],
+    expositions: Expositions,
     registry: CollectorRegistry,
     ready: Callable[[], tuple[bool, str]],
     web_config: WebConfig,
@@ -95,19 +93,17 @@ def make_app(
     ``service_page`` builds ``/service/NAME`` (None: no such service): on request,
     never on the scrape path."""
 
-    gzip_bodies = GzipBodies(stores)
-
     async def metrics(request: web.Request) -> web.StreamResponse:
         openmetrics = wants_openmetrics(request.headers.get("Accept", ""))
-        parts, ctype = metrics_parts(stores, registry, openmetrics)
+        exposition = expositions.current  # one value for the whole answer
+        tail, ctype = registry_text(registry, openmetrics)
         headers = {"Content-Type": ctype, "Vary": "Accept, Accept-Encoding"}
-        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-            gzipped = gzip_bodies.body(openmetrics, parts[-1])
-            if gzipped is not None:
-                parts = gzipped
-                headers["Content-Encoding"] = "gzip"
-        # Written part by part: joining would copy the whole cached body (megabytes
-        # at scale) on every scrape.
+        gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        parts = exposition.parts(openmetrics, gzipped, tail)
+        # Written part by part: joining would copy the whole body (megabytes at scale)
+        # on every scrape.
         resp = web.StreamResponse(headers=headers)
         resp.content_length = sum(len(p) for p in parts)
         try:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.metrics.text import Family, TextStore, sample
 from exporter.web import WebConfig, load_web_config
+from exporter.web.exposition import Expositions
 from exporter.web.server import make_app, render_metrics, wants_openmetrics
 
 BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
@@ -31,7 +32,7 @@ def big_store() -> TextStore:
 
 
 async def serve(store: TextStore, registry: CollectorRegistry) -> tuple[web.AppRunner, int]:
-    app = make_app([store], registry, lambda: (True, "ready"), load_web_config(None))
+    app = make_app(Expositions([store]), registry, lambda: (True, "ready"), load_web_config(None))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -100,7 +101,7 @@ def test_openmetrics_only_when_preferred(accept: str, openmetrics: bool) -> None
 async def test_the_page_and_its_json_are_served_and_behind_the_same_auth() -> None:
     users = MappingProxyType({"alice": bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4))})
     app = make_app(
-        [TextStore(())],
+        Expositions([TextStore(())]),
         CollectorRegistry(),
         lambda: (True, "ready"),
         WebConfig(users=users),
