@@ -99,6 +99,21 @@ class SwarmModel:
         self._cluster_changed = False
         return changes
 
+    def copy(self) -> SwarmModel:
+        """What a report reads (``swarm_sentinel.status.report``), in containers of its
+        own, to read in another thread while this one goes on changing: the same
+        objects, which the model never changes in place (it replaces them). Not for
+        feeding: what it keeps of each service's tasks stays behind."""
+        c = SwarmModel(self.clock)
+        c.info = self.info
+        c.nodes = dict(self.nodes)
+        c.services = dict(self.services)
+        c.views = dict(self.views)
+        c.load = self.load.copy()
+        c._eligible = dict(self._eligible)
+        c._cluster_changed = False
+        return c
+
     # ---- feeding ---------------------------------------------------------
     def set_info(self, info: SwarmInfo) -> None:
         if info != self.info:

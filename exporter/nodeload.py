@@ -20,6 +20,16 @@ class NodeLoad:
         self._share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
         self._reserved_share: dict[str, tuple[Resources, dict[str, int]]] = {}
 
+    def copy(self) -> NodeLoad:
+        """The same figures in containers of their own (what they hold is never changed
+        in place), to read in another thread."""
+        c = NodeLoad()
+        c.tasks = dict(self.tasks)
+        c.reserved = dict(self.reserved)
+        c._share = dict(self._share)
+        c._reserved_share = dict(self._reserved_share)
+        return c
+
     def share(self, sid: str) -> Mapping[str, Counter[str]]:
         """The service's tasks on each node, by state."""
         return self._share.get(sid, {})
@@ -43,11 +53,14 @@ class NodeLoad:
             return set()
         touched = set(old) | set(per_node)
         for node_id in touched:
-            total = self.tasks.setdefault(node_id, Counter())
+            # A new count, never the old one changed: a record being rendered, or a copy
+            # read in another thread (``copy``), may hold the old one.
+            total = Counter(self.tasks.get(node_id, ()))
             total.subtract(old.get(node_id, Counter()))
             total.update(per_node.get(node_id, Counter()))
             for state in [s for s, c in total.items() if c <= 0]:
                 del total[state]
+            self.tasks[node_id] = total
         if per_node:
             self._share[sid] = per_node
         else:

@@ -8,9 +8,9 @@ the exporter's own few counters.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+import gzip
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -67,6 +67,39 @@ def render_metrics(
     return b"".join([*(s.render(openmetrics) for s in stores), tail]), content_type
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page as served: its text, and the same gzipped (made once, with it)."""
+
+    text: bytes
+    content_type: str
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, text: str, content_type: str) -> Page:
+        data = text.encode()
+        return cls(data, content_type, gzip.compress(data, compresslevel=PAGE_LEVEL, mtime=0))
+
+
+PAGE_LEVEL = 6
+"""zlib's default level: a page is compressed once for many requests (the status page
+at 5,000 nodes: 1.35 MB to about 60 KB)."""
+
+
+def answer(request: web.Request, page: Page) -> web.Response:
+    """``page``, gzipped when the client takes gzip."""
+    zipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    headers = {"Vary": "Accept-Encoding"}
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(
+        body=page.gzipped if zipped else page.text,
+        content_type=page.content_type,
+        charset="utf-8",
+        headers=headers,
+    )
+
+
 IDLE_TIMEOUT = 15.0
 """Seconds a connection may stay open without a whole request: before its first one
 (a client that connects and sends nothing, or half a request header) and between
@@ -85,13 +118,13 @@ def make_app(
     ready: Callable[[], tuple[bool, str]],
     web_config: WebConfig,
     *,
-    page: Callable[[], str] | None = None,
-    document: Callable[[], Mapping[str, Any]] | None = None,
-    service_page: Callable[[str], Awaitable[str | None]] | None = None,
+    page: Callable[[], Awaitable[Page]] | None = None,
+    document: Callable[[], Awaitable[Page]] | None = None,
+    service_page: Callable[[str], Awaitable[Page | None]] | None = None,
 ) -> web.Application:
-    """``page`` builds ``/`` (else a list of links), ``document`` builds ``/status.json``,
-    ``service_page`` builds ``/service/NAME`` (None: no such service): on request,
-    never on the scrape path."""
+    """``page`` gives ``/`` (else a list of links), ``document`` ``/status.json``,
+    ``service_page`` ``/service/NAME`` (None: no such service): on request, never on
+    the scrape path."""
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         openmetrics = wants_openmetrics(request.headers.get("Accept", ""))
@@ -124,20 +157,21 @@ def make_app(
         ok, why = ready()
         return web.Response(text=why + "\n", status=200 if ok else 503)
 
-    async def landing(_: web.Request) -> web.Response:
-        text = page() if page is not None else LANDING.format(version=VERSION)
-        return web.Response(text=text, content_type="text/html")
+    landing_page = Page.of(LANDING.format(version=VERSION), "text/html")
 
-    async def status_json(_: web.Request) -> web.Response:
+    async def landing(request: web.Request) -> web.Response:
+        return answer(request, await page() if page is not None else landing_page)
+
+    async def status_json(request: web.Request) -> web.Response:
         if document is None:
             raise web.HTTPNotFound()
-        return web.json_response(document(), dumps=lambda d: json.dumps(d, indent=2))
+        return answer(request, await document())
 
     async def service(request: web.Request) -> web.Response:
-        text = await service_page(request.match_info["name"]) if service_page else None
-        if text is None:
+        found = await service_page(request.match_info["name"]) if service_page else None
+        if found is None:
             raise web.HTTPNotFound(text="no such service\n")
-        return web.Response(text=text, content_type="text/html")
+        return answer(request, found)
 
     app = web.Application(middlewares=[basic_auth_middleware(web_config)])
     app.router.add_get("/metrics", metrics)
