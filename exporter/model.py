@@ -45,7 +45,9 @@ class ModelChanges:
     """What changed in the model since the last ``take_changes()``."""
 
     nodes: frozenset[str] = frozenset()
-    """Nodes upserted, or whose current tasks moved."""
+    """Nodes upserted."""
+    node_loads: frozenset[str] = frozenset()
+    """Nodes whose current tasks (their counts by state, what they reserve) moved."""
     services: frozenset[str] = frozenset()
     """Services whose view (the service or what its tasks say) changed."""
     removed_nodes: frozenset[str] = frozenset()
@@ -78,6 +80,7 @@ class SwarmModel:
         self._eligible: dict[tuple[str, ...], int] = {}
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
+        self._loads_changed: set[str] = set()
         self._services_changed: set[str] = set()
         self._nodes_removed: set[str] = set()
         self._services_removed: set[str] = set()
@@ -87,12 +90,14 @@ class SwarmModel:
         """Every object changed since the last call; the model forgets them."""
         changes = ModelChanges(
             nodes=frozenset(self._nodes_changed),
+            node_loads=frozenset(self._loads_changed),
             services=frozenset(self._services_changed),
             removed_nodes=frozenset(self._nodes_removed),
             removed_services=frozenset(self._services_removed),
             cluster=self._cluster_changed,
         )
         self._nodes_changed.clear()
+        self._loads_changed.clear()
         self._services_changed.clear()
         self._nodes_removed.clear()
         self._services_removed.clear()
@@ -143,6 +148,7 @@ class SwarmModel:
         if old is None:
             return
         self._nodes_changed.discard(node_id)
+        self._loads_changed.discard(node_id)
         self._nodes_removed.add(node_id)
         self._cluster_changed = True
         self._node_changed(node_id, old, None)
@@ -176,7 +182,7 @@ class SwarmModel:
         self._tasks.pop(service_id, None)
         for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
             if node_id in self.nodes:
-                self._nodes_changed.add(node_id)
+                self._loads_changed.add(node_id)
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
@@ -368,7 +374,7 @@ class SwarmModel:
             self._services_changed.add(sid)
         for node_id in self.load.apply(sid, per_node, svc.reservation):
             if node_id in self.nodes:
-                self._nodes_changed.add(node_id)
+                self._loads_changed.add(node_id)
 
     def _desired(self, svc: Service, st: ServiceTasks) -> tuple[int, tuple[int, int] | None]:
         """Tasks the service should be running now, and for a job or a one-shot its

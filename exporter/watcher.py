@@ -42,6 +42,7 @@ from common.supervise import supervise
 from exporter import gc_tuning, planning
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Unreachable
+from exporter.followup import FollowUps
 from exporter.health import Health
 from exporter.metrics.publish import Changes
 from exporter.model import NodeChange, SwarmModel
@@ -63,6 +64,8 @@ ENDED_BATCH = 100
 """Replaced tasks fetched by ID in one call (the IDs go in the URL)."""
 RECOVERED_SLICE = 50
 """Services that look recovered, confirmed and re-rendered between two yields."""
+FOLLOW_UPS = 8
+"""Events followed up (an inspect each) at once (``exporter.followup``)."""
 
 
 class Watcher:
@@ -160,7 +163,25 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        await self.stream.run(self._apply_event)
+        follow_ups = FollowUps(self._apply_event, FOLLOW_UPS)
+
+        async def handle(event: Event) -> None:
+            self.metrics.events.labels(event.type or "unknown").inc()
+            if event.type in ("node", "service"):
+                follow_ups.submit(event)
+
+        tasks = [
+            asyncio.create_task(self.stream.run(handle), name="swarm-stream"),
+            asyncio.create_task(follow_ups.run(), name="follow-ups"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # what ended it, for the supervisor
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _stream_opened(self, gap: float | None) -> None:
         if gap is None:
@@ -344,7 +365,7 @@ class Watcher:
         return count
 
     async def _apply_event(self, event: Event) -> None:
-        self.metrics.events.labels(event.type or "unknown").inc()
+        """An event followed up: the object inspected again (or removed) and published."""
         try:
             if event.type == "node":
                 if event.action == "remove":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from dataclasses import replace
@@ -213,3 +214,49 @@ def test_incremental_eligible_counts_match_a_recount(sample: SampleSet) -> None:
         fresh.nodes = dict(model.nodes)
         for c in constraint_sets:
             assert model.eligible_count(c) == fresh.eligible_count(c), c
+
+
+async def test_a_big_publish_is_rendered_a_slice_at_a_time(sample: SampleSet) -> None:
+    """While a loop runs, a publish renders for at most ``slice_seconds`` (at least one
+    object) and leaves the rest to later turns of the loop, each read from the model as
+    it is then; what it ends with is what rendering everything at once gives."""
+    model, _, _ = build(sample)
+    store = TextStore(FAMILIES)
+    health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
+    publish = Publisher(model, health, store, slice_seconds=0.0)
+
+    def everything() -> Changes:
+        return Changes(
+            nodes=frozenset(model.nodes),
+            services=frozenset(model.services),
+            cluster=True,
+            health=True,
+        )
+
+    assert publish(everything()) == 3  # the cluster, the exporter's health, one object
+    assert publish.left == len(model.nodes) + len(model.services) - 1
+    # A service removed while it waits: gone, and never rendered.
+    gone = next(reversed(model.services))
+    model.remove_service(gone)
+    publish(Changes.of(model.take_changes()))
+    turns = 0
+    while publish.left:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns >= len(model.nodes) + len(model.services) - 3
+    at_once = TextStore(FAMILIES)
+    Publisher(model, health, at_once)(everything())
+    assert store.render() == at_once.render()
+
+
+def test_a_task_move_renders_the_nodes_load_not_the_node(sample: SampleSet) -> None:
+    model, store, publish = build(sample)
+    store.take()
+    sid = next(s for s, v in model.views.items() if v.running_per_node)
+    model.replace_tasks([], [sid])  # its tasks are gone: the nodes they ran on move
+    changes = model.take_changes()
+    assert changes.node_loads and not changes.nodes
+    publish(Changes.of(changes))
+    moved = {t.family.name for t in store.take() if t.changed}
+    assert "dockerswarm_node_tasks" in moved
+    assert not moved & {"dockerswarm_node_info", "dockerswarm_node_state"}
