@@ -220,6 +220,9 @@ def print_callbacks(sides: list[Side], t0: float, t1: float) -> None:
         )
         for what, n, worst, cpu in cb.kinds()[:8]:
             print(f"      {n:>5} x up to {worst:6.1f} ms ({cpu:5.1f} CPU)  {what}")
+        print("    the longest:")
+        for line in cb.top(5):
+            print(f"      {line}")
 
 
 async def run(args: argparse.Namespace) -> int:

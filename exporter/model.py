@@ -78,6 +78,7 @@ class SwarmModel:
         self._tasks: dict[str, ServiceTasks] = {}
         self.load = NodeLoad()
         self._eligible: dict[tuple[str, ...], int] = {}
+        self._globals: dict[str, tuple[str, ...]] = {}  # global services' constraints
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
         self._loads_changed: set[str] = set()
@@ -170,6 +171,10 @@ class SwarmModel:
         if old == service:
             return None
         self.services[service.id] = service
+        if service.is_global:
+            self._globals[service.id] = service.constraints
+        else:
+            self._globals.pop(service.id, None)
         self._services_removed.discard(service.id)
         self._recompute(service.id)
         return ServiceChange(old, service)
@@ -178,6 +183,7 @@ class SwarmModel:
         svc = self.services.pop(service_id, None)
         if svc is None:
             return
+        self._globals.pop(service_id, None)
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
         for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
@@ -301,9 +307,15 @@ class SwarmModel:
                 self._eligible[constraints] = count + delta
                 moved.add(constraints)
         # Only global services whose eligible count moved, and services with a
-        # task on that node (running there or not), can see a difference.
-        for sid, svc in self.services.items():
-            if (svc.is_global and svc.constraints in moved) or node_id in self.load.share(sid):
+        # task on that node (running there or not), can see a difference: found
+        # through indexes, as going through every service was itself a stall.
+        affected = set(self.load.services_on(node_id))
+        if moved:
+            affected.update(
+                sid for sid, c in self._globals.items() if c in moved and sid in self.services
+            )
+        for sid in affected:
+            if sid in self.services:
                 self._recompute(sid)
 
     def _recompute(self, sid: str) -> None:

@@ -214,7 +214,7 @@ class Watcher:
         self._note_nodes(self.model.replace_nodes(nodes))
         await self._apply_services(services, asked)
         tasks = await self._list_tasks([s.id for s in services])
-        planning.explain_placements(self.model)
+        await self._explain_placements()
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
@@ -261,8 +261,14 @@ class Watcher:
         wanted |= await self._confirm_recovered(sorted(recovered))
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
-        planning.explain_placements(self.model)
+        await self._explain_placements()
         self._succeeded()
+
+    async def _explain_placements(self) -> None:
+        """``planning.explain_placements``, yielding to the loop between its steps."""
+        for _ in planning.placement_steps(self.model):
+            self._publish()
+            await asyncio.sleep(0)
 
     async def _apply_services(
         self,

@@ -216,6 +216,35 @@ def test_incremental_eligible_counts_match_a_recount(sample: SampleSet) -> None:
             assert model.eligible_count(c) == fresh.eligible_count(c), c
 
 
+def test_node_changes_reach_the_services_a_recount_would(sample: SampleSet) -> None:
+    """A node's change recomputes the services with a task there and the global services
+    whose eligible nodes moved, found through indexes: the views stay those of a model
+    fed the same objects from scratch."""
+    import random
+
+    model, _, _ = build(sample)
+    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
+    rng = random.Random(11)
+    nodes = list(model.nodes.values())
+    for _ in range(60):
+        node = rng.choice(nodes)
+        model.upsert_node(
+            replace(
+                node,
+                state=rng.choice(["ready", "down"]),
+                availability=rng.choice(["active", "drain"]),
+                labels=rng.choice([(), (("gpu", "true"),)]),
+            )
+        )
+        fresh = SwarmModel(clock=lambda: sample.now)
+        fresh.replace_nodes(model.nodes.values())
+        fresh.replace_services(model.services.values())
+        fresh.replace_tasks(tasks, None, whole=True)
+        assert {s: replace(v, placement=None) for s, v in model.views.items()} == {
+            s: replace(v, placement=None) for s, v in fresh.views.items()
+        }
+
+
 async def test_a_big_publish_is_rendered_a_slice_at_a_time(sample: SampleSet) -> None:
     """While a loop runs, a publish renders for at most ``slice_seconds`` (at least one
     object) and leaves the rest to later turns of the loop, each read from the model as
