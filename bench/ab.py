@@ -212,7 +212,10 @@ def print_callbacks(sides: list[Side], t0: float, t1: float) -> None:
         if s.probe_log is None:
             continue
         cb = callbacks.window(s.probe_log, t0, t1)
-        gcs = f"{len(cb.collections)} (max {max(cb.collections, default=0) * 1000:.0f} ms)"
+        gcs = (
+            f"{len(cb.collections)} (max {max(cb.collections, default=0) * 1000:.0f} ms), "
+            f"younger ones over 2 ms {len(cb.young)} (max {max(cb.young, default=0) * 1000:.0f} ms)"
+        )
         print(
             f"  {s.name:<26} {cb.count:>9,} run, {cb.over():>5} over "
             f"({cb.cpu_over()} by their own CPU time), max {cb.max_ms:7.1f} ms "

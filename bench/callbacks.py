@@ -33,6 +33,7 @@ class Long:
     cpu: float = 0.0  # of it, the thread's CPU time (the rest: the OS ran something else)
     start: str = ""  # where the task stood before it
     next: str = ""  # where the task stopped after it
+    stacks: tuple[tuple[str, int], ...] = ()  # most sampled, with LOOPPROBE_SAMPLE
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Callbacks:
     """Those of at least the probe's ``LONG``, longest first."""
     collections: list[float] = field(default_factory=list)
     """Full garbage collections, seconds each."""
+    young: list[float] = field(default_factory=list)
+    """Collections of the younger generations that took at least the probe's ``LONG``."""
 
     @property
     def max_ms(self) -> float:
@@ -59,6 +62,7 @@ class Callbacks:
         for r in self.long[:n]:
             where = f" ({r.start} -> {r.next})" if r.next else ""
             out.append(f"{r.s * 1000:.1f} ms ({r.cpu * 1000:.1f} CPU) {r.what}{where}")
+            out += [f"    {n} x {stack}" for stack, n in r.stacks]
         return out
 
     def cpu_over(self, seconds: float = LIMIT_S) -> int:
@@ -108,8 +112,11 @@ def window(path: Path, t0: float, t1: float, thread: str = MAIN) -> Callbacks:
             continue
         if rec.get("thread") != thread or not t0 <= t <= t1:
             continue
-        if rec.get("what") == "gc full collection":
+        what = str(rec.get("what", ""))
+        if what in ("gc full collection", "gc collection 2"):
             got.collections.append(float(rec["s"]))
+        elif what.startswith("gc collection"):
+            got.young.append(float(rec["s"]))
         else:
             got.long.append(
                 Long(
@@ -119,6 +126,7 @@ def window(path: Path, t0: float, t1: float, thread: str = MAIN) -> Callbacks:
                     float(rec.get("cpu", 0.0)),
                     str(rec.get("from", "")),
                     str(rec.get("next", "")),
+                    tuple((str(k), int(n)) for k, n in rec.get("stacks", ())),
                 )
             )
     got.count = max(0, last - (first or 0))

@@ -241,14 +241,20 @@ class Watcher:
         parts = -(-len(self.model.services) // STATUS_PART)
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
-        # A whole history would count the failures of other slots too: with
-        # task_history, every move is listed.
-        recovered = (
-            set() if self.settings.task_history else set(planning.recoveries(self.model, fresh))
-        ) - self._tasks_due
-        wanted = (set(planning.services_needing_tasks(self.model, fresh)) - recovered) | (
-            self._tasks_due & fresh.keys()
-        )
+        recovered: set[str] = set()
+        wanted: set[str] = set()
+        # Compared with the model a slice at a time: thousands of services in one go
+        # held the loop as long as applying them did.
+        for i in range(0, len(services), APPLY_SLICE):
+            part = {s.id: s for s in services[i : i + APPLY_SLICE]}
+            # A whole history would count the failures of other slots too: with
+            # task_history, every move is listed.
+            if not self.settings.task_history:
+                recovered.update(planning.recoveries(self.model, part))
+            wanted.update(planning.services_needing_tasks(self.model, part))
+            await asyncio.sleep(0)
+        recovered -= self._tasks_due
+        wanted = (wanted - recovered) | (self._tasks_due & fresh.keys())
         if every_node:
             self._note_nodes(self.model.replace_nodes(nodes))
         else:
