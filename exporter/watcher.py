@@ -269,6 +269,7 @@ class Watcher:
         self._tasks_due -= wanted
         await self._explain_placements()
         self._succeeded()
+        gc_tuning.after_poll()
 
     async def _explain_placements(self) -> None:
         """``planning.explain_placements``, yielding to the loop between its steps."""
