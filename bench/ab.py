@@ -11,8 +11,12 @@ absolute figures of ``make bench``.
 
 With ``--burst N``, the churn then stops and the simulator emits N real
 changes within 1 s, as ``make bench``'s event burst does; each side, scraped
-back to back by one scraper, is timed until it has inspected all N (its own
-counters of the ``service`` and ``node`` endpoints) or ``--burst-limit`` passed.
+back to back by one scraper, is timed until it has applied all N (its own counters
+of events received and still to follow up; an older version without those: of its
+inspects) or ``--burst-limit`` passed. ``--events`` probes event -> metric on both
+sides, ``--page-clients`` runs the windows again with clients reloading the status
+page; each side runs under the loop probe (``bench/loopprobe.py``), whose longest
+callbacks are printed.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from bench.measure import (
     scrape_once,
     start,
 )
-from bench.probes import relists
+from bench.probes import followed, relists
 from bench.run import CHURN, SIM_ENGINES, free_port, sentinel_flags, sim_argv
 from bench.sides import (
     PAGE_HEAD,
@@ -136,11 +140,12 @@ async def burst(
     scraper asks it for ``encoding`` back to back (its bodies carry the counters)."""
     await sim.churn(0, 0, 0)
     await asyncio.sleep(6.0)  # let restarts in flight settle, as make bench does
-    before = [inspects(plain(b)) for b in await asyncio.gather(*(body(s) for s in sides))]
+    bodies = [plain(b) for b in await asyncio.gather(*(body(s) for s in sides))]
+    before = [(inspects(b), (followed(b) or (0.0, 0.0))[0]) for b in bodies]
     out = {s.name: Burst() for s in sides}
     t0 = time.monotonic()
 
-    async def follow(side: Side, start: float) -> None:
+    async def follow(side: Side, start: tuple[float, float]) -> None:
         got = out[side.name]
         times: list[float] = []
         async with new_session(1, accept_encoding=encoding) as session:
@@ -150,8 +155,16 @@ async def burst(
                     await asyncio.sleep(0.05)  # a side down answers at once: no busy loop
                     continue
                 times.append(scrape.seconds * 1000)
-                got.handled = inspects(plain(raw)) - start
-                if got.handled >= events:
+                text = plain(raw)
+                own = followed(text)
+                if own is not None:  # its own count of events received and still to apply
+                    received, pending = own[0] - start[1], own[1]
+                    got.handled = min(received - pending, events)
+                    done = received >= events and not pending
+                else:  # an older version: one inspect per event
+                    got.handled = inspects(text) - start[0]
+                    done = got.handled >= events
+                if done:
                     got.drained_s = time.monotonic() - t0
                     break
         got.scrapes = len(times)

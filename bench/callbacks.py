@@ -12,6 +12,9 @@ from pathlib import Path
 PROBE = Path(__file__).resolve().parent / "loopprobe.py"
 LIMIT_S = 0.010
 """The longest a callback of the watcher's loop may run (issue 23)."""
+SETTLE = 1.0
+"""Seconds to wait for the probe to have written a window's end (it writes twice a
+second)."""
 MAIN = "MainThread"
 
 
@@ -132,3 +135,18 @@ def window(path: Path, t0: float, t1: float, thread: str = MAIN) -> Callbacks:
     got.count = max(0, last - (first or 0))
     got.long.sort(key=lambda r: -r.s)
     return got
+
+
+def summary(cb: Callbacks) -> dict[str, object]:
+    """What a report keeps of a window (JSON-able)."""
+    return {
+        "count": cb.count,
+        "over": cb.over(),
+        "cpu_over": cb.cpu_over(),
+        "max_ms": cb.max_ms,
+        "max_cpu_ms": cb.max_cpu_ms,
+        "top": cb.top(3),
+        "collections": len(cb.collections),
+        "collection_max_ms": max(cb.collections, default=0.0) * 1000,
+        "young_max_ms": max(cb.young, default=0.0) * 1000,
+    }

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Proc, Scrape, SimClient, new_session, percentile, scrape_once
+from bench.measure import (
+    Proc,
+    Scrape,
+    SimClient,
+    new_session,
+    percentile,
+    scrape_load,
+    scrape_once,
+)
 
 
 @dataclass
@@ -150,3 +158,30 @@ async def reload_pages(base: str, clients: int, duration: float) -> list[Scrape]
 
         await asyncio.gather(*(one() for _ in range(clients)))
     return got
+
+
+async def page_load(url: str, base: str, seconds: float, clients: int = 4) -> dict[str, float]:
+    """/metrics under 4 scrapers (asking for gzip), alone then with ``clients`` browsers
+    reloading the status page back to back: issue 20's "a page never delays a scrape"."""
+    alone = await scrape_load(url, 4, seconds)
+    both = await asyncio.gather(scrape_load(url, 4, seconds), reload_pages(base, clients, seconds))
+    with_pages, pages = both
+    ms = [x.seconds * 1000 for x in alone if x.ok]
+    ms_pages = [x.seconds * 1000 for x in with_pages if x.ok]
+    page_ms = [x.seconds * 1000 for x in pages if x.ok]
+    ok_pages = [x for x in pages if x.ok]
+    return {
+        "seconds": seconds,
+        "clients": float(clients),
+        "p50_ms": percentile(ms, 50),
+        "p99_ms": percentile(ms, 99),
+        "with_pages_p50_ms": percentile(ms_pages, 50),
+        "with_pages_p99_ms": percentile(ms_pages, 99),
+        "pages": float(len(ok_pages)),
+        "page_p50_ms": percentile(page_ms, 50),
+        "page_p99_ms": percentile(page_ms, 99),
+        "page_kib": sum(x.nbytes for x in ok_pages) / len(ok_pages) / 1024
+        if ok_pages
+        else math.nan,
+        "page_gzip": sum(1 for x in ok_pages if x.gzip) / len(ok_pages) if ok_pages else math.nan,
+    }

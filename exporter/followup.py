@@ -40,11 +40,16 @@ class FollowUps(Generic[E]):
         self._waiting: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._latest: dict[tuple[str, str], E] = {}  # queued or to be queued again
         self._busy: set[tuple[str, str]] = set()
+        self.pending = 0
+        """Objects waiting for a follow-up or being followed up (an int: read from any
+        thread)."""
 
     def submit(self, event: E) -> None:
         """Follow ``event`` up (it returns at once)."""
         key = (event.type, event.actor_id)
         queued = key in self._latest
+        if not queued and key not in self._busy:
+            self.pending += 1
         self._latest[key] = event
         if not queued and key not in self._busy:
             self._waiting.put_nowait(key)
@@ -69,3 +74,5 @@ class FollowUps(Generic[E]):
                 self._busy.discard(key)
                 if key in self._latest:  # came again meanwhile: its turn again
                     self._waiting.put_nowait(key)
+                else:
+                    self.pending -= 1

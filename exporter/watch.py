@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from exporter.stream import StreamSettings
 
@@ -68,6 +68,12 @@ class WatcherMetrics:
             "Services whose whole task history was listed because a replaced task fetched "
             "by ID was gone from the engine, or was not its slot's last before the current "
             "one: a crash loop faster than the polls.",
+            registry=registry,
+        )
+        self.follow_ups = Gauge(
+            "dockerswarm_exporter_event_follow_ups",
+            "Objects whose events wait for their follow-up (an inspect), or are being "
+            "followed up: several at once, one at a time per object.",
             registry=registry,
         )
         self.task_failures = Counter(

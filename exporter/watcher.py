@@ -164,6 +164,7 @@ class Watcher:
 
     async def _event_loop(self) -> None:
         follow_ups = FollowUps(self._apply_event, FOLLOW_UPS)
+        self.metrics.follow_ups.set_function(lambda: follow_ups.pending)
 
         async def handle(event: Event) -> None:
             self.metrics.events.labels(event.type or "unknown").inc()

@@ -44,6 +44,7 @@ async def test_objects_at_once_one_object_at_a_time_its_latest_event() -> None:
             f.submit(Ev("service", who, n))
         await settle()
         assert {k[1] for k in running} == {"a", "b", "c"} and f.backlog == 2  # three at once
+        assert f.pending == 5
         # "a" changes twice more while its follow-up runs: followed up once more, with
         # the latest; a node of the same ID is another object.
         f.submit(Ev("service", "a", 10))
@@ -65,4 +66,4 @@ async def test_objects_at_once_one_object_at_a_time_its_latest_event() -> None:
     assert most == 3
     assert [n for t, who, n in handled if (t, who) == ("service", "a")] == [0, 11]
     assert sorted(n for *_, n in handled) == [0, 1, 2, 3, 4, 11, 12]  # 10: coalesced
-    assert f.backlog == 0 and not running
+    assert f.backlog == 0 and f.pending == 0 and not running
