@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -31,6 +32,12 @@ from exporter.web.server import make_runner
 log = structlog.get_logger("exporter.web")
 
 T = TypeVar("T")
+
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread that wants the GIL waits at most for the one holding it (CPython's
+default: 0.005). The serving thread, and the one making expositions, each take and
+give back the GIL many times per answer or build (every socket write, every piece
+compressed); behind a busy watcher each of those waited up to the whole interval."""
 
 
 async def on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Awaitable[T]]) -> T:
@@ -66,6 +73,7 @@ class ServerThread:
         self._stopped = threading.Event()
 
     async def start(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread.start()
         await asyncio.wrap_future(self._started)
 
