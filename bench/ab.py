@@ -11,8 +11,12 @@ absolute figures of ``make bench``.
 
 With ``--burst N``, the churn then stops and the simulator emits N real
 changes within 1 s, as ``make bench``'s event burst does; each side, scraped
-back to back by one scraper, is timed until it has inspected all N (its own
-counters of the ``service`` and ``node`` endpoints) or ``--burst-limit`` passed.
+back to back by one scraper, is timed until it has applied all N (its own counters
+of events received and still to follow up; an older version without those: of its
+inspects) or ``--burst-limit`` passed. ``--events`` probes event -> metric on both
+sides, ``--page-clients`` runs the windows again with clients reloading the status
+page; each side runs under the loop probe (``bench/loopprobe.py``), whose longest
+callbacks are printed.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import callbacks
+from bench.callbacks import LIMIT_S, probed
 from bench.measure import (
     PROMETHEUS_ACCEPT_ENCODING,
-    Proc,
+    Scrape,
     SimClient,
     new_session,
     percentile,
@@ -39,18 +45,20 @@ from bench.measure import (
     scrape_once,
     start,
 )
-from bench.probes import relists
+from bench.probes import followed, relists
 from bench.run import CHURN, SIM_ENGINES, free_port, sentinel_flags, sim_argv
+from bench.sides import (
+    PAGE_HEAD,
+    SCRAPE_HEAD,
+    PageLoad,
+    Scrapes,
+    Side,
+    event_latencies,
+    reload_pages,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _COUNTER = r'^dockerswarm_exporter_{name}_total\{{endpoint="([^"]+)"\}} ([0-9.e+]+)$'
-
-
-@dataclass
-class Side:
-    name: str
-    proc: Proc
-    url: str
 
 
 def snapshot(rev: str, dest: Path) -> None:
@@ -62,18 +70,12 @@ def snapshot(rev: str, dest: Path) -> None:
 
 
 def start_side(name: str, log: str, source: Path, sock: str, tmp: Path) -> Side:
+    """One side's exporter, from the tree at ``source``, under the loop probe."""
     listen = f"127.0.0.1:{free_port()}"
-    argv = [
-        sys.executable,
-        # -P: the working directory (this repository, when run from its root)
-        # must not come before PYTHONPATH, or both sides would run this tree.
-        "-P",
-        "-m",
-        "swarm_sentinel.cli",
-        *sentinel_flags(sock, listen),
-    ]
+    probe_log = tmp / f"{log}-callbacks.jsonl"
+    argv = probed(probe_log, ["-m", "swarm_sentinel.cli", *sentinel_flags(sock, listen)])
     proc = start(name, argv, tmp / f"{log}.log", {"PYTHONPATH": str(source)})
-    return Side(name, proc, f"http://{listen}/metrics")
+    return Side(name, proc, f"http://{listen}/metrics", probe_log)
 
 
 def api_by_endpoint(body: bytes, name: str) -> dict[str, float]:
@@ -138,11 +140,12 @@ async def burst(
     scraper asks it for ``encoding`` back to back (its bodies carry the counters)."""
     await sim.churn(0, 0, 0)
     await asyncio.sleep(6.0)  # let restarts in flight settle, as make bench does
-    before = [inspects(plain(b)) for b in await asyncio.gather(*(body(s) for s in sides))]
+    bodies = [plain(b) for b in await asyncio.gather(*(body(s) for s in sides))]
+    before = [(inspects(b), (followed(b) or (0.0, 0.0))[0]) for b in bodies]
     out = {s.name: Burst() for s in sides}
     t0 = time.monotonic()
 
-    async def follow(side: Side, start: float) -> None:
+    async def follow(side: Side, start: tuple[float, float]) -> None:
         got = out[side.name]
         times: list[float] = []
         async with new_session(1, accept_encoding=encoding) as session:
@@ -152,8 +155,16 @@ async def burst(
                     await asyncio.sleep(0.05)  # a side down answers at once: no busy loop
                     continue
                 times.append(scrape.seconds * 1000)
-                got.handled = inspects(plain(raw)) - start
-                if got.handled >= events:
+                text = plain(raw)
+                own = followed(text)
+                if own is not None:  # its own count of events received and still to apply
+                    received, pending = own[0] - start[1], own[1]
+                    got.handled = min(received - pending, events)
+                    done = received >= events and not pending
+                else:  # an older version: one inspect per event
+                    got.handled = inspects(text) - start[0]
+                    done = got.handled >= events
+                if done:
                     got.drained_s = time.monotonic() - t0
                     break
         got.scrapes = len(times)
@@ -177,6 +188,59 @@ def per_minute(
     return {k: (v - before.get(k, 0.0)) / minutes for k, v in after.items()}
 
 
+async def windows(
+    sides: list[Side], args: argparse.Namespace, pages: int = 0
+) -> dict[str, tuple[Scrapes, list[Scrape], float]]:
+    """Alternating windows of ``args.scrapers`` scrapers per side (with ``pages`` clients
+    reloading its status page meanwhile): each side's scrapes, pages and largest RSS."""
+    out: dict[str, tuple[Scrapes, list[Scrape], float]] = {
+        s.name: (Scrapes(), [], 0.0) for s in sides
+    }
+    # Windows alternate between the sides, several times, so that both see the same
+    # mix of the simulator's and each other's polls; which side goes first alternates
+    # too (the one going first did markedly better in A/A runs of one tree).
+    for r in range(args.rounds):
+        for s in sides if r % 2 == 0 else sides[::-1]:
+            loads = [scrape_load(s.url, args.scrapers, args.window, accept_encoding=args.encoding)]
+            if pages:
+                loads.append(reload_pages(s.base, pages, args.window))
+            got = await asyncio.gather(*loads)
+            errors = [x.error for x in got[0] if not x.ok]
+            if errors:
+                print(f"{s.name}: {len(errors)} failed scrapes, e.g. {errors[0]}")
+            scrapes, page_list, rss = out[s.name]
+            scrapes.got += got[0]
+            if pages:
+                page_list += got[1]
+            out[s.name] = (scrapes, page_list, max(rss, s.proc.memory()[0]))
+    return out
+
+
+def print_callbacks(sides: list[Side], t0: float, t1: float) -> None:
+    print(
+        f"Callbacks on each side's main event loop (the watcher's), {t1 - t0:.0f} s: "
+        f"how many ran, how many over {LIMIT_S * 1000:.0f} ms, the longest, full collections"
+    )
+    for s in sides:
+        if s.probe_log is None:
+            continue
+        cb = callbacks.window(s.probe_log, t0, t1)
+        gcs = (
+            f"{len(cb.collections)} (max {max(cb.collections, default=0) * 1000:.0f} ms), "
+            f"younger ones over 2 ms {len(cb.young)} (max {max(cb.young, default=0) * 1000:.0f} ms)"
+        )
+        print(
+            f"  {s.name:<26} {cb.count:>9,} run, {cb.over():>5} over "
+            f"({cb.cpu_over()} by their own CPU time), max {cb.max_ms:7.1f} ms "
+            f"({cb.max_cpu_ms:.1f} CPU), full collections {gcs}"
+        )
+        for what, n, worst, cpu in cb.kinds()[:8]:
+            print(f"      {n:>5} x up to {worst:6.1f} ms ({cpu:5.1f} CPU)  {what}")
+        print("    the longest:")
+        for line in cb.top(5):
+            print(f"      {line}")
+
+
 async def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ss-ab-") as tmp_name:
         tmp = Path(tmp_name)
@@ -190,32 +254,21 @@ async def run(args: argparse.Namespace) -> int:
         sim = SimClient(sock)
         sides: list[Side] = []
         try:
-            await sim.wait_up(600)
+            await sim.wait_up(1800)
+            meta = await sim.get("/_sim/meta")
             sides = [
                 start_side(f"old ({args.old})", "old", old_src, sock, tmp),
                 start_side("new (working tree)", "new", ROOT, sock, tmp),
             ]
-            await asyncio.gather(*(wait_synced(s, 600) for s in sides))
+            await asyncio.gather(*(wait_synced(s, 1800) for s in sides))
             await sim.churn(CHURN["task"], CHURN["service"], CHURN["flaps"])
             await asyncio.sleep(args.warmup)
             before = [await counters(s) for s in sides]
             cpu0 = [s.proc.cpu_seconds() for s in sides]
             t0 = time.monotonic()
-            # Windows alternate between the sides, several times, so that both see
-            # the same mix of the simulator's and each other's polls.
-            scrapes: dict[str, list[float]] = {s.name: [] for s in sides}
-            rss: dict[str, float] = {s.name: 0.0 for s in sides}
-            for _ in range(args.rounds):
-                for s in sides:
-                    got = await scrape_load(
-                        s.url, args.scrapers, args.window, accept_encoding=args.encoding
-                    )
-                    errors = [x.error for x in got if not x.ok]
-                    if errors:
-                        print(f"{s.name}: {len(errors)} failed scrapes, e.g. {errors[0]}")
-                    scrapes[s.name] += [x.seconds * 1000 for x in got if x.ok]
-                    rss[s.name] = max(rss[s.name], s.proc.memory()[0])
-            minutes = (time.monotonic() - t0) / 60
+            measured = await windows(sides, args)
+            t1 = time.monotonic()
+            minutes = (t1 - t0) / 60
             after = [await counters(s) for s in sides]
             print(
                 f"{nodes} nodes, {5 * nodes} services, churn {CHURN}, "
@@ -223,7 +276,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"{args.rounds} x {args.window:g} s windows each"
             )
             print(
-                f"{'exporter':<28} {'scrapes':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+                f"{'exporter':<28} {SCRAPE_HEAD} "
                 f"{'RSS MiB':>8} {'CPU s/min':>9} {'API req/min':>11} {'API MB/min':>10}"
             )
             rates = [
@@ -234,14 +287,12 @@ async def run(args: argparse.Namespace) -> int:
                 for i in range(len(sides))
             ]
             for i, s in enumerate(sides):
-                ms = scrapes[s.name] or [math.nan]
+                scrapes, _, rss = measured[s.name]
                 req = sum(rates[i][0].values())
                 mb = sum(rates[i][1].values()) / 1e6
                 cpu = (s.proc.cpu_seconds() - cpu0[i]) / minutes
                 print(
-                    f"{s.name:<28} {len(ms):>7} {percentile(ms, 50):>8.1f} "
-                    f"{percentile(ms, 99):>8.1f} {max(ms):>8.1f} {rss[s.name]:>8.0f} "
-                    f"{cpu:>9.1f} {req:>11.0f} {mb:>10.1f}"
+                    f"{s.name:<28} {scrapes.row()} {rss:>8.0f} {cpu:>9.1f} {req:>11.0f} {mb:>10.1f}"
                 )
             print("API per endpoint, requests/min and MB/min:")
             for s, (reqs, mbs) in zip(sides, rates, strict=True):
@@ -251,6 +302,30 @@ async def run(args: argparse.Namespace) -> int:
                     if v or reqs.get(k)
                 )
                 print(f"  {s.name}: {parts}")
+            print_callbacks(sides, t0, t1)
+            if args.events:
+                lat = await event_latencies(sides, sim, meta, args.events)
+                print(f"Event -> metric under churn, {args.events} changes, one scraper each:")
+                for s in sides:
+                    ms = [x for x in lat[s.name] if not math.isnan(x)] or [math.nan]
+                    missed = sum(1 for x in lat[s.name] if math.isnan(x))
+                    print(
+                        f"  {s.name:<26} p50 {percentile(ms, 50):7.1f} ms, "
+                        f"p99 {percentile(ms, 99):7.1f} ms, max {max(ms):7.1f} ms, "
+                        f"{missed} missed"
+                    )
+            if args.page_clients:
+                t2 = time.monotonic()
+                loaded = await windows(sides, args, pages=args.page_clients)
+                print(
+                    f"With {args.page_clients} clients reloading / (gzip) beside the "
+                    f"{args.scrapers} scrapers:"
+                )
+                print(f"{'exporter':<28} {PAGE_HEAD}")
+                for s in sides:
+                    scrapes, pages, _ = loaded[s.name]
+                    print(f"{s.name:<28} {PageLoad(scrapes, pages).row()}")
+                print_callbacks(sides, t2, time.monotonic())
             if args.burst:
                 bursts = await burst(sides, sim, args.burst, args.burst_limit, args.encoding)
                 print(
@@ -294,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=float, default=15.0, help="seconds per scrape window")
     p.add_argument("--rounds", type=int, default=4, help="windows per side, alternating")
     p.add_argument("--warmup", type=float, default=20.0, help="seconds of churn before measuring")
+    p.add_argument("--events", type=int, default=16, help="then this many event probes (0: none)")
+    p.add_argument(
+        "--page-clients",
+        type=int,
+        default=0,
+        help="then the windows again with this many clients reloading / beside (0: none)",
+    )
     p.add_argument(
         "--burst", type=int, default=0, help="then an event burst of this many changes (0: none)"
     )

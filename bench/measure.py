@@ -204,6 +204,7 @@ class Scrape:
     nbytes: int
     ok: bool
     error: str = ""
+    gzip: bool = False  # the body came gzipped (only seen when it is not decompressed)
 
     @property
     def seconds(self) -> float:
@@ -238,7 +239,8 @@ async def scrape_once(session: aiohttp.ClientSession, url: str) -> tuple[Scrape,
             err = "" if ok else f"HTTP {resp.status}"
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Scrape(t0, time.monotonic(), 0, False, type(exc).__name__), b""
-    return Scrape(t0, time.monotonic(), len(body), ok, err), body
+    gzipped = body[:2] == b"\x1f\x8b"
+    return Scrape(t0, time.monotonic(), len(body), ok, err, gzipped), body
 
 
 async def scrape_load(

@@ -12,8 +12,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bench import callbacks
 from bench.baseline import line as baseline_line
 from bench.measure import (
     ApiDelta,
@@ -77,6 +79,7 @@ class Exporter:
     proc: Proc
     url: str
     base: str
+    probe_log: Path | None = None  # its loop probe's output (swarm-sentinel)
 
     def node_state(self, node: dict[str, str], state: str) -> bytes:
         if self.kind == "baseline":
@@ -310,6 +313,7 @@ async def measure_mode(
     res = ModeResult(exp.kind, nodes, mode)
     proc = exp.proc
     rss_seen: list[float] = []
+    started = time.monotonic()
 
     def sample() -> None:
         rss_seen.append(proc.memory()[0])
@@ -375,6 +379,9 @@ async def measure_mode(
     ok = [x.seconds * 1000 for x in got if x.ok]
     res.scrapes, res.scrape_errors = len(got), sum(1 for x in got if not x.ok)
     res.scrape_p50_ms, res.scrape_p99_ms = percentile(ok, 50), percentile(ok, 99)
+    answered = [x for x in got if x.ok]
+    if answered:
+        res.gzip_share = sum(1 for x in answered if x.gzip) / len(answered)
     # 4. Per minute at a 15 s scrape interval.
     if sentinel:
         res.cpu_per_min = (
@@ -401,6 +408,11 @@ async def measure_mode(
     sample()
     res.rss_mib = max(rss_seen)
     res.hwm_mib = proc.memory()[1]
+    if exp.probe_log is not None:
+        await asyncio.sleep(callbacks.SETTLE)  # the probe writes twice a second
+        res.callbacks = callbacks.summary(
+            callbacks.window(exp.probe_log, started, time.monotonic())
+        )
     return res
 
 
@@ -459,11 +471,27 @@ async def load_test(exp: Exporter, seconds: float, scrapers: int) -> dict[str, f
     }
 
 
+_EVENTS = re.compile(rb"^dockerswarm_exporter_events_total\{[^}]*\} ([0-9.e+]+)$", re.M)
+_FOLLOW_UPS = re.compile(rb"^dockerswarm_exporter_event_follow_ups ([0-9.e+]+)$", re.M)
+
+
+def followed(body: bytes) -> tuple[float, float] | None:
+    """swarm-sentinel's own count of events received, and of objects whose events are
+    still to be followed up; None from a version without the latter."""
+    pending = _FOLLOW_UPS.search(body)
+    if pending is None:
+        return None
+    return sum(float(m.group(1)) for m in _EVENTS.finditer(body)), float(pending.group(1))
+
+
 async def event_burst(
     exp: Exporter, sim: SimClient, events: int, limit: float = 30.0
 ) -> dict[str, float]:
-    """``events`` real changes within 1 s; worst scrape until swarm-sentinel has looked
-    at every one of them (one inspect call per event)."""
+    """``events`` real changes within 1 s; worst scrape until swarm-sentinel has applied
+    every one of them: it received them all and has none left to follow up (its own
+    counters; events on one object waiting together are followed up once, so the
+    inspects, counted too, can be fewer than the events). An older version without
+    those counters: until it made one inspect per event."""
 
     def inspects(st: dict[str, Any]) -> int:
         eps = st["endpoints"]
@@ -477,25 +505,36 @@ async def event_burst(
     async with new_session(1) as s:
         _, body = await scrape_once(s, exp.url)
     relists0 = relists(body)
+    received0 = (followed(body) or (0.0, 0.0))[0]
     rss0 = exp.proc.memory()[0]
     t0 = time.monotonic()
     await sim.post("/_sim/burst", {"events": events, "seconds": 1.0})
     scrapes: list[Scrape] = []
     drained = math.nan
     last_check = 0.0
-    handled = 0
+    handled = 0.0
+    inspected = 0
     async with new_session(1) as s:
         while time.monotonic() - t0 < limit:
             sc, body = await scrape_once(s, exp.url)
             scrapes.append(sc)
-            if time.monotonic() - last_check > 0.25:
+            own = followed(body) if sc.ok else None
+            if own is not None:
+                received, pending = own[0] - received0, own[1]
+                handled = received - pending
+                if received >= events and not pending:
+                    drained = time.monotonic() - t0
+                    break
+            elif time.monotonic() - last_check > 0.25:
                 last_check = time.monotonic()
                 handled = inspects(await sim.stats()) - before
                 if handled >= events:
                     drained = time.monotonic() - t0
                     break
     ok = [x.seconds * 1000 for x in scrapes if x.ok]
-    d = api_delta(st0, await sim.stats()).by_endpoint
+    st1 = await sim.stats()
+    inspected = inspects(st1) - before
+    d = api_delta(st0, st1).by_endpoint
     return {
         "events": float(events),
         "full_relists": relists(body) - relists0,
@@ -506,7 +545,8 @@ async def event_burst(
         "scrapes": float(len(scrapes)),
         "errors": float(sum(1 for x in scrapes if not x.ok)),
         "drained_s": drained,
-        "handled": float(handled),
+        "handled": float(min(handled, events)),
+        "inspects": float(inspected),
         "limit_s": limit,
         "rss_growth_mib": exp.proc.memory()[0] - rss0,
     }

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from string import Template
 
-from bench import costcurve
+from bench import costcurve, scale, scaletargets
 from bench.probes import POLL_INTERVAL, RESYNC_MINUTES, Plan
 from bench.results import TARGET_SIZE, ModeResult, Results
 
@@ -28,8 +28,8 @@ def main_table(results: Results) -> str:
     head = (
         "| nodes | exporter | mode | scrape p50 / p99 ms | body MB | series | RSS MiB (peak) "
         "| CPU s/min | API req/min | API MB/min | event→metric p50 / p99 ms "
-        "| task→metric p50 / p99 s |\n"
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| task→metric p50 / p99 s | gzip % | longest callback ms (own CPU) |\n"
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     rows = []
     for size in results.sizes:
@@ -37,6 +37,8 @@ def main_table(results: Results) -> str:
             conc = "" if r.concurrency == 4 else f" (x{r.concurrency})"
             missed_e = f", {r.event_missed} missed" if r.event_missed else ""
             missed_t = f", {r.task_missed} missed" if r.task_missed else ""
+            cb = r.callbacks
+            longest = f"{f(float(cb['max_ms']))} ({f(float(cb['max_cpu_ms']))})" if cb else "n/a"
             rows.append(
                 f"| {r.nodes:,} | {r.exporter} | {r.mode} "
                 f"| {f(r.scrape_p50_ms)} / {f(r.scrape_p99_ms)}{conc} "
@@ -44,7 +46,8 @@ def main_table(results: Results) -> str:
                 f"| {f(r.rss_mib, 0)} ({f(r.hwm_mib, 0)}) | {f(r.cpu_per_min)} "
                 f"| {f(r.api_req_per_min, 0)} | {f(r.api_mb_per_min)} "
                 f"| {f(r.event_p50, 0)} / {f(r.event_p99, 0)} (n={len(r.event_ms)}{missed_e}) "
-                f"| {f(r.task_p50, 2)} / {f(r.task_p99, 2)} (n={len(r.task_s)}{missed_t}) |"
+                f"| {f(r.task_p50, 2)} / {f(r.task_p99, 2)} (n={len(r.task_s)}{missed_t}) "
+                f"| {f(r.gzip_share * 100, 0)} | {longest} |"
             )
     return head + "\n".join(rows) + "\n"
 
@@ -112,7 +115,7 @@ def targets(results: Results) -> list[tuple[str, str, str, bool | None]]:
 
 def targets_table(results: Results) -> str:
     rows = ["| target | measured | at | met |", "|---|---|---|---|"]
-    for name, measured, at, met in targets(results):
+    for name, measured, at, met in scaletargets.targets(results) + targets(results):
         rows.append(f"| {name} | {measured} | {at} | {'met' if met else '**missed**'} |")
     return "\n".join(rows) + "\n"
 
@@ -165,6 +168,7 @@ def extras_tables(results: Results) -> str:
         + "\n".join(rows)
         + "\n"
     )
+    parts.append(scaletargets.tables(results))
     if results.cost_curve:
         rows = [
             "| series | nodes | services | body MB | scrape after a change ms "
@@ -245,6 +249,8 @@ def render(results: Results) -> str:
         targets_table=targets_table(results),
         findings=findings,
         extras_tables=extras_tables(results),
+        scale_table=scale.table(results),
+        scale_plot=scale.PLOT,
         poll_interval=f"{POLL_INTERVAL:g}",
         resync_minutes=f"{RESYNC_MINUTES:g}",
         conc_seconds=f"{Plan().conc_seconds:.0f}",
@@ -252,4 +258,6 @@ def render(results: Results) -> str:
 
 
 def write_doc(results: Results, path: Path) -> None:
+    if not scale.plot(results, path.parent / scale.PLOT):
+        print(f"no {scale.PLOT}: matplotlib is missing (pip install -e '.[dev]')")
     path.write_text(render(results))

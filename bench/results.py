@@ -14,7 +14,12 @@ from bench import healerbench
 from bench.measure import percentile
 
 TARGET_SIZE = 1000
-"""The size the targets are for (and the one the load test and the burst run at)."""
+"""The size the first targets are for (and the one the load test runs at)."""
+SIZES = (100, 1000, 2500, 5000, 10_000)
+"""What ``make bench`` runs: the cost curve from 100 to 10,000 nodes."""
+BASELINE_SIZES = (100, 1000, 5000)
+"""Where the baseline runs too: the sizes of the API targets (past 5,000 nodes one of
+its scrapes takes minutes and tens of GiB)."""
 
 
 @dataclass
@@ -39,6 +44,10 @@ class ModeResult:
     task_s: list[float] = field(default_factory=list)
     task_missed: int = 0
     probe_resolution_ms: float = math.nan  # median scrape time of the probing scraper
+    gzip_share: float = math.nan  # of the concurrent scrapes (all asking for gzip)
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    """swarm-sentinel's main loop over the mode (``bench.callbacks``): count, over,
+    cpu_over, max_ms, max_cpu_ms, top, collections, young_max_ms."""
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,6 +78,9 @@ class SizeResult:
     relist: dict[str, float] = field(default_factory=dict)
     healer: list[healerbench.HealerTiming] = field(default_factory=list)
     healer_model_seconds: float = math.nan
+    burst: dict[str, float] = field(default_factory=dict)
+    pages: dict[str, float] = field(default_factory=dict)
+    """/metrics under 4 scrapers without and with 4 clients reloading the status page."""
     notes: list[str] = field(default_factory=list)
 
 

@@ -38,10 +38,20 @@ from typing import Any
 import aiohttp
 
 from bench import healerbench, shapecheck
+from bench.callbacks import probed
 from bench.measure import SimClient, api_delta, dumps, new_session, start
 from bench.probes import Exporter, Plan, event_burst, load_test, measure_mode, relist_stall
 from bench.report import extras_tables, main_table, targets_table, write_doc
-from bench.results import TARGET_SIZE, ModeResult, Results, SizeResult, load_results
+from bench.results import (
+    BASELINE_SIZES,
+    SIZES,
+    TARGET_SIZE,
+    ModeResult,
+    Results,
+    SizeResult,
+    load_results,
+)
+from bench.sides import page_load
 from bench.sim.shapes import API_VERSIONS
 from healer.settings import Scope
 
@@ -60,8 +70,8 @@ def managers_for(nodes: int) -> int:
 
 
 def plan_for(nodes: int, quick: bool) -> Plan:
-    """Sized to the time budget of the default run (100, 1,000, 5,000 nodes): shorter
-    windows and fewer probes at 5,000 nodes, where each part is slowest."""
+    """Sized to the time budget of the default run (100 to 10,000 nodes): shorter
+    windows and fewer probes from 2,500 nodes on, where each part is slowest."""
     if quick:
         return Plan(
             seq_scrapes=5,
@@ -73,7 +83,7 @@ def plan_for(nodes: int, quick: bool) -> Plan:
             baseline_conc=nodes <= 1000,
             relist=nodes <= 1000,
         )
-    if nodes >= 5000:
+    if nodes >= 2500:
         return Plan(
             seq_scrapes=5,
             conc_seconds=6,
@@ -122,8 +132,11 @@ def sentinel_flags(sock: str, listen: str) -> list[str]:
 def start_exporter(kind: str, sock: str, tmp: Path) -> Exporter:
     port = free_port()
     listen = f"127.0.0.1:{port}"
+    probe_log = None
     if kind == "swarm-sentinel":
-        argv = [str(VENV_BIN / "swarm-sentinel"), *sentinel_flags(sock, listen)]
+        # The console script's module, under the loop probe (every callback timed).
+        probe_log = tmp / f"callbacks-{port}.jsonl"
+        argv = probed(probe_log, ["-m", "swarm_sentinel.cli", *sentinel_flags(sock, listen)])
     else:
         argv = [
             sys.executable,
@@ -137,7 +150,7 @@ def start_exporter(kind: str, sock: str, tmp: Path) -> Exporter:
             "3600",
         ]
     proc = start(kind, argv, tmp / f"{kind}-{port}.log", CHILD_ENV)
-    return Exporter(kind, proc, f"http://{listen}/metrics", f"http://{listen}")
+    return Exporter(kind, proc, f"http://{listen}/metrics", f"http://{listen}", probe_log)
 
 
 async def wait_ready(exp: Exporter, within: float) -> None:
@@ -186,7 +199,7 @@ async def bench_exporter(
     exp = start_exporter(kind, sock, tmp)
     t0 = time.monotonic()
     try:
-        await wait_ready(exp, 900)
+        await wait_ready(exp, 1800)
         sync_s = time.monotonic() - t0
         s1 = await sim.stats()
         d = api_delta(s0, s1)
@@ -217,6 +230,9 @@ async def bench_exporter(
         size.modes.append(churn)
         log(f"  churn:  {summary(churn)}")
         if kind == "swarm-sentinel":
+            if size.nodes >= TARGET_SIZE:
+                size.pages = await page_load(exp.url, exp.base, 5.0 if quick else 8.0)
+                log(f"  4 page clients: {size.pages}")
             if extras:
                 results.load = await load_test(exp, 10.0 if quick else 30.0, 50)
                 results.load["nodes"] = float(size.nodes)
@@ -224,12 +240,12 @@ async def bench_exporter(
             if plan.relist:
                 size.relist = await relist_stall(exp, sim, size.nodes)
                 log(f"  full relist: {size.relist}")
-            if extras:
+            if size.nodes >= TARGET_SIZE:
                 await sim.churn(0, 0, 0)
                 await asyncio.sleep(6.0)
-                results.burst = await event_burst(exp, sim, 10_000)
-                results.burst["nodes"] = float(size.nodes)
-                log(f"  event burst: {results.burst}")
+                size.burst = await event_burst(exp, sim, 10_000)
+                size.burst["nodes"] = float(size.nodes)
+                log(f"  event burst: {size.burst}")
     finally:
         code = await asyncio.to_thread(exp.proc.stop)
         if code not in (0, -15, None):
@@ -288,7 +304,7 @@ async def bench_size(
     sim_proc = start("simengine", argv, tmp / f"sim-{nodes}.log", CHILD_ENV)
     sim = SimClient(sock)
     try:
-        await sim.wait_up(600)
+        await sim.wait_up(1800)
         meta = await sim.get("/_sim/meta")
         st = (await sim.stats())["size"]
         size = SizeResult(nodes, st["services"], st["tasks"], st["current_tasks"])
@@ -306,7 +322,8 @@ async def bench_size(
         ]
         del model
         log(f"  healer: {size.healer[0]}")
-        for kind in ("swarm-sentinel", "baseline"):
+        kinds = ("swarm-sentinel", "baseline") if nodes in BASELINE_SIZES else ("swarm-sentinel",)
+        for kind in kinds:
             await bench_exporter(
                 kind, sock, sim, meta, plan, size, tmp, results, nodes == TARGET_SIZE, quick
             )
@@ -417,7 +434,7 @@ async def run(args: argparse.Namespace) -> Results:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="100 and 1,000 nodes, shorter windows")
-    p.add_argument("--sizes", help="comma-separated node counts (default 100,1000,5000)")
+    p.add_argument("--sizes", help="comma-separated node counts (default 100,1000,2500,5000,10000)")
     p.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     p.add_argument(
         "--engine",
@@ -434,7 +451,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if a.sizes:
         a.sizes = [int(x.replace("_", "")) for x in a.sizes.split(",") if x.strip()]
     else:
-        a.sizes = [100, 1000] if a.quick else [100, 1000, 5000]
+        a.sizes = [100, 1000] if a.quick else list(SIZES)
     return a
 
 

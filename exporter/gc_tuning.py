@@ -32,3 +32,16 @@ def settle() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def after_poll() -> None:
+    """After each poll: what it built that still lives, out of the collector's sight.
+
+    The objects a poll puts in the model (the services and tasks it replaced, their
+    views) survive the young collections into the middle generation, and a collection
+    of that generation walked every one of them, the GIL held throughout: the longest
+    stalls left at scale (docs/benchmarks.md). Frozen, they are freed by reference
+    counting as before; a cycle among them that becomes garbage waits for the next
+    relist's ``settle`` (at most ``--watch.resync-interval``).
+    """
+    gc.freeze()

@@ -30,6 +30,14 @@ class Inventory:
         self.changed: set[Key] = set()
         self.removed: set[Key] = set()
 
+    def copy(self) -> Inventory:
+        """The same objects and counts in containers of their own, to read in another
+        thread."""
+        c = Inventory()
+        c.objects = dict(self.objects)
+        c.users = Counter(self.users)
+        return c
+
     def replace(self, kind: str, objects: Iterable[ObjectMeta]) -> None:
         """Every secret (or config) there is now."""
         fresh = {(kind, o.id): o for o in objects}

@@ -49,7 +49,9 @@ class ModelChanges:
     """What changed in the model since the last ``take_changes()``."""
 
     nodes: frozenset[str] = frozenset()
-    """Nodes upserted, or whose current tasks moved."""
+    """Nodes upserted."""
+    node_loads: frozenset[str] = frozenset()
+    """Nodes whose current tasks (their counts by state, what they reserve) moved."""
     services: frozenset[str] = frozenset()
     """Services whose view (the service or what its tasks say) changed."""
     removed_nodes: frozenset[str] = frozenset()
@@ -93,8 +95,10 @@ class SwarmModel:
         self.inventory = Inventory()
         self._eligible: dict[tuple[str, ...], int] = {}
         self._constraint_users: Counter[tuple[str, ...]] = Counter()
+        self._globals: dict[str, tuple[str, ...]] = {}  # global services' constraints
         # What changed since the last take_changes(): ids, or the cluster as a whole.
         self._nodes_changed: set[str] = set()
+        self._loads_changed: set[str] = set()
         self._services_changed: set[str] = set()
         self._nodes_removed: set[str] = set()
         self._services_removed: set[str] = set()
@@ -110,17 +114,36 @@ class SwarmModel:
             inventory=inventory,
             removed_inventory=removed_inventory,
             nodes=frozenset(self._nodes_changed),
+            node_loads=frozenset(self._loads_changed),
             services=frozenset(self._services_changed),
             removed_nodes=frozenset(self._nodes_removed),
             removed_services=frozenset(self._services_removed),
             cluster=self._cluster_changed,
         )
         self._nodes_changed.clear()
+        self._loads_changed.clear()
         self._services_changed.clear()
         self._nodes_removed.clear()
         self._services_removed.clear()
         self._cluster_changed = False
         return changes
+
+    def copy(self) -> SwarmModel:
+        """What a report reads (``swarm_sentinel.status.report``), in containers of its
+        own, to read in another thread while this one goes on changing: the same
+        objects, which the model never changes in place (it replaces them). Not for
+        feeding: what it keeps of each service's tasks stays behind."""
+        c = SwarmModel(self.clock)
+        c.info = self.info
+        c.nodes = dict(self.nodes)
+        c.services = dict(self.services)
+        c.views = dict(self.views)
+        c.load = self.load.copy()
+        c.network_use = self.network_use.copy()
+        c.inventory = self.inventory.copy()
+        c._eligible = dict(self._eligible)
+        c._cluster_changed = False
+        return c
 
     # ---- feeding ---------------------------------------------------------
     def set_info(self, info: SwarmInfo) -> None:
@@ -168,6 +191,7 @@ class SwarmModel:
         if old is None:
             return
         self._nodes_changed.discard(node_id)
+        self._loads_changed.discard(node_id)
         self._nodes_removed.add(node_id)
         self._cluster_changed = True
         self.network_use.nodes_moved()
@@ -195,6 +219,10 @@ class SwarmModel:
             self._constraint_users[service.constraints] += 1
             if old is not None:
                 self._release_constraints(old.constraints)
+        if service.is_global:
+            self._globals[service.id] = service.constraints
+        else:
+            self._globals.pop(service.id, None)
         self._services_removed.discard(service.id)
         self._recompute(service.id)
         return ServiceChange(old, service)
@@ -203,6 +231,7 @@ class SwarmModel:
         svc = self.services.pop(service_id, None)
         if svc is None:
             return
+        self._globals.pop(service_id, None)
         self.views.pop(service_id, None)
         self._tasks.pop(service_id, None)
         self._release_constraints(svc.constraints)
@@ -210,7 +239,7 @@ class SwarmModel:
         self.network_use.apply(service_id, NO_SHARE)
         for node_id in self.load.apply(service_id, {}, NO_RESOURCES):
             if node_id in self.nodes:
-                self._nodes_changed.add(node_id)
+                self._loads_changed.add(node_id)
         self._services_changed.discard(service_id)
         self._services_removed.add(service_id)
 
@@ -339,9 +368,15 @@ class SwarmModel:
                 self._eligible[constraints] = count + delta
                 moved.add(constraints)
         # Only global services whose eligible count moved, and services with a
-        # task on that node (running there or not), can see a difference.
-        for sid, svc in self.services.items():
-            if (svc.is_global and svc.constraints in moved) or node_id in self.load.share(sid):
+        # task on that node (running there or not), can see a difference: found
+        # through indexes, as going through every service was itself a stall.
+        affected = set(self.load.services_on(node_id))
+        if moved:
+            affected.update(
+                sid for sid, c in self._globals.items() if c in moved and sid in self.services
+            )
+        for sid in affected:
+            if sid in self.services:
                 self._recompute(sid)
 
     def _recompute(self, sid: str) -> None:
@@ -418,7 +453,7 @@ class SwarmModel:
             self._services_changed.add(sid)
         for node_id in self.load.apply(sid, per_node, svc.reservation):
             if node_id in self.nodes:
-                self._nodes_changed.add(node_id)
+                self._loads_changed.add(node_id)
         self.network_use.apply(sid, share_of(svc, latest.values()))
 
     def set_placement(self, sid: str, placement: Placement | None) -> None:

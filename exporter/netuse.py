@@ -68,6 +68,16 @@ class NetworkUse:
         self.changed: set[str] = set()
         self.removed: set[str] = set()
 
+    def copy(self) -> NetworkUse:
+        """The same figures in containers of their own, to read (``used``) in another
+        thread; not for feeding (the shares stay behind)."""
+        c = NetworkUse()
+        c.networks = dict(self.networks)
+        c._vips = Counter(self._vips)
+        c._tasks = Counter(self._tasks)
+        c._nodes = {net: Counter(per_node) for net, per_node in self._nodes.items()}
+        return c
+
     def replace(self, networks: Iterable[Network]) -> None:
         fresh = {n.id: n for n in networks}
         for gone in set(self.networks) - set(fresh):

@@ -18,11 +18,28 @@ class NodeLoad:
         self.reserved: dict[str, Resources] = {}
         """Node ID -> what the tasks placed there reserve."""
         self._share: dict[str, dict[str, Counter[str]]] = {}  # service -> node -> states
+        self._placed: dict[str, dict[str, int]] = {}  # service -> node -> tasks placed
+        self._on_node: dict[str, set[str]] = {}  # node -> services with a task there
         self._reserved_share: dict[str, tuple[Resources, dict[str, int]]] = {}
+
+    def copy(self) -> NodeLoad:
+        """The same figures in containers of their own (what they hold is never changed
+        in place), to read in another thread."""
+        c = NodeLoad()
+        c.tasks = dict(self.tasks)
+        c.reserved = dict(self.reserved)
+        c._share = dict(self._share)
+        c._placed = dict(self._placed)
+        c._reserved_share = dict(self._reserved_share)
+        return c  # (``services_on`` is for feeding: left empty)
 
     def share(self, sid: str) -> Mapping[str, Counter[str]]:
         """The service's tasks on each node, by state."""
         return self._share.get(sid, {})
+
+    def services_on(self, node_id: str) -> frozenset[str]:
+        """The services with a current task on the node (any state)."""
+        return frozenset(self._on_node.get(node_id, ()))
 
     def apply(
         self, sid: str, per_node: dict[str, Counter[str]], reservation: Resources
@@ -30,24 +47,40 @@ class NodeLoad:
         """The service's current tasks are now ``per_node``, each reserving
         ``reservation``; returns the nodes whose figures moved."""
         touched = self._apply_tasks(sid, per_node)
-        touched |= self._apply_reserved(sid, reservation, _placed_counts(per_node))
+        placed = _placed_counts(per_node)
+        if placed:
+            self._placed[sid] = placed
+        else:
+            self._placed.pop(sid, None)
+        touched |= self._apply_reserved(sid, reservation, placed)
         return touched
 
     def placed(self) -> dict[str, dict[str, int]]:
         """Service ID -> node ID -> its tasks placed there (assigned to running)."""
-        return {sid: _placed_counts(per_node) for sid, per_node in self._share.items()}
+        return dict(self._placed)
 
     def _apply_tasks(self, sid: str, per_node: dict[str, Counter[str]]) -> set[str]:
         old = self._share.get(sid, {})
         if old == per_node:
             return set()
         touched = set(old) | set(per_node)
+        for node_id in set(old) - set(per_node):
+            on = self._on_node.get(node_id)
+            if on is not None:
+                on.discard(sid)
+                if not on:
+                    del self._on_node[node_id]
+        for node_id in per_node:
+            self._on_node.setdefault(node_id, set()).add(sid)
         for node_id in touched:
-            total = self.tasks.setdefault(node_id, Counter())
+            # A new count, never the old one changed: a record being rendered, or a copy
+            # read in another thread (``copy``), may hold the old one.
+            total = Counter(self.tasks.get(node_id, ()))
             total.subtract(old.get(node_id, Counter()))
             total.update(per_node.get(node_id, Counter()))
             for state in [s for s, c in total.items() if c <= 0]:
                 del total[state]
+            self.tasks[node_id] = total
         if per_node:
             self._share[sid] = per_node
         else:

@@ -168,31 +168,63 @@ def _first_exclusion(svc: Service, node: Node, use: NodeUse) -> tuple[str, str, 
     return None
 
 
+def placement_key(svc: Service) -> tuple[object, ...] | None:
+    """What ``place`` reads of a service: two services alike in it are placed alike among
+    the same nodes (None: it reads the service's own tasks, ``MaxReplicas``)."""
+    if svc.max_replicas:
+        return None
+    return (
+        svc.reservation,
+        svc.generic_reservation,
+        svc.constraints,
+        svc.platforms,
+        svc.host_ports,
+    )
+
+
 def place(svc: Service, nodes: Iterable[Node], use: Mapping[str, NodeUse]) -> Placement:
     """Where one more task of ``svc`` could go among ``nodes``, given what the tasks
     already placed hold on each (``use``, by node ID)."""
-    fit: list[str] = []
-    excluded: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    looked = 0
-    for node in nodes:
-        looked += 1
-        why = _first_exclusion(svc, node, use.get(node.id, NO_USE))
-        if why is None:
-            fit.append(node.hostname)
-        else:
-            excluded.setdefault(why[:2], []).append((node.hostname, why[2]))
-    order = {f: i for i, f in enumerate(FILTERS)}
-    exclusions = [
-        Exclusion(
-            filter=f,
-            nodes=tuple(sorted(h for h, _ in found)),
-            constraint=c if f == "constraint" else "",
-            detail=_detail(svc, f, c, found),
+    placing = Placing(svc, use)
+    placing.add(nodes)
+    return placing.result()
+
+
+class Placing:
+    """``place``, fed nodes a part at a time (thousands of nodes take milliseconds)."""
+
+    def __init__(self, svc: Service, use: Mapping[str, NodeUse]) -> None:
+        self.svc = svc
+        self.use = use
+        self._fit: list[str] = []
+        self._excluded: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self._looked = 0
+
+    def add(self, nodes: Iterable[Node]) -> None:
+        svc, use = self.svc, self.use
+        for node in nodes:
+            self._looked += 1
+            why = _first_exclusion(svc, node, use.get(node.id, NO_USE))
+            if why is None:
+                self._fit.append(node.hostname)
+            else:
+                self._excluded.setdefault(why[:2], []).append((node.hostname, why[2]))
+
+    def result(self) -> Placement:
+        order = {f: i for i, f in enumerate(FILTERS)}
+        exclusions = [
+            Exclusion(
+                filter=f,
+                nodes=tuple(sorted(h for h, _ in found)),
+                constraint=c if f == "constraint" else "",
+                detail=_detail(self.svc, f, c, found),
+            )
+            for (f, c), found in self._excluded.items()
+        ]
+        exclusions.sort(key=lambda e: (-len(e.nodes), order[e.filter], e.constraint))
+        return Placement(
+            nodes=self._looked, fit=tuple(sorted(self._fit)), exclusions=tuple(exclusions)
         )
-        for (f, c), found in excluded.items()
-    ]
-    exclusions.sort(key=lambda e: (-len(e.nodes), order[e.filter], e.constraint))
-    return Placement(nodes=looked, fit=tuple(sorted(fit)), exclusions=tuple(exclusions))
 
 
 def _detail(svc: Service, f: str, kind: str, found: list[tuple[str, float]]) -> str:
@@ -209,6 +241,12 @@ def _detail(svc: Service, f: str, kind: str, found: list[tuple[str, float]]) -> 
     return f"needs {need_n} {kind}, {max(int(left), 0)} free on {host}"
 
 
+def holds_more(svc: Service) -> bool:
+    """Whether the service's placed tasks hold more than their reservation of a node, as
+    placement sees it: generic resources, host ports, or a count per node."""
+    return bool(svc.generic_reservation or svc.host_ports or svc.max_replicas)
+
+
 def node_use(
     services: Mapping[str, Service],
     placed: Mapping[str, Mapping[str, int]],
@@ -216,14 +254,16 @@ def node_use(
 ) -> dict[str, NodeUse]:
     """What the tasks placed on each node hold there: ``placed`` is service ID -> node
     ID -> its tasks placed there (assigned to running), ``reserved`` what they reserve
-    of CPU and memory by node (the model keeps both)."""
+    of CPU and memory by node (the model keeps both). Per service, only for those that
+    ``holds_more`` (the caller may pass only those in ``placed``): few, where every
+    service would make it a stall at scale."""
     generic: dict[str, Counter[str]] = {}
     ports: dict[str, set[tuple[str, int]]] = {}
     tasks: dict[str, dict[str, int]] = {}
     for sid, per_node in placed.items():
         svc = services.get(sid)
-        if svc is None:
-            continue
+        if svc is None or not holds_more(svc):
+            continue  # holds nothing another task's placement looks at but its reservation
         for node_id, n in per_node.items():
             if n <= 0:
                 continue

@@ -7,11 +7,14 @@ pending task could go.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from exporter.model import SwarmModel
-from exporter.placement import node_use, place
-from exporter.types import PLACED_STATES, UPDATING_STATES, Node, Service, Task
+from exporter.placement import Placement, Placing, holds_more, node_use, placement_key
+from exporter.types import PLACED_STATES, UPDATING_STATES, Service, Task
+
+PASS = 2000
+"""Services (or nodes) gone through in one step of ``placement_steps``."""
 
 
 def services_needing_tasks(model: SwarmModel, status: Mapping[str, Service]) -> list[str]:
@@ -119,22 +122,63 @@ def _on_its_way(task: Task) -> bool:
 
 def explain_placements(model: SwarmModel) -> None:
     """Explain where one more task could go (``exporter.placement``) for every service
-    with a task pending, and drop the explanation of those without.
+    with a task pending, and drop the explanation of those without (all at once: see
+    ``placement_steps``)."""
+    for _ in placement_steps(model):
+        pass
+
+
+def placement_steps(model: SwarmModel) -> Iterator[None]:
+    """``explain_placements``, a step at a time (one placement worked out each), for a
+    caller that yields to others between steps.
 
     Once a poll, not on every change: it reads every node and what every service
-    holds on it, and a pending task's nodes change at any node's move. A global
+    holds on it, and a pending task's nodes change at any node's move. Replicated
+    services alike in what placement reads (``placement_key``) share one
+    explanation: at scale, one per service was seconds of work a poll. A global
     service's pending tasks are each meant for one node: only those nodes are looked
     at.
     """
-    pending = [sid for sid, v in model.views.items() if v.pending]
-    use = node_use(model.services, model.placed(), model.node_reserved) if pending else {}
+    pending: list[str] = []
+    special: dict[str, Mapping[str, int]] = {}
+    placed = model.placed()
+    # Passes over every service, a part at a time: each is milliseconds at scale.
+    ids = list(model.services)
+    for i in range(0, len(ids), PASS):
+        for sid in ids[i : i + PASS]:
+            view = model.views.get(sid)
+            if view is not None and view.pending:
+                pending.append(sid)
+            svc = model.services.get(sid)
+            if svc is not None and sid in placed and holds_more(svc):
+                special[sid] = placed[sid]
+        yield
+    use = node_use(model.services, special, model.node_reserved) if pending else {}
+    alike: dict[tuple[object, ...], Placement] = {}
     for sid in pending:
-        svc = model.views[sid].service
-        nodes: Iterable[Node] = model.nodes.values()
-        if svc.is_global:
-            meant = {t.node_id for t in model.held(sid).values() if t.state == "pending"}
-            nodes = [n for n in model.nodes.values() if n.id in meant]
-        model.set_placement(sid, place(svc, nodes, use))
-    for sid, view in list(model.views.items()):
-        if view.placement is not None and not view.pending:
+        view = model.views.get(sid)
+        if view is None or not view.pending:
+            continue  # changed between two steps
+        svc = view.service
+        key = None if svc.is_global else placement_key(svc)
+        placement = alike.get(key) if key is not None else None
+        if placement is None:
+            nodes = list(model.nodes.values())
+            if svc.is_global:
+                meant = {t.node_id for t in model.held(sid).values() if t.state == "pending"}
+                nodes = [n for n in nodes if n.id in meant]
+            placing = Placing(svc, use)
+            for j in range(0, len(nodes), PASS):
+                placing.add(nodes[j : j + PASS])
+                yield
+            placement = placing.result()
+            if key is not None:
+                alike[key] = placement
+        view = model.views.get(sid)
+        if view is not None and view.pending:
+            model.set_placement(sid, placement)
+    placed_views = [sid for sid, v in model.views.items() if v.placement is not None]
+    for sid in placed_views:
+        view = model.views.get(sid)
+        if view is not None and view.placement is not None and not view.pending:
             model.set_placement(sid, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from exporter.containers import FORGET_AFTER
 from exporter.stream import StreamSettings
@@ -81,6 +81,12 @@ class WatcherMetrics:
             "Container events not counted: their service was new to this node and the "
             "services it keeps counts for were at their bound, none of them without a "
             "container to make room.",
+            registry=registry,
+        )
+        self.follow_ups = Gauge(
+            "dockerswarm_exporter_event_follow_ups",
+            "Objects whose events wait for their follow-up (an inspect), or are being "
+            "followed up: several at once, one at a time per object.",
             registry=registry,
         )
         self.task_failures = Counter(

@@ -43,6 +43,7 @@ from exporter import gc_tuning, planning
 from exporter.certs import NodeCertificate
 from exporter.engine import ID_CHARS, Engine
 from exporter.errors import EngineError, NoLeader, NotFound, NotManager, Refused, Unreachable
+from exporter.followup import FollowUps
 from exporter.health import Health
 from exporter.metrics.publish import Changes
 from exporter.model import SwarmModel
@@ -67,6 +68,8 @@ LISTS = ("network", "secret", "config")
 """The small lists read at a relist and again on their own events."""
 RECOVERED_SLICE = 50
 """Services that look recovered, confirmed and re-rendered between two yields."""
+FOLLOW_UPS = 8
+"""Events followed up (an inspect each) at once (``exporter.followup``)."""
 
 
 class Watcher:
@@ -173,7 +176,26 @@ class Watcher:
                 pass
 
     async def _event_loop(self) -> None:
-        await self.stream.run(self._apply_event)
+        follow_ups = FollowUps(self._apply_event, FOLLOW_UPS)
+        self.metrics.follow_ups.set_function(lambda: follow_ups.pending)
+
+        async def handle(event: Event) -> None:
+            self.metrics.events.labels(event.type or "unknown").inc()
+            if event.type in ("node", "service"):
+                follow_ups.submit(event)
+
+        tasks = [
+            asyncio.create_task(self.stream.run(handle), name="swarm-stream"),
+            asyncio.create_task(follow_ups.run(), name="follow-ups"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # what ended it, for the supervisor
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _stream_opened(self, gap: float | None) -> None:
         if gap is None:
@@ -234,7 +256,7 @@ class Watcher:
         await self._apply_services(services, asked)
         await self._read_lists(set(LISTS))
         tasks = await self._list_tasks([s.id for s in services])
-        planning.explain_placements(self.model)
+        await self._explain_placements()
         self.metrics.relists.inc()
         self._need_resync = False
         self._last_resync = time.monotonic()
@@ -265,14 +287,20 @@ class Watcher:
         parts = -(-len(self.model.services) // STATUS_PART)
         services = await self.engine.services(parts=parts)
         fresh = {s.id: s for s in services}
-        # A whole history would count the failures of other slots too: with
-        # task_history, every move is listed.
-        recovered = (
-            set() if self.settings.task_history else set(planning.recoveries(self.model, fresh))
-        ) - self._tasks_due
-        wanted = (set(planning.services_needing_tasks(self.model, fresh)) - recovered) | (
-            self._tasks_due & fresh.keys()
-        )
+        recovered: set[str] = set()
+        wanted: set[str] = set()
+        # Compared with the model a slice at a time: thousands of services in one go
+        # held the loop as long as applying them did.
+        for i in range(0, len(services), APPLY_SLICE):
+            part = {s.id: s for s in services[i : i + APPLY_SLICE]}
+            # A whole history would count the failures of other slots too: with
+            # task_history, every move is listed.
+            if not self.settings.task_history:
+                recovered.update(planning.recoveries(self.model, part))
+            wanted.update(planning.services_needing_tasks(self.model, part))
+            await asyncio.sleep(0)
+        recovered -= self._tasks_due
+        wanted = (wanted - recovered) | (self._tasks_due & fresh.keys())
         if every_node:
             note_nodes(self.health.synced, self.model.replace_nodes(nodes))
         else:
@@ -289,8 +317,15 @@ class Watcher:
             await self._read_lists(set(self._lists_due))
         await self._list_tasks(sorted(wanted))
         self._tasks_due -= wanted
-        planning.explain_placements(self.model)
+        await self._explain_placements()
         self._succeeded()
+        gc_tuning.after_poll()
+
+    async def _explain_placements(self) -> None:
+        """``planning.explain_placements``, yielding to the loop between its steps."""
+        for _ in planning.placement_steps(self.model):
+            self._publish()
+            await asyncio.sleep(0)
 
     async def _apply_services(
         self,
@@ -393,7 +428,7 @@ class Watcher:
         return count
 
     async def _apply_event(self, event: Event) -> None:
-        self.metrics.events.labels(event.type or "unknown").inc()
+        """An event followed up: the object inspected again (or removed) and published."""
         try:
             if event.type == "node":
                 if event.action == "remove":

@@ -8,7 +8,6 @@ import time
 from collections import OrderedDict
 
 import structlog
-from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     PlatformCollector,
@@ -27,21 +26,22 @@ from exporter.health import Health
 from exporter.metrics import FAMILIES
 from exporter.metrics.health import LabelCutsCollector
 from exporter.metrics.limits import SeriesLimit
-from exporter.metrics.publish import Publisher
+from exporter.metrics.publish import Changes, Publisher
 from exporter.metrics.text import TextStore
 from exporter.model import SwarmModel
 from exporter.watch import WatcherMetrics
 from exporter.watcher import Watcher
 from exporter.web import WebConfig
-from exporter.web.server import make_app, make_runner
+from exporter.web.exposition import Expositions
+from exporter.web.server import make_app
+from exporter.web.thread import ServerThread
 from healer.forcer import Forcer
 from healer.runner import Healer
 from healer.webhook import Webhook
 from swarm_sentinel.config import Config
+from swarm_sentinel.pages import Reading, StatusPages, service_pages
 from swarm_sentinel.status.explain import Logs, explain, find, newest_failed, read_logs
-from swarm_sentinel.status.html import Live, render_html, render_service_html
-from swarm_sentinel.status.json import to_json
-from swarm_sentinel.status.report import Report, build_report
+from swarm_sentinel.status.html import Live, render_service_html
 
 log = structlog.get_logger("swarm_sentinel")
 
@@ -77,7 +77,9 @@ class Runtime:
         live = TextStore(FAMILIES)
         self.stores: list[TextStore] = [self.store, live]
         limit = SeriesLimit(config.metric.max_series_per_family, self.registry)
-        publish = Publisher(
+        self.generation = 0
+        """Counts the changes published (from the watchers' loop; read by the pages')."""
+        self._publish = Publisher(
             self.model,
             self.health,
             self.store,
@@ -93,7 +95,7 @@ class Runtime:
             self.health,
             watch_metrics,
             config.watch,
-            on_change=publish,
+            on_change=self._published,
         )
         self.container_watcher: ContainerWatcher | None = None
         if config.watch.containers:
@@ -103,7 +105,7 @@ class Runtime:
                 self.health,
                 watch_metrics,
                 config.watch,
-                on_change=publish,
+                on_change=self._published,
             )
         self.healer: Healer | None = None
         if config.healer.enabled:
@@ -119,16 +121,6 @@ class Runtime:
                 logs=self._webhook_logs if config.explain_logs else None,
             )
             self.healer.notify = self.webhook.submit
-
-    def report(self) -> Report:
-        """The ``status`` report of the live model, for the page and ``/status.json``."""
-        return build_report(
-            self.model,
-            now=time.time(),
-            engine=self.engine.address,
-            settings=self.config.healer,
-            has_leader=self.health.has_leader,
-        )
 
     async def service_page(self, name: str) -> str | None:
         """``/service/NAME``: what ``explain`` prints of one service, from the live model."""
@@ -155,13 +147,27 @@ class Runtime:
         logs = await self._logs(task_id)
         return logs.lines, logs.problem
 
-    def page(self) -> str:
+    def reading(self) -> Reading:
+        """What the status page and its JSON are made of (on the model's loop: quick, a
+        copy of the model's dictionaries)."""
         h = self.health
         healer = "off" if self.healer is None else "acting" if self.healer.acting else "standby"
         live = Live(
             h.up, h.last_refresh, h.last_error, h.synced, healer, self.config.healer.dry_run
         )
-        return render_html(self.report(), live)
+        return Reading(
+            self.model.copy(),
+            live,
+            time.time(),
+            self.engine.address,
+            self.config.healer,
+            h.has_leader,
+        )
+
+    def _published(self, changes: Changes) -> None:
+        """Renders ``changes`` and counts them (a page is made again only after one)."""
+        self.generation += 1
+        self._publish(changes)
 
     def ready(self) -> tuple[bool, str]:
         h = self.health
@@ -179,23 +185,22 @@ class Runtime:
 
     async def run(self, stop: asyncio.Event) -> None:
         web_settings = self.config.web
+        loop = asyncio.get_running_loop()
+        expositions = Expositions(self.stores)
+        pages = StatusPages(loop, self.reading, lambda: self.generation)
         app = make_app(
-            self.stores,
+            expositions,
             self.registry,
             self.ready,
             self.web_config,
-            page=self.page,
-            document=lambda: to_json(self.report()),
-            service_page=self.service_page,
+            page=pages.page,
+            document=pages.document,
+            service_page=service_pages(loop, self.service_page),
         )
-        runner = make_runner(app)
-        await runner.setup()
+        server = ServerThread(app, web_settings.host, web_settings.port, self.web_config.tls)
         try:
-            site = web.TCPSite(
-                runner, web_settings.host, web_settings.port, ssl_context=self.web_config.tls
-            )
             try:
-                await site.start()
+                await server.start()
             except OSError as exc:
                 raise SystemExit(
                     f"swarm-sentinel: cannot listen on {web_settings.shown}: {exc.strerror}"
@@ -235,7 +240,8 @@ class Runtime:
                 ):
                     raise r
         finally:
-            await runner.cleanup()
+            await server.stop()
+            expositions.close()
             await self.engine.close()
             log.info("stopped")
 

@@ -1,5 +1,6 @@
 """Node families: one node's state, availability, role facts, labels, tasks and
-resources, as generators of the node kind (``exporter.metrics.kind``)."""
+resources, as generators of two kinds (``exporter.metrics.kind``): the node's own
+facts, and what its tasks hold (``NODE_LOAD``)."""
 
 from __future__ import annotations
 
@@ -136,14 +137,15 @@ def _offered(r: NodeRecord) -> bool:
 
 
 def node_kind(labels: Allowlist = ALL_LABELS) -> Kind[NodeRecord]:
-    """The node kind; ``labels``: which of a node's labels to export."""
+    """A node's own facts (``NODE_LOAD`` is what its tasks hold); ``labels``: which of a
+    node's labels to export."""
 
     def exported(r: NodeRecord) -> Iterable[Sample]:
         chosen = labels.select(r.node.labels)
         return ((chosen, 1),) if chosen else ()
 
     return Kind(
-        lambda r: node_ident(r.node),
+        _ident,
         (
             Generator(INFO, _facts),
             Generator(STATE, lambda r: state_set("state", NODE_STATES, r.node.state)),
@@ -161,13 +163,8 @@ def node_kind(labels: Allowlist = ALL_LABELS) -> Kind[NodeRecord]:
             ),
             Generator(LEADER, one(lambda r: int(r.node.leader) if r.node.is_manager else None)),
             Generator(LABELS, exported),
-            Generator(TASKS, _tasks),
             Generator(CPUS, one(lambda r: r.node.cpus if _offered(r) else None)),
             Generator(MEMORY, one(lambda r: r.node.memory_bytes if _offered(r) else None)),
-            Generator(RESERVED_CPUS, one(lambda r: r.reserved.cpus if _offered(r) else None)),
-            Generator(
-                RESERVED_MEMORY, one(lambda r: r.reserved.memory_bytes if _offered(r) else None)
-            ),
             Generator(
                 ISSUER_CURRENT,
                 one(lambda r: None if r.issuer_current is None else int(r.issuer_current)),
@@ -176,5 +173,35 @@ def node_kind(labels: Allowlist = ALL_LABELS) -> Kind[NodeRecord]:
     )
 
 
+def _ident(r: NodeRecord) -> Labels:
+    return node_ident(r.node)
+
+
+NODE_LOAD: Kind[NodeRecord] = Kind(
+    _ident,
+    (
+        Generator(TASKS, _tasks),
+        Generator(RESERVED_CPUS, one(lambda r: r.reserved.cpus if _offered(r) else None)),
+        Generator(RESERVED_MEMORY, one(lambda r: r.reserved.memory_bytes if _offered(r) else None)),
+    ),
+)
+"""What a node's current tasks hold: rendered apart from the node's own facts, since
+every task batch of a poll moves it on the nodes its tasks are on (a short line each),
+while the node itself seldom changes."""
+
 NODES = node_kind()
-FAMILIES = NODES.families
+FAMILIES = (
+    INFO,
+    STATE,
+    AVAILABILITY,
+    REACHABILITY,
+    LEADER,
+    LABELS,
+    TASKS,
+    CPUS,
+    MEMORY,
+    RESERVED_CPUS,
+    RESERVED_MEMORY,
+    ISSUER_CURRENT,
+)
+"""In exposition order."""

@@ -1,18 +1,18 @@
-"""gzip on /metrics: the stores' text compressed once per change, the rest per scrape.
+"""gzip on /metrics, made of pieces compressed apart.
 
-A scrape never waits for the big text to be compressed (see ``GzipBodies``).
+The body of a scrape is the stores' pre-rendered text (megabytes at scale) followed by
+the registry's few kilobytes (process metrics and the exporter's own counters, new at
+every scrape). Compressing the whole body on every scrape, or even once per change,
+would cost more than building it, so the answer is assembled from pieces
+(``exporter.web.exposition`` keeps them):
 
-The body of a scrape is the stores' pre-rendered text (megabytes at scale, unchanged
-between two changes) followed by the registry's few kilobytes (process metrics and
-the exporter's own counters, new at every scrape). Compressing the whole body on every
-scrape would cost more than building it, so the answer is assembled from pieces:
-
-- one deflate piece (RFC 1951) per store, compressed when that store changed and ended
-  with a sync flush: byte-aligned, no final block, and no back-reference before its own
-  start, so that pieces made apart join into one valid deflate stream;
+- deflate pieces (RFC 1951) of the stores' text, each compressed when its text changed
+  and ended with a sync flush: byte-aligned, no final block, and no back-reference
+  before its own start, so that pieces made apart join into one valid deflate stream;
 - the registry's part, compressed at every scrape, with the final block;
-- around them the gzip header, and the trailer: the CRC-32 of the whole text (the
-  stores' CRC, kept with the pieces, continued over the registry's part) and its size.
+- around them the gzip header, and the trailer: the CRC-32 of the whole text (combined
+  from the pieces' CRCs, ``crc32_combine``, continued over the registry's part) and its
+  size.
 
 The result is a single gzip member. Several members (RFC 1952 allows it, and Go's gzip
 reader that Prometheus uses reads them all) would be simpler, but curl --compressed
@@ -21,25 +21,20 @@ reader that Prometheus uses reads them all) would be simpler, but curl --compres
 
 from __future__ import annotations
 
-import asyncio
+import ctypes
+import ctypes.util
 import struct
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-from exporter.metrics.text import TextStore
 from exporter.web.accept import weighted
 
 LEVEL = 1
 """zlib's fastest level (Go's gzip.BestSpeed): about 200 MB/s for a ratio of about 11 on
 our exposition text, where the default level 6 gains 12 % for 3.5 times the time."""
 
-SMALL = 64 * 1024
-"""Bytes of a changed store's text compressed on the scrape path (well under a
-millisecond); a bigger one is compressed beside the scrapes."""
-
 # ID1 ID2, CM deflate, no flags, MTIME 0 (none), XFL 0, OS 255 (unknown).
-_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -61,91 +56,74 @@ def deflate(data: bytes, *, final: bool) -> bytes:
     return c.compress(data) + c.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
 
 
-@dataclass(frozen=True)
-class _Pieces:
-    versions: tuple[int, ...]  # of the stores, when they were compressed
-    pieces: tuple[bytes, ...]  # one deflate piece per store
-    crc: int  # CRC-32 of the stores' text, joined
-    size: int  # its length in bytes
+def gzip_trailer(crc: int, size: int) -> bytes:
+    """The end of a gzip member: the CRC-32 of its text and the text's size (mod 2**32)."""
+    return struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
 
 
-class GzipBodies:
-    """The gzip bodies of one set of stores, in both formats.
+# ---- CRC-32 of joined text from the CRCs of its parts --------------------------------
 
-    A scrape never compresses a big store's text: it gets gzip when the compressed
-    pieces are those of the stores as they are now (``TextStore.version``; a small
-    store that changed is compressed on the spot), and the plain text otherwise, while
-    the pieces are made again in a worker thread (zlib lets go of the GIL), one
-    refresh at a time. Between changes of the swarm every scrape is gzipped; under a
-    constant stream of changes most are not, and cost no more than before.
-    """
-
-    def __init__(self, stores: Sequence[TextStore]) -> None:
-        self.stores = tuple(stores)
-        self._done: dict[bool, _Pieces] = {}
-        self._refreshing: dict[bool, asyncio.Task[None]] = {}
-
-    def body(self, openmetrics: bool, tail: bytes) -> list[bytes] | None:
-        """The whole gzip body (as parts to write one after the other) of the stores'
-        text followed by ``tail``, the registry's part; None when a big store changed
-        since it was last compressed (a refresh is then under way). Small stores that
-        changed (the exporter's own health, at every poll) are compressed here: it
-        costs less than sending the big text plain."""
-        done = self._done.get(openmetrics)
-        versions = self._versions()
-        if done is None or done.versions != versions:
-            stale = [done is None or done.versions[i] != v for i, v in enumerate(versions)]
-            bodies = [s.render(openmetrics) for s in self.stores]  # joined once per change
-            if done is None or any(
-                again and len(b) > SMALL for b, again in zip(bodies, stale, strict=True)
-            ):
-                self._refresh(openmetrics)
-                return None
-            pieces, crc = _compress(bodies, done.pieces, stale)
-            done = _Pieces(versions, pieces, crc, sum(len(b) for b in bodies))
-            self._done[openmetrics] = done
-        return [
-            _HEADER,
-            *done.pieces,
-            deflate(tail, final=True),
-            struct.pack("<II", zlib.crc32(tail, done.crc), (done.size + len(tail)) & 0xFFFFFFFF),
-        ]
-
-    async def ready(self, openmetrics: bool) -> None:
-        """Until the pieces are those of the stores as they are now (for tests)."""
-        while self.body(openmetrics, b"") is None:
-            task = self._refreshing.get(openmetrics)
-            if task is not None:
-                await task
-
-    def _refresh(self, openmetrics: bool) -> None:
-        if openmetrics in self._refreshing:
-            return  # one at a time: the next scrape asks again if it is stale by then
-        task = asyncio.create_task(self._compress_now(openmetrics))
-        self._refreshing[openmetrics] = task
-        task.add_done_callback(lambda _: self._refreshing.pop(openmetrics, None))
-
-    async def _compress_now(self, openmetrics: bool) -> None:
-        done = self._done.get(openmetrics)
-        versions = self._versions()
-        bodies = [s.render(openmetrics) for s in self.stores]
-        old = done.pieces if done is not None else (None,) * len(bodies)
-        stale = [done is None or done.versions[i] != v for i, v in enumerate(versions)]
-        pieces, crc = await asyncio.to_thread(_compress, bodies, old, stale)
-        self._done[openmetrics] = _Pieces(versions, pieces, crc, sum(len(b) for b in bodies))
-
-    def _versions(self) -> tuple[int, ...]:
-        return tuple(s.version for s in self.stores)
+_POLY = 0xEDB88320  # CRC-32 (gzip's), reflected
 
 
-def _compress(
-    bodies: Sequence[bytes], old: Sequence[bytes | None], stale: Sequence[bool]
-) -> tuple[tuple[bytes, ...], int]:
-    """The pieces of ``bodies`` (the ``stale`` ones compressed again, the others kept from
-    ``old``) and the CRC-32 of their text joined. Runs in a worker thread."""
-    pieces: list[bytes] = []
-    crc = 0
-    for body, piece, again in zip(bodies, old, stale, strict=True):
-        pieces.append(deflate(body, final=False) if again or piece is None else piece)
-        crc = zlib.crc32(body, crc)
-    return tuple(pieces), crc
+def _multmodp(a: int, b: int) -> int:
+    """a(x) * b(x) modulo the CRC polynomial (zlib's multmodp)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _powers() -> list[int]:
+    out = [1 << 30]  # x**1
+    for _ in range(31):
+        out.append(_multmodp(out[-1], out[-1]))
+    return out
+
+
+_X2N = _powers()  # x**(2**n) modulo the polynomial
+
+
+def _python_combine(crc1: int, crc2: int, len2: int) -> int:
+    """zlib's crc32_combine, in Python: about 50 µs a call."""
+    p, k = 1 << 31, 3  # x**0; len2 is in bytes: x**(8 * len2)
+    while len2:
+        if len2 & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        len2 >>= 1
+        k += 1
+    return _multmodp(p, crc1) ^ crc2
+
+
+def _libz_combine() -> Callable[[int, int, int], int] | None:
+    """The system zlib's crc32_combine (the one Python's zlib module uses): about a
+    microsecond a call. Loaded as a PyDLL so that each call keeps the GIL: a short call
+    that let go of it would wait for it again up to the switch interval."""
+    name = ctypes.util.find_library("z")
+    if not name:
+        return None
+    try:
+        lib = ctypes.PyDLL(name)
+        fn = lib.crc32_combine
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_ulong
+    fn.argtypes = [ctypes.c_ulong, ctypes.c_ulong, ctypes.c_long]
+    combine: Callable[[int, int, int], int] = fn
+    return combine
+
+
+_combine = _libz_combine() or _python_combine
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc1`` (of ``a``), ``crc2`` (of ``b``) and
+    ``len2``, the length of ``b``: what ``zlib.crc32(a + b)`` gives, without reading them."""
+    if not len2:
+        return crc1
+    return int(_combine(crc1, crc2, len2)) & 0xFFFFFFFF

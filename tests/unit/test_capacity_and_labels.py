@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from exporter.metrics import service_kind
 from exporter.metrics.labels import Allowlist
 from exporter.metrics.limits import SeriesLimit
-from exporter.metrics.nodes import NODES, NodeRecord
+from exporter.metrics.nodes import NODE_LOAD, NODES, NodeRecord
 from exporter.model import SwarmModel
 from exporter.types import Node, Resources, Service, Task
 from exporter.views import ServiceView
@@ -86,9 +86,8 @@ def test_reservations_follow_the_tasks_placed_on_each_node() -> None:
     assert model.node_reserved["n2"] == Resources(0.25, 0)
     model.remove_service("s1")
     assert model.node_reserved == {}
-    text = NODES.render(
-        NodeRecord(model.nodes["n1"], {}, model.node_reserved.get("n1", Resources()))
-    )
+    record = NodeRecord(model.nodes["n1"], {}, model.node_reserved.get("n1", Resources()))
+    text = {**NODES.render(record), **NODE_LOAD.render(record)}
     assert (
         'dockerswarm_node_cpus{node_id="n1",hostname="host-n1"} 2.0'
         in text["dockerswarm_node_cpus"]

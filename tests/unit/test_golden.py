@@ -82,18 +82,16 @@ KINDS: dict[str, tuple[tuple[Family, ...], Renderer]] = {
     "nodes": (
         nodes.FAMILIES,
         lambda m, _, __: (
-            (
-                nid,
-                nodes.NODES.render(
-                    nodes.NodeRecord(
-                        n,
-                        m.node_tasks.get(nid, {}),
-                        m.node_reserved.get(nid, NONE),
-                        m.issuer_current(n),
-                    )
-                ),
-            )
+            (nid, {**nodes.NODES.render(r), **nodes.NODE_LOAD.render(r)})
             for nid, n in m.nodes.items()
+            if (
+                r := nodes.NodeRecord(
+                    n,
+                    m.node_tasks.get(nid, {}),
+                    m.node_reserved.get(nid, NONE),
+                    m.issuer_current(n),
+                )
+            )
         ),
     ),
     "cluster": (

@@ -11,6 +11,7 @@ from exporter.parse import parse_info, parse_list, parse_node, parse_service, pa
 from exporter.placement import NodeUse, node_use, place
 from exporter.types import Node, Resources, Service
 from tests.support.scheduler_text import engine_counts, our_counts
+from tests.unit.builders import NOW, task
 from tests.unit.samples import SampleSet
 
 GIB = 2**30
@@ -159,3 +160,41 @@ def test_constraints_as_swarmkit_reads_them() -> None:
     assert first_failing(n, ("node.role==manager", "node.labels.zone==eu-2")) == (
         "node.labels.zone==eu-2"
     )
+
+
+def test_services_alike_share_a_placement_and_it_is_each_ones_own(sample: SampleSet) -> None:
+    """``explain_placements`` works one placement out per set of services alike
+    (``placement_key``), a part of the nodes at a time: what each service gets is what
+    placing it alone among every node gives."""
+    model = SwarmModel(clock=lambda: sample.now)
+    model.replace_nodes(
+        [node(f"n{i}", labels=(("pool", str(i % 3)),), cpus=float(i % 4)) for i in range(4500)]
+    )
+    kinds: list[dict[str, object]] = [
+        {},
+        {"constraints": ("node.labels.pool==1",)},
+        {"reservation": Resources(cpus=2.0)},
+        {"max_replicas": 1},
+        {"constraints": ("node.labels.pool==9",)},
+    ]
+    services = [service(id=f"s{i}", name=f"s{i}", **kinds[i % len(kinds)]) for i in range(40)]
+    model.replace_services(services)
+    pending = [
+        task(f"p{i}", 1, "pending", NOW, service_id=s.id, node_id="")
+        for i, s in enumerate(services)
+    ]
+    placed = [
+        task(f"r{i}", 2 + i, "running", NOW, service_id="s3", node_id=f"id-n{i}") for i in range(5)
+    ]
+    model.replace_tasks([*pending, *placed], None, whole=True)
+    steps = sum(1 for _ in planning.placement_steps(model))
+    # One pass over the services, then 3 parts of the nodes for each of the four kinds
+    # alike and the eight services with a maximum per node (they read their own tasks),
+    # where one placement per service would be 40.
+    assert steps == 1 + (4 + 8) * 3
+    use = node_use(model.services, model.placed(), model.node_reserved)
+    for s in services:
+        alone = place(s, model.nodes.values(), use)
+        assert model.views[s.id].placement == alone, s.name
+    assert model.views["s3"].placement is not None
+    assert model.views["s3"].placement.nodes == 4500

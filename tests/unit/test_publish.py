@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from dataclasses import replace
@@ -248,3 +249,78 @@ def test_room_freed_under_the_cap_lets_the_waiting_in_at_once() -> None:
     publish(Changes.of(model.take_changes()))
     second = shown()
     assert len(second) == 5 and not second & first
+
+
+def test_node_changes_reach_the_services_a_recount_would(sample: SampleSet) -> None:
+    """A node's change recomputes the services with a task there and the global services
+    whose eligible nodes moved, found through indexes: the views stay those of a model
+    fed the same objects from scratch."""
+    import random
+
+    model, _, _ = build(sample)
+    tasks = parse_list(sample.load("tasks.json"), parse_task, "t")[0]
+    rng = random.Random(11)
+    nodes = list(model.nodes.values())
+    for _ in range(60):
+        node = rng.choice(nodes)
+        model.upsert_node(
+            replace(
+                node,
+                state=rng.choice(["ready", "down"]),
+                availability=rng.choice(["active", "drain"]),
+                labels=rng.choice([(), (("gpu", "true"),)]),
+            )
+        )
+        fresh = SwarmModel(clock=lambda: sample.now)
+        fresh.replace_nodes(model.nodes.values())
+        fresh.replace_services(model.services.values())
+        fresh.replace_tasks(tasks, None, whole=True)
+        assert {s: replace(v, placement=None) for s, v in model.views.items()} == {
+            s: replace(v, placement=None) for s, v in fresh.views.items()
+        }
+
+
+async def test_a_big_publish_is_rendered_a_slice_at_a_time(sample: SampleSet) -> None:
+    """While a loop runs, a publish renders for at most ``slice_seconds`` (at least one
+    object) and leaves the rest to later turns of the loop, each read from the model as
+    it is then; what it ends with is what rendering everything at once gives."""
+    model, _, _ = build(sample)
+    store = TextStore(FAMILIES)
+    health = Health(up=True, has_leader=True, synced=True, last_refresh=sample.now)
+    publish = Publisher(model, health, store, slice_seconds=0.0)
+
+    def everything() -> Changes:
+        return Changes(
+            nodes=frozenset(model.nodes),
+            services=frozenset(model.services),
+            cluster=True,
+            health=True,
+        )
+
+    assert publish(everything()) == 3  # the cluster, the exporter's health, one object
+    assert publish.left == len(model.nodes) + len(model.services) - 1
+    # A service removed while it waits: gone, and never rendered.
+    gone = next(reversed(model.services))
+    model.remove_service(gone)
+    publish(Changes.of(model.take_changes()))
+    turns = 0
+    while publish.left:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns >= len(model.nodes) + len(model.services) - 3
+    at_once = TextStore(FAMILIES)
+    Publisher(model, health, at_once)(everything())
+    assert store.render() == at_once.render()
+
+
+def test_a_task_move_renders_the_nodes_load_not_the_node(sample: SampleSet) -> None:
+    model, store, publish = build(sample)
+    store.take()
+    sid = next(s for s, v in model.views.items() if v.running_per_node)
+    model.replace_tasks([], [sid])  # its tasks are gone: the nodes they ran on move
+    changes = model.take_changes()
+    assert changes.node_loads and not changes.nodes
+    publish(Changes.of(changes))
+    moved = {t.family.name for t in store.take() if t.changed}
+    assert "dockerswarm_node_tasks" in moved
+    assert not moved & {"dockerswarm_node_info", "dockerswarm_node_state"}

@@ -4,6 +4,7 @@ goes away mid-body is no error."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import socket
 import struct
@@ -17,7 +18,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from exporter.metrics.text import Family, TextStore, sample
 from exporter.web import WebConfig, load_web_config
-from exporter.web.server import make_app, render_metrics, wants_openmetrics
+from exporter.web.exposition import Expositions
+from exporter.web.server import Page, make_app, render_metrics, wants_openmetrics
 
 BIG = Family("test_series", "gauge", "Many series, a body of several MB.", ("i",))
 
@@ -31,7 +33,7 @@ def big_store() -> TextStore:
 
 
 async def serve(store: TextStore, registry: CollectorRegistry) -> tuple[web.AppRunner, int]:
-    app = make_app([store], registry, lambda: (True, "ready"), load_web_config(None))
+    app = make_app(Expositions([store]), registry, lambda: (True, "ready"), load_web_config(None))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -99,13 +101,20 @@ def test_openmetrics_only_when_preferred(accept: str, openmetrics: bool) -> None
 
 async def test_the_page_and_its_json_are_served_and_behind_the_same_auth() -> None:
     users = MappingProxyType({"alice": bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4))})
+
+    async def page() -> Page:
+        return Page.of("<!doctype html><p>the page</p>", "text/html")
+
+    async def document() -> Page:
+        return Page.of('{"healthy": true}', "application/json")
+
     app = make_app(
-        [TextStore(())],
+        Expositions([TextStore(())]),
         CollectorRegistry(),
         lambda: (True, "ready"),
         WebConfig(users=users),
-        page=lambda: "<!doctype html><p>the page</p>",
-        document=lambda: {"healthy": True},
+        page=page,
+        document=document,
     )
     runner = web.AppRunner(app)
     await runner.setup()
@@ -122,5 +131,15 @@ async def test_the_page_and_its_json_are_served_and_behind_the_same_auth() -> No
                 assert "the page" in await resp.text()
             async with session.get(base + "/status.json", headers=auth) as resp:
                 assert resp.status == 200 and await resp.json() == {"healthy": True}
+            # gzip when asked: the same text, compressed once when the page was made.
+            for path, text in (("/", b"the page"), ("/status.json", b'"healthy"')):
+                headers = {**auth, "Accept-Encoding": "gzip"}
+                async with session.get(base + path, headers=headers, auto_decompress=False) as r:
+                    assert r.headers["Content-Encoding"] == "gzip"
+                    assert "Accept-Encoding" in r.headers["Vary"]
+                    assert text in gzip.decompress(await r.read())
+                async with session.get(base + path, headers={**auth, "Accept-Encoding": "br"}) as r:
+                    assert "Content-Encoding" not in r.headers
+                    assert text in await r.read()
     finally:
         await runner.cleanup()

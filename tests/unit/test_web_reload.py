@@ -24,6 +24,7 @@ from structlog.testing import capture_logs
 
 from exporter.metrics.text import TextStore
 from exporter.web import WebConfig, WebConfigError, follow_web_config
+from exporter.web.exposition import Expositions
 from exporter.web.server import make_app
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl CLI")
@@ -87,7 +88,9 @@ TLS = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
 
 @asynccontextmanager
 async def serving(config: WebConfig) -> AsyncIterator[int]:
-    app = make_app([TextStore(())], CollectorRegistry(), lambda: (True, "ready"), config)
+    app = make_app(
+        Expositions([TextStore(())]), CollectorRegistry(), lambda: (True, "ready"), config
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     try:
