@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -60,8 +61,10 @@ T = TypeVar("T")
 S = TypeVar("S")
 log = structlog.get_logger("exporter.engine")
 
-PARSE_SLICE = 250
-"""Objects of a list answer parsed between two yields to the event loop."""
+PARSE_PIECE = 25
+"""Objects of a list answer parsed between two looks at the clock."""
+PARSE_SECONDS = 0.003
+"""Parsing time after which the event loop is let in (``Engine._sliced``)."""
 
 
 class Engine:
@@ -322,17 +325,20 @@ class Engine:
         items: Sequence[S],
         parse_part: Callable[[Sequence[S]], tuple[list[T], list[str]]],
     ) -> list[T]:
-        """``parse_part`` over ``items``, ``PARSE_SLICE`` at a time; the objects it
-        skipped counted and logged once, when all are parsed."""
+        """``parse_part`` over ``items``, ``PARSE_PIECE`` at a time, yielding to the loop
+        each time ``PARSE_SECONDS`` went by; the objects it skipped counted and logged
+        once, when all are parsed."""
         good: list[T] = []
         problems: list[str] = []
-        # Parsing thousands of objects in one go holds the event loop long
-        # enough for scrapes and events to wait behind it: parse a slice, then
-        # let them in.
-        for start in range(0, len(items), PARSE_SLICE):
-            if start:
+        # Parsing thousands of objects in one go holds the event loop long enough for
+        # events to wait behind it. A fixed count between yields did not bound it
+        # either: what an object costs varies with its kind and the machine's load.
+        resumed = time.perf_counter()
+        for start in range(0, len(items), PARSE_PIECE):
+            if time.perf_counter() - resumed >= PARSE_SECONDS:
                 await asyncio.sleep(0)
-            part, bad = parse_part(items[start : start + PARSE_SLICE])
+                resumed = time.perf_counter()
+            part, bad = parse_part(items[start : start + PARSE_PIECE])
             good += part
             problems += bad
         if problems:

@@ -13,6 +13,7 @@ import asyncio
 import copy
 import gc
 import json
+import math
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,10 +28,11 @@ from structlog.testing import capture_logs
 
 from bench.sim.shapes import API_VERSIONS, Shapes
 from bench.sim.swarm import SimConfig, Swarm
+from exporter import engine as engine_module
 from exporter import parse, shapes
 from exporter.client import EngineMetrics
 from exporter.decode import NODES, SERVICES, TASKS, NotJSON, Reader, split
-from exporter.engine import PARSE_SLICE, Engine
+from exporter.engine import PARSE_PIECE, Engine
 from exporter.errors import BadAnswer
 from exporter.parse import parse_list
 from exporter.shapes import ParseError
@@ -296,10 +298,17 @@ async def test_an_answer_that_is_no_json_list_is_one_engine_error(
             await eng.tasks()
 
 
-async def test_a_long_answer_is_decoded_in_slices_letting_the_loop_run(tmp_path: Path) -> None:
-    many = PARSE_SLICE * 2 + 7
+@pytest.mark.parametrize("seconds", [0.0, math.inf])
+async def test_a_long_answer_is_decoded_in_pieces_letting_the_loop_run_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> None:
+    """Pieces of ``PARSE_PIECE`` objects; the loop is let in between two of them once
+    ``PARSE_SECONDS`` went by: after every piece when it is 0, never when it is
+    infinite."""
+    monkeypatch.setattr(engine_module, "PARSE_SECONDS", seconds)
+    many = PARSE_PIECE * 2 + 7
     ticks = 0
-    seen: list[tuple[int, int]] = []  # (objects in the slice, ticks of the loop so far)
+    seen: list[tuple[int, int]] = []  # (objects in the piece, ticks of the loop so far)
 
     class Counting(Reader[Any, Any]):
         def read(self, items: Sequence[msgspec.Raw]) -> tuple[list[Any], list[str]]:
@@ -321,6 +330,9 @@ async def test_a_long_answer_is_decoded_in_slices_letting_the_loop_run(tmp_path:
         finally:
             tick.cancel()
     assert len(got) == many
-    assert [n for n, _ in seen] == [PARSE_SLICE, PARSE_SLICE, 7]
-    # The loop ran something else between two slices.
-    assert seen[0][1] < seen[1][1] < seen[2][1]
+    assert [n for n, _ in seen] == [PARSE_PIECE, PARSE_PIECE, 7]
+    if seconds == 0:
+        # The loop ran something else between two pieces.
+        assert seen[0][1] < seen[1][1] < seen[2][1]
+    else:
+        assert seen[0][1] == seen[1][1] == seen[2][1]

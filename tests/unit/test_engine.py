@@ -19,7 +19,7 @@ from common import address
 from exporter.client import EngineMetrics
 from exporter.engine import (
     ID_CHARS,
-    PARSE_SLICE,
+    PARSE_PIECE,
     Engine,
     split_id_chars,
 )
@@ -40,8 +40,8 @@ async def _services(_: web.Request) -> web.Response:
     return web.Response(status=500, text="garbage", content_type="application/json")
 
 
-# More nodes than one parse slice holds, a bad one in the first and in the last slice.
-MANY = PARSE_SLICE * 2 + 7
+# More nodes than one parse piece holds, a bad one in the first and in the last slice.
+MANY = PARSE_PIECE * 2 + 7
 
 
 async def _many_nodes(_: web.Request) -> web.Response:
