@@ -11,24 +11,13 @@ import threading
 from collections import Counter
 from dataclasses import replace
 
-from exporter.model import SwarmModel
-from exporter.parse import parse_info, parse_list, parse_node, parse_service, parse_task
 from healer.settings import HealerSettings
 from swarm_sentinel.pages import MIN_AGE, Reading, StatusPages
-from swarm_sentinel.status.html import Live, render_html
+from swarm_sentinel.status.html import render_html
 from swarm_sentinel.status.report import build_report
 from tests.unit.samples import SampleSet
-
-LIVE = Live(up=True, last_refresh=0.0, last_error="", synced=True, healer="off", dry_run=False)
-
-
-def model_of(sample: SampleSet) -> SwarmModel:
-    model = SwarmModel(clock=lambda: sample.now)
-    model.set_info(parse_info(sample.load("info.json")))
-    model.replace_nodes(parse_list(sample.load("nodes.json"), parse_node, "n")[0])
-    model.replace_services(parse_list(sample.load("services-status.json"), parse_service, "s")[0])
-    model.replace_tasks(parse_list(sample.load("tasks.json"), parse_task, "t")[0], None, whole=True)
-    return model
+from tests.unit.test_explain import model_of
+from tests.unit.test_status_page import LIVE
 
 
 class Setup:
