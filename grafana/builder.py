@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana.rules import with_selector
+
 JSON = dict[str, Any]
 # Raw value -> (display text, color); feeds both value mappings and series colors.
 Palette = Mapping[str, tuple[str, str]]
@@ -552,26 +554,40 @@ def dashboard_annotations() -> list[JSON]:
 # --------------------------------------------------------------------------- output
 
 
-def render(dashboard: Dashboard) -> str:
+def with_selector_everywhere(dashboard: JSON, selector: str) -> JSON:
+    """`dashboard` with `selector` added to the raw series of every query: panels,
+    annotations and the template variables' label_values()."""
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            target["expr"] = with_selector(target["expr"], selector)
+    for annotation in dashboard["annotations"]["list"]:
+        if "expr" in annotation:
+            annotation["expr"] = with_selector(annotation["expr"], selector)
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = with_selector(variable["query"]["query"], selector)
+            variable["query"]["query"] = variable["definition"] = query
+    return dashboard
+
+
+def render(dashboard: Dashboard, selector: str = "") -> str:
     """The committed form: indented, non-ASCII kept, final newline (--check compares text)."""
-    return json.dumps(dashboard.to_json(), indent=2, ensure_ascii=False) + "\n"
+    data = with_selector_everywhere(dashboard.to_json(), selector)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def stale_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
-    """The files in `out` that are missing or differ from their rendered text."""
+def stale_files(files: Mapping[Path, str]) -> list[Path]:
+    """The paths that are missing or differ from their rendered text."""
     return [
-        out / name
-        for name, text in rendered.items()
-        if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+        path
+        for path, text in files.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
 
 
-def write_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
-    """Write every rendered dashboard into `out`; the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in rendered.items():
-        path = out / name
+def write_files(files: Mapping[Path, str]) -> list[Path]:
+    """Write every rendered file; the paths written."""
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return list(files)

@@ -14,6 +14,7 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config
 
 HEALER_RESULT_COLORS = {
     "forced": "orange",
@@ -60,7 +61,7 @@ def actions(
     return f"sum by (cluster, {by}) ({decided})"
 
 
-def healer() -> Dashboard:
+def healer(config: Config) -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-healer",
         title="Swarm Sentinel / Healer",

@@ -18,6 +18,7 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config, seconds
 
 STATE_COLORS = {
     "ready": ("ready", "green"),
@@ -64,7 +65,7 @@ def reserved_share(kind: str) -> str:
     )
 
 
-def overview() -> Dashboard:
+def overview(config: Config) -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-overview",
         title="Swarm Sentinel / Overview",
@@ -511,7 +512,8 @@ def overview() -> Dashboard:
     )
     d.timeseries(
         "Seconds since last successful refresh",
-        "Per exporter instance; alert SwarmExporterStale fires above 120s.",
+        "Per exporter instance; alert SwarmExporterStale fires above "
+        f"{seconds(config.thresholds.exporter_stale)}s.",
         [
             (
                 "time() - max by (cluster, instance) "

@@ -18,6 +18,7 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config, seconds, words
 from grafana.updates_panels import UPDATE_STATE_COLORS, add_update_panels, paused_count
 
 PRE_RUNNING_STATES = "new|allocated|pending|assigned|accepted|preparing|ready|starting"
@@ -109,7 +110,10 @@ def completions(kind: str) -> str:
     return per_service(f"dockerswarm_service_completions_{kind}")
 
 
-def services() -> Dashboard:
+def services(config: Config) -> Dashboard:
+    t = config.thresholds
+    # The alerts SwarmTasksStuck* fire from there: red where they fire.
+    stuck = seconds(t.stuck_tasks)
     d = Dashboard(
         uid="swarm-sentinel-services",
         title="Swarm Sentinel / Services",
@@ -148,11 +152,11 @@ def services() -> Dashboard:
         thresholds=bad,
     )
     d.stat(
-        "Stuck > 5m",
-        "Services with a task in a pre-running state for more than 5 minutes.",
+        f"Stuck > {t.stuck_tasks}",
+        f"Services with a task in a pre-running state for more than {words(t.stuck_tasks)}.",
         [
             (
-                f"count by (cluster) (max by ({SERVICE_KEY}) ({stuck_age}) > 300) or {ZERO}",
+                f"count by (cluster) (max by ({SERVICE_KEY}) ({stuck_age}) > {stuck}) or {ZERO}",
                 "{{cluster}}",
             )
         ],
@@ -355,7 +359,7 @@ def services() -> Dashboard:
             column_override(
                 "In state for",
                 ("unit", "dtdurations"),
-                ("thresholds", steps((None, "green"), (60, "orange"), (300, "red"))),
+                ("thresholds", steps((None, "green"), (60, "orange"), (stuck, "red"))),
                 ("custom.cellOptions", {"type": "color-background"}),
             )
         ],
@@ -437,7 +441,7 @@ def services() -> Dashboard:
             column_override(
                 "Pending, no resources, for",
                 ("unit", "dtdurations"),
-                ("thresholds", steps((None, "orange"), (300, "red"))),
+                ("thresholds", steps((None, "orange"), (stuck, "red"))),
                 ("custom.cellOptions", {"type": "color-background"}),
             )
         ],
