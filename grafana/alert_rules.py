@@ -17,7 +17,8 @@ grafana/config.py (docs/alerts.md, "Other values"): edit those, not this file.
 """
 
 HEADER_SHIPPED = f"""\
-Prometheus alerting rules for swarm-sentinel.
+Prometheus alerting rules for swarm-sentinel, after the recording rules the dashboards
+read (grafana/recording_rules.py, tested by swarm-sentinel.records.test.yml).
 {GENERATED}
 swarm-sentinel runs on every node; its series come in two kinds (docs/metrics.md):
 - Cluster series (nodes, managers, services, tasks, the healer): the instance on EVERY

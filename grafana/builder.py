@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana.recording_rules import HEALER_ACTIONS
 from grafana.rules import with_selector
 
 JSON = dict[str, Any]
@@ -67,56 +68,22 @@ ZERO = f"0 * group by (cluster) ({sel('dockerswarm_up')})"
 OURS = f"present_over_time({sel('dockerswarm_up')}[1h])"
 
 
-def increase_once(
-    metric: str, matcher: str, series: str, window: str, seconds: str | None = None
-) -> str:
-    """A cluster counter's increase per series (`series` lists its labels), counted once.
+def increase_once(record: str, matcher: str, series: str, window: str) -> str:
+    """What a cluster counter counted within `window` per series (`series` lists its
+    labels), counted once: from its ``instance:<counter>:increase1m`` `record`
+    (grafana/recording_rules.py), a series born within the window included.
 
-    Every manager's instance reports the whole cluster, so the instances' copies of a
-    series are collapsed with max: summing them would multiply by the number of managers.
-    A series born within the window (the healer's first force of a service, a service's
-    first failure: born with the value 1) counts with its whole value, as in ``born``
-    (`seconds`: the window in seconds, where Grafana has it, e.g. ``$__range_s``).
+    Every manager's instance reports the whole cluster, so the instances' counts are
+    collapsed with max: summing them would multiply by the number of managers.
     """
-    selector = f"{metric}{{{matcher}}}"
-    new = born(selector, window, seconds)
-    return f"max by (cluster, {series}) ((increase({selector}[{window}]) unless {new}) or {new})"
+    return f"max by (cluster, {series}) (sum_over_time({record}{{{matcher}}}[{window}]))"
 
 
-SCRAPED = sel("up")
-STARTED = sel("process_start_time_seconds")
-
-
-def born(selector: str, window: str, seconds: str | None = None) -> str:
-    """The series of a per-node counter born within `window`, with their whole value.
-
-    A container series appears at its first increment, often with the value 1, and
-    increase() cannot see a series' first value. A series absent `window` ago counts as
-    born only where its exporter was scraped then (so a failed scrape's stale markers or a
-    gap in Prometheus' own data do not pass an old series for a new one), or, given
-    `seconds` (the window in seconds), where the exporter started within the window: it
-    counts from its start.
-    """
-    guard = f"{SCRAPED} offset {window} == 1"
-    if seconds is not None:
-        guard += f" or {STARTED} > time() - {seconds}"
-    return (
-        f"(({selector} unless {selector} offset {window}) and on (cluster, instance, job) "
-        f"({guard}))"
-    )
-
-
-def node_events(metric: str, matcher: str, by: str, window: str, seconds: str | None = None) -> str:
-    """What a per-node counter counted within `window`, summed over the instances by
-    cluster and `by`.
-
-    increase() for the series that were there before the window, the whole value for
-    those born within it (``born``): a first OOM kill on a node is 1, not 0. Each instance
-    reports its own node, so instances are summed, never collapsed with max.
-    """
-    selector = f"{metric}{{{matcher}}}"
-    new = born(selector, window, seconds)
-    return f"sum by (cluster, {by}) ((increase({selector}[{window}]) unless {new}) or {new})"
+def node_events(record: str, matcher: str, by: str, window: str) -> str:
+    """What a per-node counter counted within `window` (its `record`, as in
+    ``increase_once``), summed over the instances by cluster and `by`: each instance
+    reports its own node, so instances are summed, never collapsed with max."""
+    return f"sum by (cluster, {by}) (sum_over_time({record}{{{matcher}}}[{window}]))"
 
 
 def target(
@@ -514,7 +481,7 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
 
 HEALER_FORCES_EXPR = (
     increase_once(
-        "dockerswarm_healer_actions_total",
+        HEALER_ACTIONS,
         f'result="forced", {SVC}',
         "service_name, stack, reason",
         "$__rate_interval",

@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from grafana.builder import series_pattern
+from grafana.config import DEFAULT
 from grafana.exprs import (
     CLUSTER_MATCHER,
     DASHBOARD_DIR,
     DISCOVERY_RULES_FILE,
     DISCOVERY_RULES_TEST_FILE,
     GRAFANA_DIR,
+    RECORDS_TEST_FILE,
     ROOT_DIR,
     RULES_FILE,
     RULES_TEST_FILE,
@@ -37,6 +39,7 @@ from grafana.exprs import (
     variable_names,
     variable_selectors,
 )
+from grafana.recording_rules import COUNTERS, HEALER_ACTIONS, SCHEDULABLE, crash_loop_exits
 
 EXPECTED_ALERTS = {
     "SwarmQuorumLost",
@@ -159,6 +162,9 @@ KNOWN_METRICS = {
     "dockerswarm_config_created_timestamp_seconds",
     "dockerswarm_config_services",
 }
+# The recorded series of the shipped rules (grafana/recording_rules.py), which the
+# dashboards read.
+RECORDS = {str(r["record"]) for r in load_rules() if "record" in r}
 # Counters whose series are born at their first increment, which increase() misses: the
 # per-node container counters, the healer's decisions, the services' task failures.
 _BORN_COUNTER_INCREASE = re.compile(
@@ -205,9 +211,10 @@ def all_dashboards() -> dict[str, dict[str, Any]]:
 
 
 def metric_names(expr: str) -> set[str]:
-    """The swarm-sentinel metrics (and `up`) an expression selects."""
+    """The swarm-sentinel metrics (and `up`) an expression selects, and the recorded
+    series (level:metric:operations) it reads."""
     code = _STRING.sub('""', expr)
-    names = set(re.findall(r"\bdockerswarm_\w+", code))
+    names = set(re.findall(r"(?<![\w:])(?:\w+:)?dockerswarm_\w+(?::\w+)?", code))
     if re.search(r"(?<![\w:])up\b(?!\s*\()", code):
         names.add("up")
     return names
@@ -226,6 +233,30 @@ def test_promtool_test_rules(rules: Path) -> None:
     result = promtool("test", "rules", RULE_FILES[rules])
     assert_ok(result)
     assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_promtool_tests_cover_every_recording_rule() -> None:
+    """Each recording rule the dashboards read has its values checked by promtool, fed
+    input series (grafana/alerts/swarm-sentinel.records.test.yml)."""
+    data = yaml.safe_load(RECORDS_TEST_FILE.read_text(encoding="utf-8"))
+    assert data["rule_files"] == [RULES_FILE.name]
+    checked = {
+        name
+        for test in data["tests"]
+        for check in test["promql_expr_test"]
+        for name in metric_names(check["expr"])
+    }
+    assert RECORDS and checked >= RECORDS, RECORDS - checked
+    result = promtool("test", "rules", RECORDS_TEST_FILE)
+    assert_ok(result)
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_recording_rules_are_named_level_metric_operations() -> None:
+    for name in RECORDS:
+        level, metric, operations = name.split(":")
+        assert level and operations, name
+        assert metric.startswith("dockerswarm_") and not metric.endswith("_total"), name
 
 
 def test_expected_alerts_exist() -> None:
@@ -435,24 +466,34 @@ def test_alertmanager_example_routes_the_healer_alerts(
 
 
 def all_exprs() -> list[tuple[str, str]]:
-    """(where, expression) for every alert and every dashboard query."""
-    return [(f"alert {n}", e) for n, e in alert_exprs()] + [
-        (f"dashboard {uid}", e) for uid, e in dashboard_exprs()
+    """(where, expression) for every alert, recording rule and dashboard query."""
+    records = [(f"record {r['record']}", str(r["expr"])) for r in load_rules() if "record" in r]
+    return [
+        *[(f"alert {n}", e) for n, e in alert_exprs()],
+        *records,
+        *[(f"dashboard {uid}", e) for uid, e in dashboard_exprs()],
     ]
 
 
 def test_counters_count_series_born_in_the_window() -> None:
     """increase() of a counter born at its first increment is always completed by the
     series born within the window (``x unless x offset w``, guarded by the exporter's
-    scrape then)."""
+    scrape then); so are the recorded increments the dashboards read, and nothing else
+    takes increase() of such a counter."""
     checked = set()
     for where, expr in all_exprs():
         for metric in set(_BORN_COUNTER_INCREASE.findall(expr)):
             checked.add(metric)
+            assert where.startswith("alert "), (where, metric)
             assert re.search(rf"{metric}(\{{[^}}]*\}})? offset ", expr), (where, metric)
             assert re.search(r"(?<![\w:])up(\{[^}]*\})? offset ", expr), (where, metric)
             assert "on (cluster, instance, job)" in expr, (where, metric)
-    assert len(checked) == 5, checked
+    assert len(checked) == 3, checked
+    records = {str(r["record"]): str(r["expr"]) for r in load_rules() if "record" in r}
+    for record, counter in COUNTERS.items():
+        expr = records[record]
+        assert f"({counter} unless {counter} offset 1m)" in expr, record
+        assert "up offset 1m == 1" in expr and "on (cluster, instance, job)" in expr, record
 
 
 def test_per_node_series_are_summed_not_maxed() -> None:
@@ -460,6 +501,7 @@ def test_per_node_series_are_summed_not_maxed() -> None:
     for where, expr in all_exprs():
         code = _STRING.sub('""', expr)
         assert not re.search(r"max by \([^)]*\) \(\s*increase\(dockerswarm_container_", code), where
+        assert not re.search(r"max by \([^)]*\) \(sum_over_time\(\w+:dockerswarm_container_", code)
 
 
 # --------------------------------------------------------------------------- dashboards
@@ -593,7 +635,7 @@ def test_dashboard_healer_force_annotation(name: str) -> None:
     prom = [a for a in dashboard["annotations"]["list"] if "expr" in a]
     assert any(
         a["datasource"]["uid"] == "${datasource}"
-        and "increase(dockerswarm_healer_actions_total{" in a["expr"]
+        and f"sum_over_time({HEALER_ACTIONS}{{" in a["expr"]
         and 'result="forced"' in a["expr"]
         for a in prom
     ), prom
@@ -644,7 +686,11 @@ def test_services_dashboard_container_panels() -> None:
     crash = panels["Crash-looping services"]
     exprs = [t["expr"] for t in crash["targets"]]
     # Exit 0 is a finished task and a container the engine stopped is a deploy: no crash.
-    assert all('reason!~"completed|stopped"' in e for e in exprs)
+    # The rows are those of the crash-loop record, which counts the failed exits only.
+    looping = crash_loop_exits(DEFAULT)
+    assert all(looping in e for e in exprs)
+    (record,) = [r for r in load_rules() if r.get("record") == looping]
+    assert record["expr"].count('reason!~"completed|stopped"') == 2
     failures = panels["Container exits per service (failures)"]
     assert all('reason!~"completed|stopped"' in t["expr"] for t in failures["targets"])
     assert all('hostname=~"$node"' in e for e in exprs)
@@ -660,7 +706,10 @@ def test_capacity_panels() -> None:
     assert "Memory free" in renamed
     for title in ("Most free CPUs on a node", "Most free memory on a node"):
         (target,) = panels[title]["targets"]
-        assert 'state="ready"' in target["expr"] and 'availability="active"' in target["expr"]
+        assert ":schedulable{" in target["expr"], title
+    # What is schedulable: ready, active nodes.
+    (record,) = [r for r in load_rules() if r.get("record") == SCHEDULABLE]
+    assert 'state="ready"' in record["expr"] and 'availability="active"' in record["expr"]
     services = load_dashboard(DASHBOARD_DIR / "swarm-services.json")
     panels = {p["title"]: p for p in iter_panels(services["panels"])}
     exprs = " ".join(t["expr"] for t in panels["Reservations and limits per task"]["targets"])
@@ -705,7 +754,8 @@ def test_dashboard_exprs_helper() -> None:
         assert expr.strip(), uid
         assert "$" not in expr and "[[" not in expr, (uid, expr)
         assert balanced(expr), (uid, expr)
-        assert metric_names(expr) <= KNOWN_METRICS, (uid, metric_names(expr) - KNOWN_METRICS)
+        known = KNOWN_METRICS | RECORDS
+        assert metric_names(expr) <= known, (uid, metric_names(expr) - known)
 
 
 def test_dashboard_exprs_parse_with_promtool(tmp_path: Path) -> None:
@@ -720,6 +770,19 @@ def test_dashboard_exprs_parse_with_promtool(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert_ok(promtool("check", "rules", path))
+
+
+# A query longer than this does not fit on a screen: the heavy ones read recording rules.
+MAX_QUERY = 400
+
+
+def test_every_panel_query_fits_on_a_screen() -> None:
+    longest = max(
+        (len(expr), name, expr)
+        for name, dashboard in all_dashboards().items()
+        for expr in query_exprs(dashboard)
+    )
+    assert longest[0] <= MAX_QUERY, longest
 
 
 def test_dashboards_are_valid_json() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from grafana import build
 from grafana.config import DEFAULT, ConfigError, override
-from grafana.exprs import ROOT_DIR, RULES_FILE, RULES_TEST_FILE
+from grafana.exprs import RECORDS_TEST_FILE, ROOT_DIR, RULES_FILE, RULES_TEST_FILE
 from tests.unit.test_grafana_alerts import assert_ok, promtool
 
 
@@ -128,7 +128,8 @@ def test_a_rebuild_with_other_values_changes_exactly_those(tmp_path: Path) -> No
     assert ("swarm-hazards.json", "threshold") in touched
     # The expected annotations name the runbook URL: the changed build's test says the new.
     for out in (default, changed):
-        for test in (RULES_TEST_FILE, ROOT_DIR / "compose" / "discovery.rules.test.yml"):
+        discovery = ROOT_DIR / "compose" / "discovery.rules.test.yml"
+        for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, discovery):
             text = test.read_text(encoding="utf-8")
             if out is changed:
                 text = text.replace(old_url, NEW_URL)
