@@ -38,7 +38,16 @@ Palette = Mapping[str, tuple[str, str]]
 
 SCHEMA_VERSION = 39
 TAGS = ["swarm-sentinel", "docker-swarm"]
-DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
+# The data source: one name serves both ways the dashboards are loaded. Imported from
+# grafana.com, Grafana asks for the Prometheus (__inputs) and writes its uid wherever
+# ${DS_PROMETHEUS} stands. Provisioned (grafana/provisioning/), nothing is replaced and
+# ${DS_PROMETHEUS} is the dashboard's own data source variable of that name, whose default
+# is the provisioned Prometheus (uid "prometheus").
+DS_INPUT = "DS_PROMETHEUS"
+PROVISIONED_DS = {"text": "Prometheus", "value": "prometheus"}
+DS: JSON = {"type": "prometheus", "uid": f"${{{DS_INPUT}}}"}
+# Oldest Grafana known to show them: the one compose/swarm-sentinel.yml runs.
+GRAFANA_VERSION = "11.2.0"
 
 # Label filters built from the template variables; each selects the cluster too.
 CLUSTER = 'cluster=~"$cluster"'
@@ -377,6 +386,17 @@ class Dashboard:
 
     def to_json(self) -> JSON:
         return {
+            "__inputs": [
+                {
+                    "name": DS_INPUT,
+                    "label": "Prometheus",
+                    "description": "The Prometheus that scrapes swarm-sentinel",
+                    "type": "datasource",
+                    "pluginId": "prometheus",
+                    "pluginName": "Prometheus",
+                }
+            ],
+            "__requires": requirements(self.panels),
             "id": None,
             "uid": self.uid,
             "title": self.title,
@@ -411,6 +431,22 @@ class Dashboard:
             "templating": {"list": variables(self.hidden_variables)},
             "panels": self.panels,
         }
+
+
+PANEL_NAMES = {"stat": "Stat", "table": "Table", "timeseries": "Time series"}
+
+
+def requirements(panels: list[JSON]) -> list[JSON]:
+    """What an import needs (grafana.com lists it): Grafana, Prometheus, the panel types."""
+    kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
+    return [
+        {"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_VERSION},
+        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+        *(
+            {"type": "panel", "id": kind, "name": PANEL_NAMES[kind], "version": ""}
+            for kind in kinds
+        ),
+    ]
 
 
 # --------------------------------------------------------------- variables and annotations
@@ -451,11 +487,11 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
     """
     result = [
         {
-            "name": "datasource",
+            "name": DS_INPUT,
             "label": "Data source",
             "type": "datasource",
             "query": "prometheus",
-            "current": {"selected": False, "text": "Prometheus", "value": "prometheus"},
+            "current": {"selected": False, **PROVISIONED_DS},
             "options": [],
             "refresh": 1,
             "regex": "",

@@ -30,7 +30,7 @@ RUNBOOKS_FILE = ROOT_DIR / "docs" / "runbooks.md"
 # Values substituted for Grafana variables. Dashboard variables are only used as regex
 # matchers (=~"$stack"), so ".*" selects everything (including an empty label).
 VARIABLE_VALUES: dict[str, str] = {
-    "datasource": "prometheus",
+    "DS_PROMETHEUS": "prometheus",
     "cluster": ".*",
     "stack": ".*",
     "service": ".*",

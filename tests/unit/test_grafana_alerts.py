@@ -522,12 +522,12 @@ def test_dashboard_files_and_uids() -> None:
 def test_dashboard_variables(name: str) -> None:
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    ds = variables["datasource"]
+    ds = variables["DS_PROMETHEUS"]
     assert ds["type"] == "datasource"
     assert ds["query"] == "prometheus"
     for var in DASHBOARD_VARIABLES:
         assert variables[var]["type"] == "query"
-        assert variables[var]["datasource"]["uid"] == "${datasource}"
+        assert variables[var]["datasource"]["uid"] == "${DS_PROMETHEUS}"
         assert variables[var]["query"]["query"].startswith("label_values(")
         # "All" is ".*": it also matches a series without the label (no cluster set, a
         # service outside a stack), which "" or a list of values would not.
@@ -540,7 +540,7 @@ def test_dashboard_cluster_variable(name: str) -> None:
     filters that depend on it; those select within the chosen clusters."""
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     names = [v["name"] for v in dashboard["templating"]["list"]]
-    assert names[:2] == ["datasource", "cluster"]
+    assert names[:2] == ["DS_PROMETHEUS", "cluster"]
     selectors = variable_selectors(dashboard)
     assert selectors["cluster"] == "dockerswarm_up"
     for var in DASHBOARD_VARIABLES - {"cluster"}:
@@ -617,10 +617,10 @@ def test_dashboard_panels(name: str) -> None:
         assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         if panel["type"] == "row":
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, panel
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
             assert str(target.get("expr", "")).strip(), panel["title"]
         refs = [t["refId"] for t in panel["targets"]]
         assert len(refs) == len(set(refs)), panel["title"]
@@ -634,7 +634,7 @@ def test_dashboard_healer_force_annotation(name: str) -> None:
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     prom = [a for a in dashboard["annotations"]["list"] if "expr" in a]
     assert any(
-        a["datasource"]["uid"] == "${datasource}"
+        a["datasource"]["uid"] == "${DS_PROMETHEUS}"
         and f"sum_over_time({HEALER_ACTIONS}{{" in a["expr"]
         and 'result="forced"' in a["expr"]
         for a in prom
@@ -808,6 +808,54 @@ def test_provisioning() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def datasource_refs(node: Any) -> list[str]:
+    """The uid of every data source reference in a dashboard's JSON."""
+    if isinstance(node, list):
+        return [uid for item in node for uid in datasource_refs(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [str(node["datasource"]["uid"])] if isinstance(node.get("datasource"), dict) else []
+    return found + [
+        uid for key, v in node.items() if key != "datasource" for uid in datasource_refs(v)
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_dashboard_imports_from_grafana_com(name: str) -> None:
+    """Imported, Grafana asks for the Prometheus (__inputs) and writes its uid wherever
+    ${DS_PROMETHEUS} stands: every Prometheus query then uses it."""
+    text = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
+    dashboard = json.loads(text)
+    (ds_input,) = dashboard["__inputs"]
+    assert ds_input["name"] == "DS_PROMETHEUS"
+    assert ds_input["type"] == "datasource" and ds_input["pluginId"] == "prometheus"
+    required = {(r["type"], r["id"]) for r in dashboard["__requires"]}
+    assert {("grafana", "grafana"), ("datasource", "prometheus")} <= required
+    panel_types = {p["type"] for p in iter_panels(dashboard["panels"])} - {"row"}
+    assert {("panel", kind) for kind in panel_types} <= required
+    imported = json.loads(text.replace("${DS_PROMETHEUS}", "chosen-uid"))
+    refs = [uid for uid in datasource_refs(imported) if uid != "-- Grafana --"]
+    assert refs and set(refs) == {"chosen-uid"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_provisioned_dashboard_resolves_the_provisioned_datasource(name: str) -> None:
+    """Provisioned as they are, nothing replaces ${DS_PROMETHEUS}: Grafana reads it as the
+    dashboard's data source variable of that name, whose default is the provisioned
+    Prometheus (grafana/provisioning/datasources/prometheus.yml)."""
+    dashboard = load_dashboard(DASHBOARD_DIR / name)
+    (provisioned,) = yaml.safe_load(
+        (GRAFANA_DIR / "provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
+    )["datasources"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    ds = variables["DS_PROMETHEUS"]
+    assert ds["type"] == "datasource" and ds["query"] == provisioned["type"]
+    assert ds["current"]["value"] == provisioned["uid"]
+    assert ds["current"]["text"] == provisioned["name"]
+    refs = [uid for uid in datasource_refs(dashboard) if uid != "-- Grafana --"]
+    assert refs and set(refs) == {"${DS_PROMETHEUS}"}
 
 
 def test_the_no_success_template_in_docs_loads(tmp_path: Path) -> None:
