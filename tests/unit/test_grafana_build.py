@@ -4,15 +4,24 @@ rebuilt with other values (grafana/config.py) changing those values only."""
 from __future__ import annotations
 
 import difflib
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grafana import build
 from grafana.config import DEFAULT, ConfigError, override
-from grafana.exprs import RECORDS_TEST_FILE, ROOT_DIR, RULES_FILE, RULES_TEST_FILE
+from grafana.exprs import (
+    DASHBOARD_DIR,
+    RECORDS_TEST_FILE,
+    ROOT_DIR,
+    RULES_FILE,
+    RULES_TEST_FILE,
+)
 from tests.unit.test_grafana_alerts import assert_ok, promtool
 
 
@@ -149,3 +158,45 @@ def test_selector_goes_into_every_raw_selector(tmp_path: Path) -> None:
         assert "up offset" not in text or 'up{env="prod"} offset' in text
     dashboards = (tmp_path / "swarm-overview.json").read_text(encoding="utf-8")
     assert 'env=\\"prod\\"' in dashboards
+
+
+MIXIN = ROOT_DIR / "grafana" / "mixin.libsonnet"
+
+
+def jsonnet(expr: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("jsonnet")
+    if exe is None:
+        pytest.skip("jsonnet is not installed")
+    return subprocess.run(
+        [exe, "-J", str(ROOT_DIR), "-e", expr],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_mixin_serves_the_generated_dashboards() -> None:
+    result = jsonnet(f'(import "{MIXIN}").grafanaDashboards')
+    assert result.returncode == 0, result.stderr
+    dashboards = json.loads(result.stdout)
+    assert set(dashboards) == set(build.DASHBOARDS)
+    for name, dashboard in dashboards.items():
+        committed = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
+        assert dashboard == json.loads(committed), name
+
+
+def test_mixin_serves_the_generated_rules() -> None:
+    if jsonnet('std.parseYaml("a: |\\n  b\\n")').returncode != 0:
+        pytest.skip("this jsonnet's std.parseYaml cannot read block scalars (needs 0.20+)")
+    result = jsonnet(
+        f'local m = import "{MIXIN}"; {{alerts: m.prometheusAlerts, rules: m.prometheusRules}}'
+    )
+    assert result.returncode == 0, result.stderr
+    served = json.loads(result.stdout)
+    groups = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))["groups"]
+    assert served["alerts"]["groups"] + served["rules"]["groups"] == sorted(
+        groups, key=lambda g: "record" in g["rules"][0]
+    )
+    assert all("alert" in r for g in served["alerts"]["groups"] for r in g["rules"])
+    assert all("record" in r for g in served["rules"]["groups"] for r in g["rules"])
