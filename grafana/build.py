@@ -47,7 +47,7 @@ RULE_FILES: dict[Path, Callable[[Config], str]] = {
 
 def render_dashboards(config: Config = DEFAULT) -> dict[str, str]:
     """File name -> JSON text for every dashboard."""
-    return {name: render(build(config), config.selector) for name, build in DASHBOARDS.items()}
+    return {name: render(build(config), config) for name, build in DASHBOARDS.items()}
 
 
 def render_all(config: Config = DEFAULT) -> dict[Path, str]:

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana.config import DEFAULT, Config
+from grafana.exprs import iter_panels
 from grafana.recording_rules import HEALER_ACTIONS
-from grafana.rules import with_selector
+from grafana.rules import localized
 
 JSON = dict[str, Any]
 # Raw value -> (display text, color); feeds both value mappings and series colors.
@@ -557,25 +559,41 @@ def dashboard_annotations() -> list[JSON]:
 # --------------------------------------------------------------------------- output
 
 
-def with_selector_everywhere(dashboard: JSON, selector: str) -> JSON:
-    """`dashboard` with `selector` added to the raw series of every query: panels,
-    annotations and the template variables' label_values()."""
-    for panel in dashboard["panels"]:
+def _renamed_key(mapping: JSON, old: str, new: str) -> JSON:
+    return {new if key == old else key: value for key, value in mapping.items()}
+
+
+def localized_dashboard(dashboard: JSON, config: Config) -> JSON:
+    """`dashboard` for `config`: the selector added to the raw series of every query
+    (panels, annotations, the template variables' label_values()), the cluster label's
+    name wherever a query, a legend, a table column or an annotation tag names it."""
+    label = config.cluster_label
+    for panel in iter_panels(dashboard["panels"]):
         for target in panel.get("targets", []):
-            target["expr"] = with_selector(target["expr"], selector)
+            target["expr"] = localized(target["expr"], config)
+            target["legendFormat"] = target["legendFormat"].replace(
+                "{{cluster}}", f"{{{{{label}}}}}"
+            )
+        for transformation in panel.get("transformations", []):
+            options = transformation["options"]
+            for key in ("excludeByName", "indexByName", "renameByName"):
+                if key in options:
+                    options[key] = _renamed_key(options[key], "cluster", label)
     for annotation in dashboard["annotations"]["list"]:
         if "expr" in annotation:
-            annotation["expr"] = with_selector(annotation["expr"], selector)
+            annotation["expr"] = localized(annotation["expr"], config)
+            tags = annotation["tagKeys"].split(",")
+            annotation["tagKeys"] = ",".join(label if t == "cluster" else t for t in tags)
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            query = with_selector(variable["query"]["query"], selector)
+            query = localized(variable["query"]["query"], config)
             variable["query"]["query"] = variable["definition"] = query
     return dashboard
 
 
-def render(dashboard: Dashboard, selector: str = "") -> str:
+def render(dashboard: Dashboard, config: Config = DEFAULT) -> str:
     """The committed form: indented, non-ASCII kept, final newline (--check compares text)."""
-    data = with_selector_everywhere(dashboard.to_json(), selector)
+    data = localized_dashboard(dashboard.to_json(), config)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -161,6 +161,9 @@ class Config:
     # (e.g. `env="prod"`): for a Prometheus that also scrapes series of the same names
     # that are not swarm-sentinel's. Empty: the rules assume no job name (docs/alerts.md).
     selector: str = ""
+    # The label that tells swarms apart in one Prometheus (docs/alerts.md, "Many
+    # swarms"): every aggregation and join of the rules and panels keeps it.
+    cluster_label: str = "cluster"
     thresholds: Thresholds = Thresholds()
     alerts: Mapping[str, AlertSettings] = field(default_factory=lambda: DEFAULT_ALERTS)
 
@@ -172,6 +175,10 @@ class Config:
             self.selector,
         ):
             raise ConfigError(f'selector must be label matchers like env="prod": {self.selector!r}')
+        if not re.fullmatch(r"[a-zA-Z_]\w*", self.cluster_label) or self.cluster_label.startswith(
+            "__"
+        ):
+            raise ConfigError(f"cluster_label must be a label name: {self.cluster_label!r}")
         if set(self.alerts) != set(DEFAULT_ALERTS):
             unknown = sorted(set(self.alerts) ^ set(DEFAULT_ALERTS))
             raise ConfigError(f"alerts must name every shipped alert, no other: {unknown}")

@@ -95,6 +95,44 @@ def with_selector_in_queries(template: str, selector: str) -> str:
     return _BACKQUOTED.sub(lambda m: with_selector(m.group(0), selector), template)
 
 
+# The label `cluster` where PromQL names it (matchers, by, on, without): not inside a
+# string, nor a part of a longer name (dockerswarm_cluster_..., cluster_service:...).
+_CLUSTER_LABEL = re.compile(r"(?<![\w$.:])cluster\b(?![:(])")
+
+
+def with_cluster_label(expr: str, label: str) -> str:
+    """`expr` with the label `cluster` called `label` (the strings in it unchanged)."""
+    if label == "cluster":
+        return expr
+    code = _QUOTED.sub(lambda m: "_" * len(m.group(0)), expr)
+    out: list[str] = []
+    last = 0
+    for match in _CLUSTER_LABEL.finditer(code):
+        out.extend((expr[last : match.start()], label))
+        last = match.end()
+    return "".join([*out, expr[last:]])
+
+
+def with_cluster_label_in_template(template: str, label: str) -> str:
+    """A Go template (an annotation) with its label `cluster` called `label`: in
+    ``$labels.cluster`` and in its backquoted queries; its prose unchanged."""
+    if label == "cluster":
+        return template
+    template = re.sub(r"\$labels\.cluster\b", f"$labels.{label}", template)
+    return _BACKQUOTED.sub(lambda m: with_cluster_label(m.group(0), label), template)
+
+
+def localized(expr: str, config: Config) -> str:
+    """A rule's or a panel's PromQL for `config`: its selector, its cluster label."""
+    return with_cluster_label(with_selector(expr, config.selector), config.cluster_label)
+
+
+def localized_template(template: str, config: Config) -> str:
+    """An annotation's Go template for `config` (its queries as ``localized``)."""
+    template = with_selector_in_queries(template, config.selector)
+    return with_cluster_label_in_template(template, config.cluster_label)
+
+
 # ---------------------------------------------------------------- counted increments
 
 
@@ -175,20 +213,21 @@ def _folded(key: str, text: str, indent: str) -> list[str]:
 
 def _rule(rule: Alert | Record, config: Config) -> list[str]:
     lines = [*_comment(rule.why, "        ")] if rule.why else []
-    expr = with_selector(rule.expr, config.selector)
+    expr = localized(rule.expr, config)
     if isinstance(rule, Record):
         return [f"      - record: {rule.name}", *lines, *_expr(expr, "        ")]
     settings = config.alert(rule.name)
     lines = [f"      - alert: {rule.name}", *lines, *_expr(expr, "        ")]
     if seconds(settings.for_):
         lines.append(f"        for: {settings.for_}")
-    description = with_selector_in_queries(rule.description, config.selector)
+    description = localized_template(rule.description, config)
+    summary = localized_template(rule.summary + IN_CLUSTER, config)
     return [
         *lines,
         "        labels:",
         f"          severity: {settings.severity}",
         "        annotations:",
-        f"          summary: {_scalar(rule.summary + IN_CLUSTER)}",
+        f"          summary: {_scalar(summary)}",
         *_folded("description", description, "          "),
         f"          runbook_url: {config.runbook_url}#{rule.name.lower()}",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,10 @@ from grafana.exprs import (
     ROOT_DIR,
     RULES_FILE,
     RULES_TEST_FILE,
+    iter_panels,
+    query_exprs,
 )
+from grafana.rules import with_cluster_label
 from tests.unit.test_grafana_alerts import assert_ok, promtool
 
 
@@ -76,6 +80,7 @@ def test_make_check_runs_the_build_check() -> None:
         ("alerts.SwarmNodeDown.severity=loud", "severity must be one of"),
         ("runbook_url=ftp://example.com/runbooks.md", "runbook_url must be an http(s) URL"),
         ("selector=prod", "selector must be label matchers"),
+        ("cluster_label=__swarm", "cluster_label must be a label name"),
         ("max_managers", "--set takes KEY=VALUE"),
     ],
 )
@@ -200,3 +205,35 @@ def test_mixin_serves_the_generated_rules() -> None:
     )
     assert all("alert" in r for g in served["alerts"]["groups"] for r in g["rules"])
     assert all("record" in r for g in served["rules"]["groups"] for r in g["rules"])
+
+
+def test_another_cluster_label_keeps_swarms_apart(tmp_path: Path) -> None:
+    """Built with cluster_label=swarm, the rules pass promtool's tests fed the same series
+    labelled swarm instead of cluster, and no query of a rule or panel names `cluster`."""
+    assert build.main(["--out", str(tmp_path), "--set", "cluster_label=swarm"]) == 0
+    discovery = ROOT_DIR / "compose" / "discovery.rules.test.yml"
+    for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, discovery):
+        text = re.sub(r'(?<!\w)cluster="', 'swarm="', test.read_text(encoding="utf-8"))
+        text = re.sub(r"(?m)^(\s+)cluster:", r"\1swarm:", text)
+        (tmp_path / test.name).write_text(text, encoding="utf-8")
+        result = promtool("test", "rules", tmp_path / test.name)
+        assert_ok(result)
+    queries = [
+        str(rule["expr"])
+        for path in sorted(tmp_path.glob("*.rules.yml"))
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]
+    ]
+    for path in sorted(tmp_path.glob("*.json")):
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        queries += query_exprs(dashboard)
+        legends = [
+            t["legendFormat"]
+            for p in iter_panels(dashboard["panels"])
+            for t in p.get("targets", [])
+        ]
+        assert not any("{{cluster}}" in legend for legend in legends), path.name
+        assert any("{{swarm}}" in legend for legend in legends), path.name
+    assert len(queries) > 100
+    for expr in queries:
+        assert with_cluster_label(expr, "other") == expr, expr
