@@ -25,6 +25,7 @@ test: deps venv check
 	@scripts/test.sh
 
 check: venv
+	$(PY) -m grafana.build --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -29,13 +29,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana.config import DEFAULT, Config
+from grafana.exprs import iter_panels
+from grafana.recording_rules import HEALER_ACTIONS
+from grafana.rules import localized
+
 JSON = dict[str, Any]
 # Raw value -> (display text, color); feeds both value mappings and series colors.
 Palette = Mapping[str, tuple[str, str]]
 
 SCHEMA_VERSION = 39
 TAGS = ["swarm-sentinel", "docker-swarm"]
-DS: JSON = {"type": "prometheus", "uid": "${datasource}"}
+# The data source: one name serves both ways the dashboards are loaded. Imported from
+# grafana.com, Grafana asks for the Prometheus (__inputs) and writes its uid wherever
+# ${DS_PROMETHEUS} stands. Provisioned (grafana/provisioning/), nothing is replaced and
+# ${DS_PROMETHEUS} is the dashboard's own data source variable of that name, whose default
+# is the provisioned Prometheus (uid "prometheus").
+DS_INPUT = "DS_PROMETHEUS"
+PROVISIONED_DS = {"text": "Prometheus", "value": "prometheus"}
+DS: JSON = {"type": "prometheus", "uid": f"${{{DS_INPUT}}}"}
+# Oldest Grafana known to show them: the one compose/swarm-sentinel.yml runs.
+GRAFANA_VERSION = "11.2.0"
 
 # Label filters built from the template variables; each selects the cluster too.
 CLUSTER = 'cluster=~"$cluster"'
@@ -65,56 +79,22 @@ ZERO = f"0 * group by (cluster) ({sel('dockerswarm_up')})"
 OURS = f"present_over_time({sel('dockerswarm_up')}[1h])"
 
 
-def increase_once(
-    metric: str, matcher: str, series: str, window: str, seconds: str | None = None
-) -> str:
-    """A cluster counter's increase per series (`series` lists its labels), counted once.
+def increase_once(record: str, matcher: str, series: str, window: str) -> str:
+    """What a cluster counter counted within `window` per series (`series` lists its
+    labels), counted once: from its ``instance:<counter>:increase1m`` `record`
+    (grafana/recording_rules.py), a series born within the window included.
 
-    Every manager's instance reports the whole cluster, so the instances' copies of a
-    series are collapsed with max: summing them would multiply by the number of managers.
-    A series born within the window (the healer's first force of a service, a service's
-    first failure: born with the value 1) counts with its whole value, as in ``born``
-    (`seconds`: the window in seconds, where Grafana has it, e.g. ``$__range_s``).
+    Every manager's instance reports the whole cluster, so the instances' counts are
+    collapsed with max: summing them would multiply by the number of managers.
     """
-    selector = f"{metric}{{{matcher}}}"
-    new = born(selector, window, seconds)
-    return f"max by (cluster, {series}) ((increase({selector}[{window}]) unless {new}) or {new})"
+    return f"max by (cluster, {series}) (sum_over_time({record}{{{matcher}}}[{window}]))"
 
 
-SCRAPED = sel("up")
-STARTED = sel("process_start_time_seconds")
-
-
-def born(selector: str, window: str, seconds: str | None = None) -> str:
-    """The series of a per-node counter born within `window`, with their whole value.
-
-    A container series appears at its first increment, often with the value 1, and
-    increase() cannot see a series' first value. A series absent `window` ago counts as
-    born only where its exporter was scraped then (so a failed scrape's stale markers or a
-    gap in Prometheus' own data do not pass an old series for a new one), or, given
-    `seconds` (the window in seconds), where the exporter started within the window: it
-    counts from its start.
-    """
-    guard = f"{SCRAPED} offset {window} == 1"
-    if seconds is not None:
-        guard += f" or {STARTED} > time() - {seconds}"
-    return (
-        f"(({selector} unless {selector} offset {window}) and on (cluster, instance, job) "
-        f"({guard}))"
-    )
-
-
-def node_events(metric: str, matcher: str, by: str, window: str, seconds: str | None = None) -> str:
-    """What a per-node counter counted within `window`, summed over the instances by
-    cluster and `by`.
-
-    increase() for the series that were there before the window, the whole value for
-    those born within it (``born``): a first OOM kill on a node is 1, not 0. Each instance
-    reports its own node, so instances are summed, never collapsed with max.
-    """
-    selector = f"{metric}{{{matcher}}}"
-    new = born(selector, window, seconds)
-    return f"sum by (cluster, {by}) ((increase({selector}[{window}]) unless {new}) or {new})"
+def node_events(record: str, matcher: str, by: str, window: str) -> str:
+    """What a per-node counter counted within `window` (its `record`, as in
+    ``increase_once``), summed over the instances by cluster and `by`: each instance
+    reports its own node, so instances are summed, never collapsed with max."""
+    return f"sum by (cluster, {by}) (sum_over_time({record}{{{matcher}}}[{window}]))"
 
 
 def target(
@@ -408,6 +388,17 @@ class Dashboard:
 
     def to_json(self) -> JSON:
         return {
+            "__inputs": [
+                {
+                    "name": DS_INPUT,
+                    "label": "Prometheus",
+                    "description": "The Prometheus that scrapes swarm-sentinel",
+                    "type": "datasource",
+                    "pluginId": "prometheus",
+                    "pluginName": "Prometheus",
+                }
+            ],
+            "__requires": requirements(self.panels),
             "id": None,
             "uid": self.uid,
             "title": self.title,
@@ -442,6 +433,22 @@ class Dashboard:
             "templating": {"list": variables(self.hidden_variables)},
             "panels": self.panels,
         }
+
+
+PANEL_NAMES = {"stat": "Stat", "table": "Table", "timeseries": "Time series"}
+
+
+def requirements(panels: list[JSON]) -> list[JSON]:
+    """What an import needs (grafana.com lists it): Grafana, Prometheus, the panel types."""
+    kinds = sorted({p["type"] for p in panels if p["type"] != "row"})
+    return [
+        {"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_VERSION},
+        {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+        *(
+            {"type": "panel", "id": kind, "name": PANEL_NAMES[kind], "version": ""}
+            for kind in kinds
+        ),
+    ]
 
 
 # --------------------------------------------------------------- variables and annotations
@@ -482,11 +489,11 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
     """
     result = [
         {
-            "name": "datasource",
+            "name": DS_INPUT,
             "label": "Data source",
             "type": "datasource",
             "query": "prometheus",
-            "current": {"selected": False, "text": "Prometheus", "value": "prometheus"},
+            "current": {"selected": False, **PROVISIONED_DS},
             "options": [],
             "refresh": 1,
             "regex": "",
@@ -512,7 +519,7 @@ def variables(hidden: frozenset[str] = frozenset()) -> list[JSON]:
 
 HEALER_FORCES_EXPR = (
     increase_once(
-        "dockerswarm_healer_actions_total",
+        HEALER_ACTIONS,
         f'result="forced", {SVC}',
         "service_name, stack, reason",
         "$__rate_interval",
@@ -552,26 +559,56 @@ def dashboard_annotations() -> list[JSON]:
 # --------------------------------------------------------------------------- output
 
 
-def render(dashboard: Dashboard) -> str:
+def _renamed_key(mapping: JSON, old: str, new: str) -> JSON:
+    return {new if key == old else key: value for key, value in mapping.items()}
+
+
+def localized_dashboard(dashboard: JSON, config: Config) -> JSON:
+    """`dashboard` for `config`: the selector added to the raw series of every query
+    (panels, annotations, the template variables' label_values()), the cluster label's
+    name wherever a query, a legend, a table column or an annotation tag names it."""
+    label = config.cluster_label
+    for panel in iter_panels(dashboard["panels"]):
+        for target in panel.get("targets", []):
+            target["expr"] = localized(target["expr"], config)
+            target["legendFormat"] = target["legendFormat"].replace(
+                "{{cluster}}", f"{{{{{label}}}}}"
+            )
+        for transformation in panel.get("transformations", []):
+            options = transformation["options"]
+            for key in ("excludeByName", "indexByName", "renameByName"):
+                if key in options:
+                    options[key] = _renamed_key(options[key], "cluster", label)
+    for annotation in dashboard["annotations"]["list"]:
+        if "expr" in annotation:
+            annotation["expr"] = localized(annotation["expr"], config)
+            tags = annotation["tagKeys"].split(",")
+            annotation["tagKeys"] = ",".join(label if t == "cluster" else t for t in tags)
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            query = localized(variable["query"]["query"], config)
+            variable["query"]["query"] = variable["definition"] = query
+    return dashboard
+
+
+def render(dashboard: Dashboard, config: Config = DEFAULT) -> str:
     """The committed form: indented, non-ASCII kept, final newline (--check compares text)."""
-    return json.dumps(dashboard.to_json(), indent=2, ensure_ascii=False) + "\n"
+    data = localized_dashboard(dashboard.to_json(), config)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def stale_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
-    """The files in `out` that are missing or differ from their rendered text."""
+def stale_files(files: Mapping[Path, str]) -> list[Path]:
+    """The paths that are missing or differ from their rendered text."""
     return [
-        out / name
-        for name, text in rendered.items()
-        if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+        path
+        for path, text in files.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
 
 
-def write_files(rendered: Mapping[str, str], out: Path) -> list[Path]:
-    """Write every rendered dashboard into `out`; the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in rendered.items():
-        path = out / name
+def write_files(files: Mapping[Path, str]) -> list[Path]:
+    """Write every rendered file; the paths written."""
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return list(files)

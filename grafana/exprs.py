@@ -22,6 +22,7 @@ ROOT_DIR = GRAFANA_DIR.parent
 DASHBOARD_DIR = GRAFANA_DIR / "dashboards"
 RULES_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.rules.yml"
 RULES_TEST_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.rules.test.yml"
+RECORDS_TEST_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.records.test.yml"
 DISCOVERY_RULES_FILE = ROOT_DIR / "compose" / "discovery.rules.yml"
 DISCOVERY_RULES_TEST_FILE = ROOT_DIR / "compose" / "discovery.rules.test.yml"
 RUNBOOKS_FILE = ROOT_DIR / "docs" / "runbooks.md"
@@ -29,7 +30,7 @@ RUNBOOKS_FILE = ROOT_DIR / "docs" / "runbooks.md"
 # Values substituted for Grafana variables. Dashboard variables are only used as regex
 # matchers (=~"$stack"), so ".*" selects everything (including an empty label).
 VARIABLE_VALUES: dict[str, str] = {
-    "datasource": "prometheus",
+    "DS_PROMETHEUS": "prometheus",
     "cluster": ".*",
     "stack": ".*",
     "service": ".*",
@@ -160,7 +161,10 @@ _AGGREGATION = re.compile(
 )
 _POSTFIX = re.compile(r"\s*(?P<mod>by|without)\s*\((?P<labels>[^)]*)\)")
 _MATCHING = re.compile(r"\b(?P<kind>on|ignoring)\s*\((?P<labels>[^)]*)\)")
-_SELECTOR = re.compile(r"(?<![\w:])(?P<metric>dockerswarm_\w+|up|process_start_time_seconds)\b")
+# A raw series, or a recorded one (level:metric:operations): both select the cluster.
+_SELECTOR = re.compile(
+    r"(?<![\w:])(?P<metric>\w+:dockerswarm_\w+:\w+|dockerswarm_\w+|up|process_start_time_seconds)\b"
+)
 
 
 def _blank_strings(expr: str) -> str:

@@ -14,6 +14,7 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config
 
 DAY = 86400
 NODE_MATCH = 'hostname=~"$node"'
@@ -50,7 +51,8 @@ def inventory_count(kind: str, unused: bool) -> str:
     return f"count by (cluster) ({inner}) or {ZERO}"
 
 
-def hazards() -> Dashboard:
+def hazards(config: Config) -> Dashboard:
+    t = config.thresholds
     d = Dashboard(
         uid="swarm-sentinel-hazards",
         title="Swarm Sentinel / Hazards",
@@ -72,7 +74,11 @@ def hazards() -> Dashboard:
             )
         ],
         unit="s",
-        thresholds=steps((None, "red"), (7 * DAY, "orange"), (30 * DAY, "green")),
+        thresholds=steps(
+            (None, "red"),
+            (t.node_certificate_expiry_days * DAY, "orange"),
+            (t.ca_expiry_days * DAY, "green"),
+        ),
     )
     d.stat(
         "CA rotation in progress",
@@ -143,7 +149,10 @@ def hazards() -> Dashboard:
             column_override(
                 "Certificate expires in",
                 ("unit", "s"),
-                ("thresholds", steps((None, "red"), (7 * DAY, "green"))),
+                (
+                    "thresholds",
+                    steps((None, "red"), (t.node_certificate_expiry_days * DAY, "green")),
+                ),
                 ("custom.cellOptions", {"type": "color-text"}),
             ),
             column_override(
@@ -223,7 +232,11 @@ def hazards() -> Dashboard:
                 ("unit", "percentunit"),
                 ("min", 0),
                 ("max", 1),
-                ("thresholds", steps((None, "green"), (0.7, "orange"), (0.85, "red"))),
+                (
+                    "thresholds",
+                    # Red where SwarmNetworkAddressesExhausted fires.
+                    steps((None, "green"), (0.7, "orange"), (t.network_addresses_used, "red")),
+                ),
                 ("custom.cellOptions", {"type": "gauge", "mode": "basic"}),
             )
         ],

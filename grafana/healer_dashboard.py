@@ -14,6 +14,8 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config
+from grafana.recording_rules import HEALER_ACTIONS
 
 HEALER_RESULT_COLORS = {
     "forced": "orange",
@@ -49,18 +51,11 @@ def actions(
     a pattern of results."""
     op = "=~" if regex else "="
     matcher = f'result{op}"{result}", {SVC}' if result else SVC
-    seconds = "$__range_s" if window == "$__range" else None
-    decided = increase_once(
-        "dockerswarm_healer_actions_total",
-        matcher,
-        "service_name, stack, reason, result",
-        window,
-        seconds,
-    )
+    decided = increase_once(HEALER_ACTIONS, matcher, "service_name, stack, reason, result", window)
     return f"sum by (cluster, {by}) ({decided})"
 
 
-def healer() -> Dashboard:
+def healer(config: Config) -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-healer",
         title="Swarm Sentinel / Healer",

@@ -18,6 +18,13 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config, seconds, words
+from grafana.recording_rules import (
+    CONTAINER_EXITS,
+    CONTAINER_UNHEALTHY,
+    crash_loop_exits,
+    on_schedulable,
+)
 
 STATE_COLORS = {
     "ready": ("ready", "green"),
@@ -39,14 +46,10 @@ def per_node(metric: str) -> str:
     return f"max by ({NODE_KEY}) ({metric}{{{NODE}}})"
 
 
-def schedulable(expr: str) -> str:
-    """`expr` (by node) for the ready, active nodes only: where the scheduler places."""
-    return (
-        f"{expr} and on (cluster, node_id) "
-        f'(max by (cluster, node_id) (dockerswarm_node_state{{state="ready", {NODE}}}) == 1) '
-        "and on (cluster, node_id) (max by (cluster, node_id) "
-        f'(dockerswarm_node_availability{{availability="active", {NODE}}}) == 1)'
-    )
+def schedulable(kind: str) -> str:
+    """A node's `kind` (NODE_KINDS) on the ready, active nodes only: where the scheduler
+    places tasks."""
+    return f"{on_schedulable(kind)}{{{NODE}}}"
 
 
 def free(kind: str) -> str:
@@ -64,7 +67,7 @@ def reserved_share(kind: str) -> str:
     )
 
 
-def overview() -> Dashboard:
+def overview(config: Config) -> Dashboard:
     d = Dashboard(
         uid="swarm-sentinel-overview",
         title="Swarm Sentinel / Overview",
@@ -314,7 +317,12 @@ def overview() -> Dashboard:
         "The most CPUs any ready, active node has left for new reservations (its CPUs "
         "minus what its tasks reserve). A task whose CPU reservation is larger stays "
         "pending (alert SwarmServiceInsufficientResources).",
-        [(f"max by (cluster) ({schedulable(free('cpus'))})", "{{cluster}}")],
+        [
+            (
+                f"max by (cluster) ({schedulable('cpus')} - {schedulable('reserved_cpus')})",
+                "{{cluster}}",
+            )
+        ],
         w=6,
         no_value="n/a",
         unit="none",
@@ -323,21 +331,25 @@ def overview() -> Dashboard:
         "Most free memory on a node",
         "The most memory any ready, active node has left for new reservations. A task "
         "whose memory reservation is larger stays pending.",
-        [(f"max by (cluster) ({schedulable(free('memory_bytes'))})", "{{cluster}}")],
+        [
+            (
+                f"max by (cluster) ({schedulable('memory_bytes')} "
+                f"- {schedulable('reserved_memory_bytes')})",
+                "{{cluster}}",
+            )
+        ],
         w=6,
         no_value="n/a",
         unit="bytes",
     )
     for kind, title in (("cpus", "CPUs reserved"), ("memory_bytes", "Memory reserved")):
-        reserved = per_node(f"dockerswarm_node_reserved_{kind}")
-        capacity = per_node(f"dockerswarm_node_{kind}")
         d.stat(
             f"{title} (ready, active nodes)",
             "Share of the ready, active nodes' capacity that the tasks placed there reserve.",
             [
                 (
-                    f"sum by (cluster) ({schedulable(reserved)}) "
-                    f"/ (sum by (cluster) ({schedulable(capacity)}) > 0)",
+                    f"sum by (cluster) ({schedulable('reserved_' + kind)}) "
+                    f"/ (sum by (cluster) ({schedulable(kind)}) > 0)",
                     "{{cluster}}",
                 )
             ],
@@ -427,13 +439,10 @@ def overview() -> Dashboard:
     )
 
     d.row("Task containers")
-    exits = "dockerswarm_container_exits_total"
+    t = config.thresholds
     by_node = "service_name, stack, hostname"
-    oom_killed = node_events(exits, f'reason="oom", {NODE}', by_node, "1h", "3600")
-    exits_10m = node_events(
-        exits, f'reason!~"completed|stopped", {NODE}', "service_name, stack", "10m", "600"
-    )
-    unhealthy = node_events("dockerswarm_container_unhealthy_total", NODE, by_node, "1h", "3600")
+    oom_killed = node_events(CONTAINER_EXITS, f'reason="oom", {NODE}', by_node, "1h")
+    unhealthy = node_events(CONTAINER_UNHEALTHY, NODE, by_node, "1h")
     d.stat(
         "OOM-killed containers (1h)",
         "Task containers the kernel's OOM killer ended in the last hour, on the selected "
@@ -445,13 +454,14 @@ def overview() -> Dashboard:
     )
     d.stat(
         "Crash-looping services (1h)",
-        "Services whose task containers ended 3 or more times within 10 minutes other than "
-        "with exit 0, at any time in the last hour (alert SwarmServiceCrashLooping fires "
-        "from 5). The services dashboard lists them.",
+        f"Services whose task containers ended {t.dashboard_crash_loop_exits} or more times "
+        f"within {words(t.crash_loop_window)} other than with exit 0, at any time in the last "
+        f"hour, on the selected nodes (alert SwarmServiceCrashLooping fires from "
+        f"{t.crash_loop_exits}). The services dashboard lists them.",
         [
             (
                 "count by (cluster) (max by (cluster, service_name, stack) "
-                f"(max_over_time(({exits_10m} >= 3)[1h:1m]))) or {ZERO}",
+                f"(max_over_time({crash_loop_exits(config)}{{{NODE}}}[1h]))) or {ZERO}",
                 "{{cluster}}",
             )
         ],
@@ -511,7 +521,8 @@ def overview() -> Dashboard:
     )
     d.timeseries(
         "Seconds since last successful refresh",
-        "Per exporter instance; alert SwarmExporterStale fires above 120s.",
+        "Per exporter instance; alert SwarmExporterStale fires above "
+        f"{seconds(config.thresholds.exporter_stale)}s.",
         [
             (
                 "time() - max by (cluster, instance) "

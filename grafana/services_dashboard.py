@@ -5,6 +5,7 @@ updates."""
 from __future__ import annotations
 
 from grafana.builder import (
+    CLUSTER,
     NODE,
     SVC,
     SVC_NODE,
@@ -18,22 +19,22 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.config import Config, seconds, words
+from grafana.recording_rules import (
+    CONTAINER_EXITS,
+    CONTAINER_STARTS,
+    CONTAINER_UNHEALTHY,
+    DESIRED,
+    FAILED_EXITS,
+    MISSING,
+    RUNNING,
+    TASK_FAILURES,
+    crash_loop_exits,
+)
 from grafana.updates_panels import UPDATE_STATE_COLORS, add_update_panels, paused_count
 
 PRE_RUNNING_STATES = "new|allocated|pending|assigned|accepted|preparing|ready|starting"
 
-
-# Per-node series: each instance reports its own node's task containers.
-EXITS = "dockerswarm_container_exits_total"
-STARTS = "dockerswarm_container_starts_total"
-UNHEALTHY = "dockerswarm_container_unhealthy_total"
-# Exits that are failures: not exit 0 (a finished task), nor a container the engine
-# stopped (a rolling update, a scale down, a drain, a removal, a force).
-FAILED_EXITS = 'reason!~"completed|stopped"'
-# A service is shown as crash looping from this many failed exits within
-# CRASH_WINDOW; the alert SwarmServiceCrashLooping fires from 5.
-CRASH_EXITS = 3
-CRASH_WINDOW, CRASH_WINDOW_S = "10m", "600"
 
 EXIT_REASON_COLORS = {
     "completed": "green",
@@ -58,36 +59,26 @@ def per_service(metric: str, matcher: str = "") -> str:
     return f"max by ({SERVICE_KEY}) ({metric}{{{matchers}}})"
 
 
-def desired() -> str:
-    return per_service("dockerswarm_service_replicas_desired")
+def desired(matcher: str = SVC) -> str:
+    return f"{DESIRED}{{{matcher}}}"
 
 
 def running() -> str:
-    return per_service("dockerswarm_service_replicas_running")
+    return f"{RUNNING}{{{SVC}}}"
 
 
-def failures(window: str, by: str = "service_name, stack", seconds: str | None = None) -> str:
-    failed = increase_once(
-        "dockerswarm_service_task_failures_total",
-        SVC,
-        "service_name, stack, reason",
-        window,
-        seconds,
-    )
+def failures(window: str, by: str = "service_name, stack") -> str:
+    failed = increase_once(TASK_FAILURES, SVC, "service_name, stack, reason", window)
     return f"sum by (cluster, {by}) ({failed})"
 
 
 def container_events(
-    metric: str,
-    by: str,
-    matcher: str = "",
-    window: str = "$__rate_interval",
-    seconds: str | None = None,
+    record: str, by: str, matcher: str = "", window: str = "$__rate_interval"
 ) -> str:
     """Task-container events on the selected services and nodes, summed by cluster and
     `by`."""
     matchers = f"{matcher}, {SVC_NODE}" if matcher else SVC_NODE
-    return node_events(metric, matchers, by, window, seconds)
+    return node_events(record, matchers, by, window)
 
 
 def last_exit(metric: str) -> str:
@@ -96,20 +87,15 @@ def last_exit(metric: str) -> str:
     return f"max by (cluster, service_name, stack, hostname) ({metric}{{{SVC_NODE}}})"
 
 
-def crash_looping() -> str:
-    """Services with CRASH_EXITS failed exits within CRASH_WINDOW on any node."""
-    exits = node_events(
-        EXITS, f"{FAILED_EXITS}, {SVC}", "service_name, stack", CRASH_WINDOW, CRASH_WINDOW_S
-    )
-    return f"({exits} >= {CRASH_EXITS})"
-
-
 def completions(kind: str) -> str:
     """Jobs and one-shot services only: completions desired or succeeded."""
     return per_service(f"dockerswarm_service_completions_{kind}")
 
 
-def services() -> Dashboard:
+def services(config: Config) -> Dashboard:
+    t = config.thresholds
+    # The alerts SwarmTasksStuck* fire from there: red where they fire.
+    stuck = seconds(t.stuck_tasks)
     d = Dashboard(
         uid="swarm-sentinel-services",
         title="Swarm Sentinel / Services",
@@ -148,11 +134,11 @@ def services() -> Dashboard:
         thresholds=bad,
     )
     d.stat(
-        "Stuck > 5m",
-        "Services with a task in a pre-running state for more than 5 minutes.",
+        f"Stuck > {t.stuck_tasks}",
+        f"Services with a task in a pre-running state for more than {words(t.stuck_tasks)}.",
         [
             (
-                f"count by (cluster) (max by ({SERVICE_KEY}) ({stuck_age}) > 300) or {ZERO}",
+                f"count by (cluster) (max by ({SERVICE_KEY}) ({stuck_age}) > {stuck}) or {ZERO}",
                 "{{cluster}}",
             )
         ],
@@ -169,7 +155,7 @@ def services() -> Dashboard:
         "Failed tasks in the selected time range.",
         [
             (
-                f"round(sum by (cluster) ({failures('$__range', seconds='$__range_s')})) or {ZERO}",
+                f"round(sum by (cluster) ({failures('$__range')})) or {ZERO}",
                 "{{cluster}}",
             )
         ],
@@ -199,8 +185,7 @@ def services() -> Dashboard:
             (f"{desired()} > {running()}", ""),
             (f"{running()} < {desired()}", ""),
             (
-                f"round({failures('$__range', seconds='$__range_s')}) "
-                f"and on ({SERVICE_KEY}) ({desired()} > {running()})",
+                f"round({failures('$__range')}) and on ({SERVICE_KEY}) {MISSING}{{{CLUSTER}}}",
                 "",
             ),
         ],
@@ -355,7 +340,7 @@ def services() -> Dashboard:
             column_override(
                 "In state for",
                 ("unit", "dtdurations"),
-                ("thresholds", steps((None, "green"), (60, "orange"), (300, "red"))),
+                ("thresholds", steps((None, "green"), (60, "orange"), (stuck, "red"))),
                 ("custom.cellOptions", {"type": "color-background"}),
             )
         ],
@@ -373,7 +358,7 @@ def services() -> Dashboard:
     }
     # An unset reservation is 0 to the scheduler: every service has a row, and a total.
     reserved_total = {
-        kind: f"{desired()} * ({per_task[kind]} or 0 * {desired()})"
+        kind: f"({per_task[kind]} or 0 * {desired()}) * on ({SERVICE_KEY}) {desired(CLUSTER)}"
         for kind in ("reservation_cpus", "reservation_memory_bytes")
     }
     insufficient = (
@@ -437,7 +422,7 @@ def services() -> Dashboard:
             column_override(
                 "Pending, no resources, for",
                 ("unit", "dtdurations"),
-                ("thresholds", steps((None, "orange"), (300, "red"))),
+                ("thresholds", steps((None, "orange"), (stuck, "red"))),
                 ("custom.cellOptions", {"type": "color-background"}),
             )
         ],
@@ -448,7 +433,7 @@ def services() -> Dashboard:
         "Container starts per service",
         "Task containers started per interval on the selected nodes: a crash loop starts "
         "them again and again.",
-        [(container_events(STARTS, "service_name"), "{{service_name}} {{cluster}}")],
+        [(container_events(CONTAINER_STARTS, "service_name"), "{{service_name}} {{cluster}}")],
         stack=True,
         bars=True,
     )
@@ -459,7 +444,7 @@ def services() -> Dashboard:
         "engine stopped (a deploy, a scale down, a drain) are not counted.",
         [
             (
-                container_events(EXITS, "service_name", FAILED_EXITS),
+                container_events(CONTAINER_EXITS, "service_name", FAILED_EXITS),
                 "{{service_name}} {{cluster}}",
             )
         ],
@@ -471,7 +456,7 @@ def services() -> Dashboard:
         "Task containers the kernel's OOM killer ended, per interval.",
         [
             (
-                container_events(EXITS, "service_name, hostname", 'reason="oom"'),
+                container_events(CONTAINER_EXITS, "service_name, hostname", 'reason="oom"'),
                 "{{service_name}} on {{hostname}} {{cluster}}",
             )
         ],
@@ -483,29 +468,32 @@ def services() -> Dashboard:
         "Health checks of task containers that turned unhealthy, per interval.",
         [
             (
-                container_events(UNHEALTHY, "service_name, hostname"),
+                container_events(CONTAINER_UNHEALTHY, "service_name, hostname"),
                 "{{service_name}} on {{hostname}} {{cluster}}",
             )
         ],
         stack=True,
         bars=True,
     )
-    looping = crash_looping()
     by_node = "service_name, stack, hostname"
+    window = t.crash_loop_window
+    # The rows: the nodes the crash-looping services' containers ended on (the record
+    # counts the services as this table does).
+    looping = f"{crash_loop_exits(config)}{{{CLUSTER}}}"
+    on_crash_nodes = f"and on (cluster, {by_node}) {looping}"
 
     def crash_exits(matcher: str) -> str:
-        exits = container_events(EXITS, by_node, matcher, CRASH_WINDOW, CRASH_WINDOW_S)
-        return f"round({exits}) > 0 and on ({SERVICE_KEY}) {looping}"
+        exits = container_events(CONTAINER_EXITS, by_node, matcher, window)
+        return f"round({exits}) > 0 {on_crash_nodes}"
 
-    on_crash_nodes = f"and on (cluster, {by_node}) ({crash_exits(FAILED_EXITS)})"
     d.table(
         "Crash-looping services",
-        f"Services whose task containers ended {CRASH_EXITS} or more times in the last "
-        f"{CRASH_WINDOW} other than with exit 0 (over all nodes), one row per node they "
-        "ended on: exits by reason, and the last exit there. Completed exits (exit 0) "
-        "do not count. Alert SwarmServiceCrashLooping fires from 5.",
+        f"Services whose task containers ended {t.dashboard_crash_loop_exits} or more times "
+        f"in the last {window} other than with exit 0 (over all nodes), one row per node "
+        "they ended on: exits by reason, and the last exit there. Completed exits (exit 0) "
+        f"do not count. Alert SwarmServiceCrashLooping fires from {t.crash_loop_exits}.",
         [
-            (crash_exits(FAILED_EXITS), ""),
+            (f"round({crash_loop_exits(config)}{{{SVC_NODE}}})", ""),
             (crash_exits('reason="nonzero_exit"'), ""),
             (crash_exits('reason="oom"'), ""),
             (crash_exits('reason="healthcheck"'), ""),
@@ -535,7 +523,7 @@ def services() -> Dashboard:
                 "service_name": "Service",
                 "stack": "Stack",
                 "hostname": "Node",
-                "Value #A": f"Exits ({CRASH_WINDOW})",
+                "Value #A": f"Exits ({window})",
                 "Value #B": "Non-zero exit",
                 "Value #C": "OOM",
                 "Value #D": "Health check",
@@ -544,10 +532,10 @@ def services() -> Dashboard:
             },
         ),
         h=8,
-        sort_by=f"Exits ({CRASH_WINDOW})",
+        sort_by=f"Exits ({window})",
         overrides=[
             column_override(
-                f"Exits ({CRASH_WINDOW})",
+                f"Exits ({window})",
                 ("custom.cellOptions", {"type": "color-background"}),
                 ("color", {"mode": "fixed", "fixedColor": "red"}),
             ),
@@ -596,7 +584,7 @@ def services() -> Dashboard:
         "Container exits by reason",
         "Task containers that ended per interval, by why: completed (exit 0), "
         "nonzero_exit, oom, healthcheck, stopped (by the engine: a deploy, not a failure).",
-        [(container_events(EXITS, "reason"), "{{reason}} {{cluster}}")],
+        [(container_events(CONTAINER_EXITS, "reason"), "{{reason}} {{cluster}}")],
         stack=True,
         bars=True,
         overrides=[color_override(k, c) for k, c in EXIT_REASON_COLORS.items()],

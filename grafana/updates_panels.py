@@ -5,6 +5,7 @@ is a deploy that failed)."""
 from __future__ import annotations
 
 from grafana.builder import (
+    CLUSTER,
     SVC,
     ZERO,
     Dashboard,
@@ -14,10 +15,16 @@ from grafana.builder import (
     steps,
     value_map,
 )
+from grafana.recording_rules import (
+    DESIRED,
+    IN_PROGRESS,
+    SERVICE_KEY,
+    UPDATE_BEHIND,
+    UPDATE_STATE,
+    UPDATED,
+)
 
-SERVICE_KEY = "cluster, service_name, stack"
 PAUSED = 'state=~"paused|rollback_paused"'
-IN_PROGRESS = 'state=~"updating|rollback_started|paused|rollback_paused"'
 ROLLING = 'state=~"updating|rollback_started"'
 ROLLED_BACK = 'state=~"rollback_started|rollback_paused|rollback_completed"'
 ROLLBACK_COMPLETED = 'state="rollback_completed"'
@@ -51,17 +58,23 @@ def per_service(metric: str, matcher: str = "", by: str = "") -> str:
     return f"max by ({SERVICE_KEY}{', ' + by if by else ''}) ({metric}{{{matchers}}})"
 
 
-def state(matcher: str) -> str:
+def state(matcher: str, selected: str = SVC) -> str:
     """The services whose update state matches, with their state."""
-    return per_service("dockerswarm_service_update_state", matcher, "state") + " == 1"
+    return f"{UPDATE_STATE}{{{matcher}, {selected}}} == 1"
 
 
 def updated() -> str:
-    return per_service("dockerswarm_service_replicas_updated")
+    return f"{UPDATED}{{{SVC}}}"
 
 
 def desired() -> str:
-    return per_service("dockerswarm_service_replicas_desired")
+    return f"{DESIRED}{{{SVC}}}"
+
+
+def rolled_back(selected: str = CLUSTER) -> str:
+    """The services rolled back at some time in the range (`selected`: their matchers),
+    with the state they were in (a join ignores it)."""
+    return f"max_over_time({UPDATE_STATE}{{{ROLLED_BACK}, {selected}}}[$__range]) == 1"
 
 
 def paused_count() -> str:
@@ -94,8 +107,7 @@ def add_update_panels(d: Dashboard) -> None:
         "Number of services per update / rollback state.",
         [
             (
-                "sum by (cluster, state) (max by (cluster, service_name, stack, state) "
-                f"(dockerswarm_service_update_state{{{SVC}}}))",
+                f"sum by (cluster, state) ({UPDATE_STATE}{{{SVC}}})",
                 "{{state}} {{cluster}}",
             )
         ],
@@ -103,13 +115,8 @@ def add_update_panels(d: Dashboard) -> None:
         stack=True,
         overrides=color_overrides(UPDATE_STATE_COLORS),
     )
-    # Services updating, rolling back or paused in either, and those with fewer tasks on
-    # their current spec than they want (an update the engine has not started yet, a
-    # service short of tasks): what is not where its deploy meant it to be.
-    behind = (
-        f"({state(IN_PROGRESS)}) or on ({SERVICE_KEY}) "
-        f"({updated()} < on ({SERVICE_KEY}) {desired()})"
-    )
+    # What is not where its deploy meant it to be (the record says which).
+    behind = f"{UPDATE_BEHIND}{{{CLUSTER}}}"
     d.table(
         "Updates in progress",
         "Services updating, rolling back, or paused in either, and services with fewer "
@@ -127,12 +134,12 @@ def add_update_panels(d: Dashboard) -> None:
             (
                 "time() - "
                 + per_service("dockerswarm_service_update_started_timestamp_seconds")
-                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS)})",
+                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS, CLUSTER)})",
                 "",
             ),
             (
                 per_service("dockerswarm_service_update_info", by="message")
-                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS)})",
+                + f" and on ({SERVICE_KEY}) ({state(IN_PROGRESS, CLUSTER)})",
                 "",
             ),
         ],
@@ -181,25 +188,20 @@ def add_update_panels(d: Dashboard) -> None:
         ],
         unit="percentunit",
     )
-    rolled_back = (
-        f"max by ({SERVICE_KEY}) (max_over_time("
-        f"dockerswarm_service_update_state{{{ROLLED_BACK}, {SVC}}}[$__range])) == 1"
-    )
     d.table(
         "Rollbacks in the time range",
         "Services rolled back (by their failure action, by hand or by the healer) at some "
         "time in the selected range, with their update state now and when their last "
         "update or rollback completed.",
         [
-            (rolled_back, ""),
+            (f"max by ({SERVICE_KEY}) ({rolled_back(SVC)})", ""),
             (
-                per_service("dockerswarm_service_update_state", by="state")
-                + f" == 1 and on ({SERVICE_KEY}) ({rolled_back})",
+                f"{UPDATE_STATE}{{{SVC}}} == 1 and on ({SERVICE_KEY}) ({rolled_back()})",
                 "",
             ),
             (
                 per_service("dockerswarm_service_update_completed_timestamp_seconds")
-                + f" * 1000 and on ({SERVICE_KEY}) ({rolled_back})",
+                + f" * 1000 and on ({SERVICE_KEY}) ({rolled_back()})",
                 "",
             ),
         ],

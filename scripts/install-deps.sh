@@ -15,6 +15,7 @@ have prometheus || need+=(prometheus)
 have prometheus-alertmanager || [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 have curl       || need+=(curl)
 have chromium   || need+=(chromium)   # the status page is checked in a real browser
+have jsonnet    || need+=(jsonnet)    # grafana/mixin.libsonnet is evaluated
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then

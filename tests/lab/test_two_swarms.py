@@ -35,7 +35,7 @@ LAB_ENGINES = ("debian",)
 # how long a Prometheus has scraped: checked for foreign series only.
 MOVING = re.compile(
     r"rate\(|increase\(|irate\(|deriv\(|changes\(|time\(\)|_over_time\(|process_|"
-    r"dockerswarm_exporter_|scrape_|dockerswarm_healer_|timestamp|_seconds"
+    r"dockerswarm_exporter_|scrape_|dockerswarm_healer_|timestamp|_seconds|:increase"
 )
 
 

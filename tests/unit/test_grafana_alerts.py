@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
-from grafana import build_dashboards
 from grafana.builder import series_pattern
+from grafana.config import DEFAULT
 from grafana.exprs import (
     CLUSTER_MATCHER,
     DASHBOARD_DIR,
     DISCOVERY_RULES_FILE,
     DISCOVERY_RULES_TEST_FILE,
     GRAFANA_DIR,
+    RECORDS_TEST_FILE,
     ROOT_DIR,
     RULES_FILE,
     RULES_TEST_FILE,
@@ -38,6 +39,7 @@ from grafana.exprs import (
     variable_names,
     variable_selectors,
 )
+from grafana.recording_rules import COUNTERS, HEALER_ACTIONS, SCHEDULABLE, crash_loop_exits
 
 EXPECTED_ALERTS = {
     "SwarmQuorumLost",
@@ -160,6 +162,9 @@ KNOWN_METRICS = {
     "dockerswarm_config_created_timestamp_seconds",
     "dockerswarm_config_services",
 }
+# The recorded series of the shipped rules (grafana/recording_rules.py), which the
+# dashboards read.
+RECORDS = {str(r["record"]) for r in load_rules() if "record" in r}
 # Counters whose series are born at their first increment, which increase() misses: the
 # per-node container counters, the healer's decisions, the services' task failures.
 _BORN_COUNTER_INCREASE = re.compile(
@@ -206,9 +211,10 @@ def all_dashboards() -> dict[str, dict[str, Any]]:
 
 
 def metric_names(expr: str) -> set[str]:
-    """The swarm-sentinel metrics (and `up`) an expression selects."""
+    """The swarm-sentinel metrics (and `up`) an expression selects, and the recorded
+    series (level:metric:operations) it reads."""
     code = _STRING.sub('""', expr)
-    names = set(re.findall(r"\bdockerswarm_\w+", code))
+    names = set(re.findall(r"(?<![\w:])(?:\w+:)?dockerswarm_\w+(?::\w+)?", code))
     if re.search(r"(?<![\w:])up\b(?!\s*\()", code):
         names.add("up")
     return names
@@ -227,6 +233,30 @@ def test_promtool_test_rules(rules: Path) -> None:
     result = promtool("test", "rules", RULE_FILES[rules])
     assert_ok(result)
     assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_promtool_tests_cover_every_recording_rule() -> None:
+    """Each recording rule the dashboards read has its values checked by promtool, fed
+    input series (grafana/alerts/swarm-sentinel.records.test.yml)."""
+    data = yaml.safe_load(RECORDS_TEST_FILE.read_text(encoding="utf-8"))
+    assert data["rule_files"] == [RULES_FILE.name]
+    checked = {
+        name
+        for test in data["tests"]
+        for check in test["promql_expr_test"]
+        for name in metric_names(check["expr"])
+    }
+    assert RECORDS and checked >= RECORDS, RECORDS - checked
+    result = promtool("test", "rules", RECORDS_TEST_FILE)
+    assert_ok(result)
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_recording_rules_are_named_level_metric_operations() -> None:
+    for name in RECORDS:
+        level, metric, operations = name.split(":")
+        assert level and operations, name
+        assert metric.startswith("dockerswarm_") and not metric.endswith("_total"), name
 
 
 def test_expected_alerts_exist() -> None:
@@ -436,24 +466,34 @@ def test_alertmanager_example_routes_the_healer_alerts(
 
 
 def all_exprs() -> list[tuple[str, str]]:
-    """(where, expression) for every alert and every dashboard query."""
-    return [(f"alert {n}", e) for n, e in alert_exprs()] + [
-        (f"dashboard {uid}", e) for uid, e in dashboard_exprs()
+    """(where, expression) for every alert, recording rule and dashboard query."""
+    records = [(f"record {r['record']}", str(r["expr"])) for r in load_rules() if "record" in r]
+    return [
+        *[(f"alert {n}", e) for n, e in alert_exprs()],
+        *records,
+        *[(f"dashboard {uid}", e) for uid, e in dashboard_exprs()],
     ]
 
 
 def test_counters_count_series_born_in_the_window() -> None:
     """increase() of a counter born at its first increment is always completed by the
     series born within the window (``x unless x offset w``, guarded by the exporter's
-    scrape then)."""
+    scrape then); so are the recorded increments the dashboards read, and nothing else
+    takes increase() of such a counter."""
     checked = set()
     for where, expr in all_exprs():
         for metric in set(_BORN_COUNTER_INCREASE.findall(expr)):
             checked.add(metric)
+            assert where.startswith("alert "), (where, metric)
             assert re.search(rf"{metric}(\{{[^}}]*\}})? offset ", expr), (where, metric)
             assert re.search(r"(?<![\w:])up(\{[^}]*\})? offset ", expr), (where, metric)
             assert "on (cluster, instance, job)" in expr, (where, metric)
-    assert len(checked) == 5, checked
+    assert len(checked) == 3, checked
+    records = {str(r["record"]): str(r["expr"]) for r in load_rules() if "record" in r}
+    for record, counter in COUNTERS.items():
+        expr = records[record]
+        assert f"({counter} unless {counter} offset 1m)" in expr, record
+        assert "up offset 1m == 1" in expr and "on (cluster, instance, job)" in expr, record
 
 
 def test_per_node_series_are_summed_not_maxed() -> None:
@@ -461,6 +501,7 @@ def test_per_node_series_are_summed_not_maxed() -> None:
     for where, expr in all_exprs():
         code = _STRING.sub('""', expr)
         assert not re.search(r"max by \([^)]*\) \(\s*increase\(dockerswarm_container_", code), where
+        assert not re.search(r"max by \([^)]*\) \(sum_over_time\(\w+:dockerswarm_container_", code)
 
 
 # --------------------------------------------------------------------------- dashboards
@@ -477,24 +518,16 @@ def test_dashboard_files_and_uids() -> None:
         assert dashboards[name].get("id") is None
 
 
-def test_dashboards_are_generated_from_builder() -> None:
-    rendered = build_dashboards.render_all()
-    assert set(rendered) == set(EXPECTED_DASHBOARDS)
-    for name, text in rendered.items():
-        committed = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
-        assert committed == text, f"{name} is stale: run python -m grafana.build_dashboards"
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
 def test_dashboard_variables(name: str) -> None:
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    ds = variables["datasource"]
+    ds = variables["DS_PROMETHEUS"]
     assert ds["type"] == "datasource"
     assert ds["query"] == "prometheus"
     for var in DASHBOARD_VARIABLES:
         assert variables[var]["type"] == "query"
-        assert variables[var]["datasource"]["uid"] == "${datasource}"
+        assert variables[var]["datasource"]["uid"] == "${DS_PROMETHEUS}"
         assert variables[var]["query"]["query"].startswith("label_values(")
         # "All" is ".*": it also matches a series without the label (no cluster set, a
         # service outside a stack), which "" or a list of values would not.
@@ -507,7 +540,7 @@ def test_dashboard_cluster_variable(name: str) -> None:
     filters that depend on it; those select within the chosen clusters."""
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     names = [v["name"] for v in dashboard["templating"]["list"]]
-    assert names[:2] == ["datasource", "cluster"]
+    assert names[:2] == ["DS_PROMETHEUS", "cluster"]
     selectors = variable_selectors(dashboard)
     assert selectors["cluster"] == "dockerswarm_up"
     for var in DASHBOARD_VARIABLES - {"cluster"}:
@@ -584,10 +617,10 @@ def test_dashboard_panels(name: str) -> None:
         assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         if panel["type"] == "row":
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, panel
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
-            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
             assert str(target.get("expr", "")).strip(), panel["title"]
         refs = [t["refId"] for t in panel["targets"]]
         assert len(refs) == len(set(refs)), panel["title"]
@@ -601,8 +634,8 @@ def test_dashboard_healer_force_annotation(name: str) -> None:
     dashboard = load_dashboard(DASHBOARD_DIR / name)
     prom = [a for a in dashboard["annotations"]["list"] if "expr" in a]
     assert any(
-        a["datasource"]["uid"] == "${datasource}"
-        and "increase(dockerswarm_healer_actions_total{" in a["expr"]
+        a["datasource"]["uid"] == "${DS_PROMETHEUS}"
+        and f"sum_over_time({HEALER_ACTIONS}{{" in a["expr"]
         and 'result="forced"' in a["expr"]
         for a in prom
     ), prom
@@ -653,7 +686,11 @@ def test_services_dashboard_container_panels() -> None:
     crash = panels["Crash-looping services"]
     exprs = [t["expr"] for t in crash["targets"]]
     # Exit 0 is a finished task and a container the engine stopped is a deploy: no crash.
-    assert all('reason!~"completed|stopped"' in e for e in exprs)
+    # The rows are those of the crash-loop record, which counts the failed exits only.
+    looping = crash_loop_exits(DEFAULT)
+    assert all(looping in e for e in exprs)
+    (record,) = [r for r in load_rules() if r.get("record") == looping]
+    assert record["expr"].count('reason!~"completed|stopped"') == 2
     failures = panels["Container exits per service (failures)"]
     assert all('reason!~"completed|stopped"' in t["expr"] for t in failures["targets"])
     assert all('hostname=~"$node"' in e for e in exprs)
@@ -669,7 +706,10 @@ def test_capacity_panels() -> None:
     assert "Memory free" in renamed
     for title in ("Most free CPUs on a node", "Most free memory on a node"):
         (target,) = panels[title]["targets"]
-        assert 'state="ready"' in target["expr"] and 'availability="active"' in target["expr"]
+        assert ":schedulable{" in target["expr"], title
+    # What is schedulable: ready, active nodes.
+    (record,) = [r for r in load_rules() if r.get("record") == SCHEDULABLE]
+    assert 'state="ready"' in record["expr"] and 'availability="active"' in record["expr"]
     services = load_dashboard(DASHBOARD_DIR / "swarm-services.json")
     panels = {p["title"]: p for p in iter_panels(services["panels"])}
     exprs = " ".join(t["expr"] for t in panels["Reservations and limits per task"]["targets"])
@@ -714,7 +754,8 @@ def test_dashboard_exprs_helper() -> None:
         assert expr.strip(), uid
         assert "$" not in expr and "[[" not in expr, (uid, expr)
         assert balanced(expr), (uid, expr)
-        assert metric_names(expr) <= KNOWN_METRICS, (uid, metric_names(expr) - KNOWN_METRICS)
+        known = KNOWN_METRICS | RECORDS
+        assert metric_names(expr) <= known, (uid, metric_names(expr) - known)
 
 
 def test_dashboard_exprs_parse_with_promtool(tmp_path: Path) -> None:
@@ -729,6 +770,19 @@ def test_dashboard_exprs_parse_with_promtool(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert_ok(promtool("check", "rules", path))
+
+
+# A query longer than this does not fit on a screen: the heavy ones read recording rules.
+MAX_QUERY = 400
+
+
+def test_every_panel_query_fits_on_a_screen() -> None:
+    longest = max(
+        (len(expr), name, expr)
+        for name, dashboard in all_dashboards().items()
+        for expr in query_exprs(dashboard)
+    )
+    assert longest[0] <= MAX_QUERY, longest
 
 
 def test_dashboards_are_valid_json() -> None:
@@ -754,6 +808,54 @@ def test_provisioning() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def datasource_refs(node: Any) -> list[str]:
+    """The uid of every data source reference in a dashboard's JSON."""
+    if isinstance(node, list):
+        return [uid for item in node for uid in datasource_refs(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [str(node["datasource"]["uid"])] if isinstance(node.get("datasource"), dict) else []
+    return found + [
+        uid for key, v in node.items() if key != "datasource" for uid in datasource_refs(v)
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_dashboard_imports_from_grafana_com(name: str) -> None:
+    """Imported, Grafana asks for the Prometheus (__inputs) and writes its uid wherever
+    ${DS_PROMETHEUS} stands: every Prometheus query then uses it."""
+    text = (DASHBOARD_DIR / name).read_text(encoding="utf-8")
+    dashboard = json.loads(text)
+    (ds_input,) = dashboard["__inputs"]
+    assert ds_input["name"] == "DS_PROMETHEUS"
+    assert ds_input["type"] == "datasource" and ds_input["pluginId"] == "prometheus"
+    required = {(r["type"], r["id"]) for r in dashboard["__requires"]}
+    assert {("grafana", "grafana"), ("datasource", "prometheus")} <= required
+    panel_types = {p["type"] for p in iter_panels(dashboard["panels"])} - {"row"}
+    assert {("panel", kind) for kind in panel_types} <= required
+    imported = json.loads(text.replace("${DS_PROMETHEUS}", "chosen-uid"))
+    refs = [uid for uid in datasource_refs(imported) if uid != "-- Grafana --"]
+    assert refs and set(refs) == {"chosen-uid"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DASHBOARDS))
+def test_provisioned_dashboard_resolves_the_provisioned_datasource(name: str) -> None:
+    """Provisioned as they are, nothing replaces ${DS_PROMETHEUS}: Grafana reads it as the
+    dashboard's data source variable of that name, whose default is the provisioned
+    Prometheus (grafana/provisioning/datasources/prometheus.yml)."""
+    dashboard = load_dashboard(DASHBOARD_DIR / name)
+    (provisioned,) = yaml.safe_load(
+        (GRAFANA_DIR / "provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
+    )["datasources"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    ds = variables["DS_PROMETHEUS"]
+    assert ds["type"] == "datasource" and ds["query"] == provisioned["type"]
+    assert ds["current"]["value"] == provisioned["uid"]
+    assert ds["current"]["text"] == provisioned["name"]
+    refs = [uid for uid in datasource_refs(dashboard) if uid != "-- Grafana --"]
+    assert refs and set(refs) == {"${DS_PROMETHEUS}"}
 
 
 def test_the_no_success_template_in_docs_loads(tmp_path: Path) -> None:
