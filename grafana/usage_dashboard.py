@@ -191,8 +191,9 @@ def usage_dashboard(config: Config) -> Dashboard:
     )
     d.timeseries(
         "Dispatcher scheduling delay, 99th percentile",
-        "Per manager: how long tasks waited between being assigned to a node and being "
-        "sent to it by the dispatcher, over 5 minutes.",
+        "Per manager: how long tasks took from created (NEW) to running, as the leader's "
+        "dispatcher hears it from the nodes, over 5 minutes: a slow scheduler, slow image "
+        "pulls or slow nodes.",
         [(f"{SCHEDULING_DELAY}{{{NODE}}}", PER_NODE)],
         unit="s",
     )
