@@ -23,25 +23,31 @@ from pathlib import Path
 from grafana.alert_rules import HEADER_DISCOVERY, HEADER_SHIPPED, discovery, shipped
 from grafana.builder import render, stale_files, write_files
 from grafana.config import DEFAULT, Config, ConfigError, override
-from grafana.exprs import DASHBOARD_DIR, DISCOVERY_RULES_FILE, RULES_FILE
+from grafana.exprs import DASHBOARD_DIR, DISCOVERY_RULES_FILE, RULES_FILE, USAGE_RULES_FILE
 from grafana.hazards_dashboard import hazards
 from grafana.healer_dashboard import healer
 from grafana.overview_dashboard import overview
 from grafana.recording_rules import recording
 from grafana.rules import render_rules
 from grafana.services_dashboard import services
+from grafana.usage_dashboard import usage_dashboard
+from grafana.usage_rules import HEADER as HEADER_USAGE
+from grafana.usage_rules import usage
 
 DASHBOARDS = {
     "swarm-overview.json": overview,
     "swarm-services.json": services,
     "swarm-healer.json": healer,
     "swarm-hazards.json": hazards,
+    "swarm-usage.json": usage_dashboard,
 }
 # Rule file -> its text. The recording rules ride in the shipped file: every deployment
 # that loads the alerts (compose/swarm-sentinel.yml) then has what the dashboards read.
 RULE_FILES: dict[Path, Callable[[Config], str]] = {
     RULES_FILE: lambda c: render_rules(HEADER_SHIPPED, [*recording(c), *shipped(c)], c),
     DISCOVERY_RULES_FILE: lambda c: render_rules(HEADER_DISCOVERY, discovery(c), c),
+    # A file of its own: the usage override (compose/usage.yml) mounts it with its jobs.
+    USAGE_RULES_FILE: lambda c: render_rules(HEADER_USAGE, usage(c), c),
 }
 
 

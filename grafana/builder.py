@@ -303,7 +303,12 @@ class Dashboard:
         axis_label: str = "",
         overrides: list[JSON] | None = None,
         legend_table: bool = False,
+        threshold_line: JSON | None = None,
+        minimum: float | None = 0,
     ) -> None:
+        """`threshold_line`: thresholds (``steps``) drawn as lines, e.g. an alert's;
+        `minimum` None: the axis goes below 0 (a prediction of less than nothing)."""
+        custom_lines = {"thresholdsStyle": {"mode": "line"}} if threshold_line else {}
         self.add(
             {
                 "type": "timeseries",
@@ -314,7 +319,7 @@ class Dashboard:
                 "fieldConfig": {
                     "defaults": {
                         "unit": unit,
-                        "min": 0,
+                        **({"min": minimum} if minimum is not None else {}),
                         "color": {"mode": "palette-classic"},
                         "custom": {
                             "drawStyle": "bars" if bars else "line",
@@ -324,7 +329,9 @@ class Dashboard:
                             "spanNulls": False,
                             "axisLabel": axis_label,
                             "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+                            **custom_lines,
                         },
+                        **({"thresholds": threshold_line} if threshold_line else {}),
                     },
                     "overrides": overrides or [],
                 },

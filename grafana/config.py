@@ -94,14 +94,28 @@ class Thresholds:
     task_history_retention: int = 5
     # SwarmNetworkAddressesExhausted: this share of a network's addresses in use.
     network_addresses_used: float = 0.85
+    # The usage jobs (compose/usage.yml). SwarmServiceMemoryNearLimit: a task container's
+    # working set above this share of its service's memory limit (the kernel OOM-kills
+    # it at the limit); the usage dashboard draws the same line on CPU and memory.
+    memory_near_limit: float = 0.9
+    # SwarmNodeDiskFillingUp: a filesystem whose free space, extrapolated linearly from
+    # the last disk_fill_lookback, runs out within disk_fill_horizon, while less than
+    # disk_fill_free_share of it is free (a big, mostly empty disk that fills slowly is
+    # not news). swarmprom's swarm_node.rules.yml predicted from 1h; 6h is steadier.
+    disk_fill_lookback: str = "6h"
+    disk_fill_horizon: str = "24h"
+    disk_fill_free_share: float = 0.4
 
     def __post_init__(self) -> None:
         for name in ("stuck_tasks", "crash_loop_window", "oom_window", "unhealthy_window"):
             seconds(getattr(self, name))
         for name in ("healer_forced_window", "exporter_stale", "update_stuck"):
             seconds(getattr(self, name))
-        if not 0 < self.network_addresses_used <= 1:
-            raise ConfigError("thresholds.network_addresses_used is a share: 0 < x <= 1")
+        for name in ("disk_fill_lookback", "disk_fill_horizon"):
+            seconds(getattr(self, name))
+        for name in ("network_addresses_used", "memory_near_limit", "disk_fill_free_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"thresholds.{name} is a share: 0 < x <= 1")
         if not 0 <= self.node_certificate_renewal_share < 1:
             raise ConfigError("thresholds.node_certificate_renewal_share is a share: 0 <= x < 1")
 
@@ -145,6 +159,8 @@ DEFAULT_ALERTS = _alerts(
     SwarmHealerGaveUp=("0s", "warning"),
     SwarmExportersMissing=("5m", "warning"),
     SwarmExportersAbsent=("5m", "critical"),
+    SwarmServiceMemoryNearLimit=("5m", "warning"),
+    SwarmNodeDiskFillingUp=("1h", "warning"),
 )
 
 

@@ -23,6 +23,9 @@ DASHBOARD_DIR = GRAFANA_DIR / "dashboards"
 RULES_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.rules.yml"
 RULES_TEST_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.rules.test.yml"
 RECORDS_TEST_FILE = GRAFANA_DIR / "alerts" / "swarm-sentinel.records.test.yml"
+# The rules of the usage override's jobs (compose/usage.yml), loaded with those jobs.
+USAGE_RULES_FILE = GRAFANA_DIR / "alerts" / "swarm-usage.rules.yml"
+USAGE_RULES_TEST_FILE = GRAFANA_DIR / "alerts" / "swarm-usage.rules.test.yml"
 DISCOVERY_RULES_FILE = ROOT_DIR / "compose" / "discovery.rules.yml"
 DISCOVERY_RULES_TEST_FILE = ROOT_DIR / "compose" / "discovery.rules.test.yml"
 RUNBOOKS_FILE = ROOT_DIR / "docs" / "runbooks.md"
@@ -161,9 +164,12 @@ _AGGREGATION = re.compile(
 )
 _POSTFIX = re.compile(r"\s*(?P<mod>by|without)\s*\((?P<labels>[^)]*)\)")
 _MATCHING = re.compile(r"\b(?P<kind>on|ignoring)\s*\((?P<labels>[^)]*)\)")
-# A raw series, or a recorded one (level:metric:operations): both select the cluster.
+# A raw series, or a recorded one (level:metric:operations): both select the cluster. The
+# usage jobs' series too (compose/usage.yml): cAdvisor's, node-exporter's, the engines'.
 _SELECTOR = re.compile(
-    r"(?<![\w:])(?P<metric>\w+:dockerswarm_\w+:\w+|dockerswarm_\w+|up|process_start_time_seconds)\b"
+    r"(?<![\w:])(?P<metric>\w+:(?:dockerswarm|container|node_filesystem|swarm)_\w+:\w+"
+    r"|dockerswarm_\w+|container_\w+|node_filesystem_\w+|swarm_\w+"
+    r"|up|process_start_time_seconds)\b"
 )
 
 

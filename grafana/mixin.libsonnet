@@ -11,7 +11,9 @@
 //
 // std.parseYaml needs jsonnet 0.20 or later (0.18's cannot read block scalars). The alerts
 // of compose/discovery.rules.yml belong to compose/prometheus.yml's DNS discovery and are
-// left out: load that file beside these where you discover the exporters the same way.
+// left out: load that file beside these where you discover the exporters the same way. So are
+// those of alerts/swarm-usage.rules.yml, which belong to the usage jobs of compose/usage.yml
+// (the usage dashboard reads its records): load it where you scrape them.
 local rules = std.parseYaml(importstr 'alerts/swarm-sentinel.rules.yml');
 local recording(group) = std.all([std.objectHas(rule, 'record') for rule in group.rules]);
 
@@ -27,5 +29,6 @@ local recording(group) = std.all([std.objectHas(rule, 'record') for rule in grou
     'swarm-services.json': import 'dashboards/swarm-services.json',
     'swarm-healer.json': import 'dashboards/swarm-healer.json',
     'swarm-hazards.json': import 'dashboards/swarm-hazards.json',
+    'swarm-usage.json': import 'dashboards/swarm-usage.json',
   },
 }

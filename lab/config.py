@@ -58,6 +58,9 @@ class LabConfig:
     engine: str = "debian"
     """Which dockerd the nodes run (lab/engines.py): ``debian`` (20.10, API 1.41)
     or ``modern`` (Engine 28.5 from Debian unstable, refusing API < 1.44 as Engine 29)."""
+    metrics_addr: str = ""
+    """Each dockerd's daemon.json ``metrics-addr`` (e.g. ``0.0.0.0:9323``: the engine's
+    Prometheus metrics on the node's address, in its own network namespace); empty: none."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", self.name):

@@ -62,6 +62,7 @@ class Daemon:
             cgroup_parent=config.cgroup_parent(node),
             prefer_offline_image=node not in config.online_nodes,
             engine=config.engine,
+            config={"metrics-addr": config.metrics_addr} if config.metrics_addr else {},
         )
 
     @property

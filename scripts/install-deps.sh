@@ -16,6 +16,8 @@ have prometheus-alertmanager || [ -x /usr/bin/prometheus-alertmanager ] || need+
 have curl       || need+=(curl)
 have chromium   || need+=(chromium)   # the status page is checked in a real browser
 have jsonnet    || need+=(jsonnet)    # grafana/mixin.libsonnet is evaluated
+# The usage jobs' lab test runs one per lab node (compose/usage.yml runs the image).
+[ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -54,11 +54,16 @@ COMPOSE = ROOT / "compose"
 STACK_FILE = COMPOSE / "swarm-sentinel.yml"
 PROXY_FILE = COMPOSE / "socket-proxy.yml"
 GRAFANA_SECRET_FILE = COMPOSE / "grafana-secret.yml"
+USAGE_FILE = COMPOSE / "usage.yml"
+USAGE_SCRAPE_FILE = COMPOSE / "usage.prometheus.yml"
 PROMETHEUS_FILE = COMPOSE / "prometheus.yml"
 ALERTMANAGER_FILE = COMPOSE / "alertmanager.yml"
 DISCOVERY_RULES_TEST = COMPOSE / "discovery.rules.test.yml"
 RULES_FILE = ROOT / "grafana/alerts/swarm-sentinel.rules.yml"
+USAGE_RULES_FILE = ROOT / "grafana/alerts/swarm-usage.rules.yml"
 DASHBOARDS = ROOT / "grafana/dashboards"
+USAGE_DASHBOARD = "swarm-usage.json"
+"""Mounted by the usage override: its panels read the usage jobs' records."""
 
 SERVICE = "swarm-sentinel"
 SOCKET = "/var/run/docker.sock"
@@ -226,7 +231,7 @@ def test_socket_proxy_override_takes_the_socket_away(tmp_path: Path) -> None:
 
 
 def test_every_mounted_file_exists() -> None:
-    for compose in (STACK_FILE, PROXY_FILE, GRAFANA_SECRET_FILE):
+    for compose in (STACK_FILE, PROXY_FILE, GRAFANA_SECRET_FILE, USAGE_FILE):
         for name, entry in (load_yaml(compose).get("configs") or {}).items():
             path = (compose.parent / entry["file"]).resolve()
             assert path.is_file(), f"{compose.name}: config {name} names missing {path}"
@@ -234,7 +239,10 @@ def test_every_mounted_file_exists() -> None:
     used = {c["source"] for s in stack["services"].values() for c in s.get("configs", ())}
     assert used == set(stack["configs"]), "configs defined and configs used differ"
     mounted = {Path(stack["configs"][c]["file"]).name for c in used}
-    assert {p.name for p in DASHBOARDS.glob("*.json")} <= mounted, "a dashboard is not mounted"
+    usage = {Path(c["file"]).name for c in load_yaml(USAGE_FILE)["configs"].values()}
+    dashboards = {p.name for p in DASHBOARDS.glob("*.json")}
+    assert dashboards - {USAGE_DASHBOARD} <= mounted, "a dashboard is not mounted"
+    assert USAGE_DASHBOARD in usage - mounted, "the usage dashboard comes with its jobs"
 
 
 def test_grafana_provisioning_matches_the_stack() -> None:
@@ -243,6 +251,9 @@ def test_grafana_provisioning_matches_the_stack() -> None:
     targets = {
         Path(stack["configs"][c["source"]]["file"]).name: c["target"] for c in grafana["configs"]
     }
+    usage = load_yaml(USAGE_FILE)
+    for config in usage["services"]["grafana"]["configs"]:
+        targets[Path(usage["configs"][config["source"]]["file"]).name] = config["target"]
     provider = load_yaml(ROOT / "grafana/provisioning/dashboards/swarm-sentinel.yml")
     dashboard_dir = provider["providers"][0]["options"]["path"]
     for dashboard in DASHBOARDS.glob("*.json"):
@@ -278,14 +289,96 @@ def test_prometheus_config_matches_the_stack() -> None:
     assert am.split(":")[0] in stack["services"]
 
 
-def test_promtool_and_amtool_accept_the_configs() -> None:
+def inlined_prometheus_config(tmp_path: Path, scrape_files: Sequence[Path]) -> Path:
+    """compose/prometheus.yml with the jobs of `scrape_files` in its scrape_configs, as
+    Prometheus 2.43+ reads its scrape_config_files: Debian's promtool (2.42) predates them.
+    Each file must be mounted where the base config's glob finds it."""
+    config = load_yaml(PROMETHEUS_FILE)
+    globs = config.pop("scrape_config_files")
+    for path in scrape_files:
+        config["scrape_configs"] += load_yaml(path)["scrape_configs"]
+    out = tmp_path / "prometheus-inlined.yml"
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert globs, "no scrape_config_files glob for the overrides' jobs"
+    return out
+
+
+def test_promtool_and_amtool_accept_the_configs(tmp_path: Path) -> None:
     for result in (
-        tool("promtool", "check", "config", PROMETHEUS_FILE),
+        tool("promtool", "check", "config", inlined_prometheus_config(tmp_path, [])),
+        tool(
+            "promtool",
+            "check",
+            "config",
+            inlined_prometheus_config(tmp_path, [USAGE_SCRAPE_FILE]),
+        ),
+        tool("promtool", "check", "rules", USAGE_RULES_FILE),
         tool("promtool", "check", "rules", COMPOSE / "discovery.rules.yml"),
         tool("promtool", "test", "rules", DISCOVERY_RULES_TEST),
         tool("amtool", "check-config", ALERTMANAGER_FILE),
     ):
         assert result.returncode == 0, f"{result.args}:\n{result.stdout}{result.stderr}"
+
+
+def test_usage_override_adds_the_usage_jobs(tmp_path: Path) -> None:
+    """compose/usage.yml: cAdvisor and node-exporter on every node with pinned images, the
+    usage jobs and rules mounted where compose/prometheus.yml's globs read them, the socket
+    for their node discovery; nothing else of the base stack changed."""
+    base = stack_config([STACK_FILE], tmp_path)
+    config = stack_config([STACK_FILE, USAGE_FILE], tmp_path)
+    services = config["services"]
+    assert set(services) == set(base["services"]) | {"cadvisor", "node-exporter"}
+    for name in ("cadvisor", "node-exporter"):
+        service = services[name]
+        assert service["deploy"]["mode"] == "global", name
+        assert "placement" not in service["deploy"], f"{name}: one on every node"
+        assert re.fullmatch(r"[\w./-]+:v\d+\.\d+\.\d+", service["image"]), service["image"]
+        assert all(v["read_only"] for v in service["volumes"]), f"{name} writes to the host"
+        limits = service["deploy"]["resources"]["limits"]
+        assert limits.get("cpus") and limits.get("memory"), name
+
+    prom = load_yaml(PROMETHEUS_FILE)
+    prometheus = services["prometheus"]
+    targets = {
+        Path(config["configs"][c["source"]]["file"]).name: c["target"]
+        for c in prometheus["configs"]
+    }
+    assert fnmatch.fnmatch(targets[USAGE_SCRAPE_FILE.name], prom["scrape_config_files"][0])
+    assert any(fnmatch.fnmatch(targets[USAGE_RULES_FILE.name], g) for g in prom["rule_files"])
+    (socket,) = [v for v in prometheus["volumes"] if v["target"] == SOCKET]
+    assert socket["source"] == SOCKET and socket["read_only"] is True
+    assert prometheus["user"] == "0:0", "root unless PROMETHEUS_USER says otherwise"
+    assert "node.role == manager" in prometheus["deploy"]["placement"]["constraints"]
+    grafana = {c["target"] for c in services["grafana"]["configs"]}
+    assert f"/var/lib/grafana/dashboards/{USAGE_DASHBOARD}" in grafana
+
+    # The jobs find what the override runs: cAdvisor by its tasks' DNS name on a network it
+    # shares with Prometheus, node-exporter on each node's own address (the host network)
+    # at the port the discovery asks.
+    jobs = {j["job_name"]: j for j in load_yaml(USAGE_SCRAPE_FILE)["scrape_configs"]}
+    (dns,) = jobs["cadvisor"]["dns_sd_configs"]
+    assert dns["names"] == ["tasks.cadvisor"]
+    assert set(services["cadvisor"]["networks"]) & set(prometheus["networks"])
+    assert list(services["node-exporter"]["networks"]) == ["host"]
+    assert config["networks"]["host"] == {"name": "host", "external": True}
+    (nodes,) = jobs["node-exporter"]["dockerswarm_sd_configs"]
+    assert nodes["host"] == f"unix://{SOCKET}" and nodes["role"] == "nodes"
+    assert "--web.listen-address=:" + str(nodes["port"]) in services["node-exporter"]["command"]
+    (engines,) = jobs["engine"]["dockerswarm_sd_configs"]
+    assert engines["port"] == 9323, "the port docs/deploy.md gives metrics-addr"
+
+    # Nothing else of the base: Prometheus and Grafana keep what they had.
+    for name in ("prometheus", "grafana"):
+        merged, original = dict(services[name]), dict(base["services"][name])
+        merged["configs"] = [c for c in merged["configs"] if c in original["configs"]]
+        if name == "prometheus":
+            merged.pop("user")
+            merged["volumes"] = [v for v in merged["volumes"] if v["target"] != SOCKET]
+        for service in (merged, original):  # merging reorders the lists
+            service["configs"] = sorted(service["configs"], key=lambda c: c["source"])
+        assert merged == original, name
+    for name in set(base["services"]) - {"prometheus", "grafana"}:
+        assert services[name] == base["services"][name], name
 
 
 def test_dockerfile_final_stage() -> None:

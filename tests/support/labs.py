@@ -14,6 +14,8 @@ from lab import LabConfig
 from lab.engines import ENGINES
 
 SCRATCH = {"upgrade": 8, "second": 9, "leakcheck": 10}
+ENGINE_METRICS_PORT = 9323
+"""Every lab engine's metrics-addr port, on its node's address."""
 """Scratch labs by name, with their slot (the /24 after the session's base subnet)."""
 
 
@@ -32,4 +34,7 @@ def lab_config(engine: str, scratch: str = "", managers: int = 3, workers: int =
         # the default 5 s brings that from ~15 s to ~3-5 s.
         heartbeat=1.0,
         engine=engine,
+        # The engines' own metrics, as docs/deploy.md has operators set them: the usage
+        # jobs scrape them (tests/lab/test_usage.py).
+        metrics_addr=f"0.0.0.0:{ENGINE_METRICS_PORT}",
     )

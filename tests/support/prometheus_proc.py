@@ -80,9 +80,12 @@ class Prometheus:
         for_override: str | None = None,
         interval: str = "1s",
         groups: Sequence[tuple[Sequence[str], Mapping[str, str]]] = (),
+        jobs: Sequence[Mapping[str, Any]] = (),
+        more_rules: Sequence[Path] = (),
     ) -> None:
         """``groups``: more targets, each group with its target labels (e.g. the
-        ``cluster`` of the swarm it watches)."""
+        ``cluster`` of the swarm it watches). ``jobs``: more scrape configs, as written
+        (scraped every ``interval``); ``more_rules``: more rule files, loaded as they are."""
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="swarm-sentinel-prometheus-"))
         self.log_path = self.dir / "prometheus.log"
@@ -91,7 +94,7 @@ class Prometheus:
         self.rules_file = rules
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
-            "rule_files": [str(rules)],
+            "rule_files": [str(rules), *map(str, more_rules)],
             "scrape_configs": [
                 {
                     "job_name": JOB,
@@ -101,7 +104,8 @@ class Prometheus:
                         *([{"targets": list(targets)}] if targets else []),
                         *({"targets": list(t), "labels": dict(lb)} for t, lb in groups),
                     ],
-                }
+                },
+                *({**job, "scrape_interval": interval, "scrape_timeout": interval} for job in jobs),
             ],
         }
         self.config_file = self.dir / "prometheus.yml"
@@ -249,9 +253,13 @@ def running_prometheus(
     *,
     for_override: str | None = None,
     groups: Sequence[tuple[Sequence[str], Mapping[str, str]]] = (),
+    jobs: Sequence[Mapping[str, Any]] = (),
+    more_rules: Sequence[Path] = (),
 ) -> Iterator[Prometheus]:
     """A started Prometheus, stopped and removed afterwards whatever happens."""
-    prom = Prometheus(targets, rules, for_override=for_override, groups=groups)
+    prom = Prometheus(
+        targets, rules, for_override=for_override, groups=groups, jobs=jobs, more_rules=more_rules
+    )
     try:
         prom.start()
         yield prom

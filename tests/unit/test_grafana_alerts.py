@@ -28,6 +28,8 @@ from grafana.exprs import (
     RULES_FILE,
     RULES_TEST_FILE,
     RUNBOOKS_FILE,
+    USAGE_RULES_FILE,
+    USAGE_RULES_TEST_FILE,
     alert_exprs,
     cluster_problems,
     dashboard_exprs,
@@ -40,6 +42,7 @@ from grafana.exprs import (
     variable_selectors,
 )
 from grafana.recording_rules import COUNTERS, HEALER_ACTIONS, SCHEDULABLE, crash_loop_exits
+from grafana.usage_rules import FILESYSTEM, TASK_CONTAINER
 
 EXPECTED_ALERTS = {
     "SwarmQuorumLost",
@@ -74,9 +77,14 @@ EXPECTED_ALERTS = {
     "SwarmJobFailed",
 }
 DISCOVERY_ALERTS = {"SwarmExportersMissing", "SwarmExportersAbsent"}
+USAGE_ALERTS = {"SwarmServiceMemoryNearLimit", "SwarmNodeDiskFillingUp"}
 SEVERITIES = {"critical", "warning", "info"}
 # Each rule file with its promtool tests.
-RULE_FILES = {RULES_FILE: RULES_TEST_FILE, DISCOVERY_RULES_FILE: DISCOVERY_RULES_TEST_FILE}
+RULE_FILES = {
+    RULES_FILE: RULES_TEST_FILE,
+    DISCOVERY_RULES_FILE: DISCOVERY_RULES_TEST_FILE,
+    USAGE_RULES_FILE: USAGE_RULES_TEST_FILE,
+}
 ALL_RULES = [r for path in RULE_FILES for r in load_rules(path) if "alert" in r]
 ALERTMANAGER_FILE = ROOT_DIR / "compose" / "alertmanager.yml"
 
@@ -85,6 +93,7 @@ EXPECTED_DASHBOARDS = {
     "swarm-services.json": "swarm-sentinel-services",
     "swarm-healer.json": "swarm-sentinel-healer",
     "swarm-hazards.json": "swarm-sentinel-hazards",
+    "swarm-usage.json": "swarm-sentinel-usage",
 }
 DASHBOARD_VARIABLES = {"cluster", "stack", "service", "node"}
 
@@ -252,11 +261,44 @@ def test_promtool_tests_cover_every_recording_rule() -> None:
     assert "SUCCESS" in result.stdout + result.stderr
 
 
+# The recorded series of the usage rules (grafana/usage_rules.py), which the usage
+# dashboard reads.
+USAGE_RECORDS = {str(r["record"]) for r in load_rules(USAGE_RULES_FILE) if "record" in r}
+
+
+def test_promtool_tests_cover_every_usage_recording_rule() -> None:
+    """Each usage record has its values checked by promtool, fed series shaped as the usage
+    jobs store them (grafana/alerts/swarm-usage.rules.test.yml; its run is
+    test_promtool_test_rules)."""
+    checked = {
+        name
+        for test in rule_tests(USAGE_RULES_FILE)
+        for check in test.get("promql_expr_test", [])
+        for name in re.findall(r"\w+:\w+:\w+", check["expr"])
+    }
+    assert USAGE_RECORDS and checked >= USAGE_RECORDS, USAGE_RECORDS - checked
+
+
+def test_usage_rules_read_only_swarm_series_of_the_usage_jobs() -> None:
+    """cAdvisor's series are read for task containers only (their service_name), and
+    node-exporter's for the swarm's nodes only (their node_id): a Prometheus that also
+    scrapes other cAdvisors and node-exporters feeds them nothing."""
+    for rule in load_rules(USAGE_RULES_FILE):
+        code = str(rule["expr"])
+        for metric in re.findall(r"(?<![\w:])(container_\w+|node_filesystem_\w+)", code):
+            wanted = TASK_CONTAINER if metric.startswith("container_") else FILESYSTEM
+            assert code.count(f"{metric}{{{wanted}") == code.count(metric), (rule, metric)
+
+
 def test_recording_rules_are_named_level_metric_operations() -> None:
     for name in RECORDS:
         level, metric, operations = name.split(":")
         assert level and operations, name
         assert metric.startswith("dockerswarm_") and not metric.endswith("_total"), name
+    for name in USAGE_RECORDS:
+        level, metric, operations = name.split(":")
+        assert level.startswith("cluster_") and operations, name
+        assert re.match(r"(container|node|swarm)_", metric) and not metric.endswith("_total")
 
 
 def test_expected_alerts_exist() -> None:
@@ -264,6 +306,7 @@ def test_expected_alerts_exist() -> None:
     assert len(names) == len(set(names)), Counter(names).most_common(3)
     assert set(names) == EXPECTED_ALERTS
     assert {name for name, _ in alert_exprs(DISCOVERY_RULES_FILE)} == DISCOVERY_ALERTS
+    assert {name for name, _ in alert_exprs(USAGE_RULES_FILE)} == USAGE_ALERTS
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: str(r.get("alert")))

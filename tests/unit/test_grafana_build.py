@@ -22,6 +22,7 @@ from grafana.exprs import (
     ROOT_DIR,
     RULES_FILE,
     RULES_TEST_FILE,
+    USAGE_RULES_TEST_FILE,
     iter_panels,
     query_exprs,
 )
@@ -139,11 +140,12 @@ def test_a_rebuild_with_other_values_changes_exactly_those(tmp_path: Path) -> No
     assert ("swarm-sentinel.rules.yml", "threshold") in touched
     assert ("swarm-sentinel.rules.yml", "url") in touched
     assert ("discovery.rules.yml", "url") in touched
+    assert ("swarm-usage.rules.yml", "url") in touched
     assert ("swarm-hazards.json", "threshold") in touched
     # The expected annotations name the runbook URL: the changed build's test says the new.
     for out in (default, changed):
         discovery = ROOT_DIR / "compose" / "discovery.rules.test.yml"
-        for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, discovery):
+        for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, USAGE_RULES_TEST_FILE, discovery):
             text = test.read_text(encoding="utf-8")
             if out is changed:
                 text = text.replace(old_url, NEW_URL)
@@ -212,7 +214,7 @@ def test_another_cluster_label_keeps_swarms_apart(tmp_path: Path) -> None:
     labelled swarm instead of cluster, and no query of a rule or panel names `cluster`."""
     assert build.main(["--out", str(tmp_path), "--set", "cluster_label=swarm"]) == 0
     discovery = ROOT_DIR / "compose" / "discovery.rules.test.yml"
-    for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, discovery):
+    for test in (RULES_TEST_FILE, RECORDS_TEST_FILE, USAGE_RULES_TEST_FILE, discovery):
         text = re.sub(r'(?<!\w)cluster="', 'swarm="', test.read_text(encoding="utf-8"))
         text = re.sub(r"(?m)^(\s+)cluster:", r"\1swarm:", text)
         (tmp_path / test.name).write_text(text, encoding="utf-8")
