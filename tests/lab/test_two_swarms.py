@@ -94,6 +94,14 @@ def test_two_swarms_in_one_prometheus_stay_apart(lab: Lab, second: Lab) -> None:
         assert {(a.labels.get("cluster"), a.labels["service_name"]) for a in firing} == {
             ("b", "web")
         }
+        # The panels read recording rules: both have evaluated every rule, and a's own
+        # records of its web service are there, before they are compared.
+        for prom in (both, alone):
+            wait_for(prom.evaluated, 75, "every rule evaluated once")
+            record = (
+                f'cluster_service:dockerswarm_service_replicas_running:max{{{web},cluster="a"}}'
+            )
+            wait_for(lambda: prom.values(record), 30, "a's records")  # noqa: B023
         # Every dashboard expression, for swarm a: what a's own Prometheus says.
         # All but the cluster variable's own query, which lists every swarm by design.
         pickers = {

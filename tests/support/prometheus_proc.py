@@ -228,6 +228,13 @@ class Prometheus:
         """Every loaded rule with its health and lastError (/api/v1/rules)."""
         return [rule for group in self.api_get("rules")["groups"] for rule in group["rules"]]
 
+    def evaluated(self) -> list[dict[str, Any]] | None:
+        """Every loaded rule once each has been evaluated (none of health "unknown"), or
+        None before: a rule group's first evaluation comes up to its interval after the
+        start (a minute for the pinned recording increments)."""
+        rules = self.rules()
+        return rules if rules and all(r["health"] != "unknown" for r in rules) else None
+
     def targets(self) -> list[dict[str, Any]]:
         """Active scrape targets with health and lastError (/api/v1/targets)."""
         active: list[dict[str, Any]] = self.api_get("targets")["activeTargets"]
