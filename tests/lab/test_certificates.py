@@ -6,11 +6,9 @@ issued with the engine's shortest lifetime, shows its expiry."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,22 +16,13 @@ import pytest
 from lab import Lab
 from lab.engines import ENGINES
 from tests.support.sentinel import Sentinel, wait_for
+from tests.unit.test_certs import openssl_end
 
 pytestmark = pytest.mark.lab
 LAB_ENGINES = ENGINES
 
 HOUR = 3600
 DEFAULT_EXPIRY = 90 * 24 * HOUR
-
-
-def openssl_end(pem: str) -> float:
-    """NotAfter of the first certificate in ``pem``, as openssl reads it."""
-    out = subprocess.run(
-        ["openssl", "x509", "-noout", "-enddate"], input=pem, capture_output=True, text=True,
-        check=True,
-    ).stdout  # fmt: skip
-    text = out.strip().removeprefix("notAfter=")
-    return datetime.strptime(text, "%b %d %H:%M:%S %Y %Z").replace(tzinfo=UTC).timestamp()
 
 
 def update_ca(lab: Lab, *, rotate: bool = False, expiry: float | None = None) -> None:
